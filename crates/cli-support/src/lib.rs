@@ -1,1 +1,326 @@
-//! Conventions shared by every tool binary: common flags, logging to stderr, exit codes, confirmation prompts, shell completions and man pages.
+//! Conventions shared by every tool binary: the common flags, logging to stderr, exit codes, the
+//! confirmation gate for destructive operations, progress bars, and shell completions / man pages.
+//!
+//! Binaries stay thin: `main` parses its clap struct (flattening [`CommonArgs`]), calls
+//! [`init`], runs its command, and hands the outcome to [`exit_with`].
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Environment variable names the tools read, in one place so docs and code agree.
+pub mod env {
+    pub const SLACK_TOKEN: &str = "SLACK_TOKEN";
+    pub const SLACK_USER_TOKEN: &str = "SLACK_USER_TOKEN";
+    pub const SLACK_API_BASE: &str = "SLACK_API_BASE";
+    pub const SLACK_RATE_SCALE: &str = "SLACK_RATE_SCALE";
+    pub const CONFIG_DIR: &str = "SLACK_TOOLS_CONFIG";
+    pub const OUT_DIR: &str = "SLACK_TOOLS_OUT";
+    pub const DB: &str = "SLACK_TOOLS_DB";
+    pub const RUST_LOG: &str = "RUST_LOG";
+}
+
+/// Flags every tool accepts. Flatten into a tool's clap struct with `#[command(flatten)]`.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Directory holding team.json and categories.json (and insight.json).
+    #[arg(long, global = true, value_name = "DIR", default_value = "config", env = env::CONFIG_DIR)]
+    pub config: PathBuf,
+
+    /// Directory for reports, logs and exports.
+    #[arg(long, global = true, value_name = "DIR", default_value = "output", env = env::OUT_DIR)]
+    pub out: PathBuf,
+
+    /// SQLite file for history and state [default: <out>/slack-tools.db].
+    #[arg(long, global = true, value_name = "FILE", env = env::DB)]
+    pub db: Option<PathBuf>,
+
+    /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Run against a built-in demo workspace (an in-process slack-sim); no account needed.
+    #[arg(long, global = true)]
+    pub demo: bool,
+}
+
+impl CommonArgs {
+    /// The database path: `--db`, else `<out>/slack-tools.db`.
+    pub fn db_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(|| self.out.join("slack-tools.db"))
+    }
+}
+
+/// How a tool run ended; maps onto the suite's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked was done (exit 0).
+    Success,
+    /// The operation failed, partly or wholly (exit 1).
+    Failed,
+    /// `--fail-on-gaps` and gaps were found (exit 3).
+    Gaps,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Failed => 1,
+            Outcome::Gaps => 3,
+        }
+    }
+}
+
+/// A usage or configuration error: exit code 2. Carries a hint that tells the user what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl UsageError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+        }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Loads `.env` from the working directory if present. A malformed file is reported, not ignored,
+/// because a silently skipped token line is a confusing auth error later.
+pub fn load_dotenv() -> Result<(), UsageError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        // The error names the line but never echoes values, so no secret leaks here.
+        Err(e) => Err(UsageError::new(format!("could not read .env: {e}"))
+            .with_hint("fix the line it names, or remove .env and export the variables instead")),
+    }
+}
+
+/// Sets up logging to stderr. `RUST_LOG` wins; otherwise -q/-v choose the level for our crates and
+/// dependencies stay at warn, so a normal run shows only what the user should act on.
+pub fn init_logging(common: &CommonArgs) {
+    use tracing_subscriber::EnvFilter;
+    let ours = match (common.quiet, common.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let deps = if common.verbose >= 2 { "debug" } else { "warn" };
+    let default = format!(
+        "{deps},slack_client={ours},slack_sim={ours},roster={ours},store={ours},report={ours},\
+         audit={ours},demo={ours},cli_support={ours},telegram={ours},slack_audit={ours},\
+         add_members={ours},slack_export={ours},insight={ours},insight_sync={ours},\
+         insight_report={ours},tg_admin={ours}"
+    );
+    let filter = EnvFilter::try_from_env(env::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(common.verbose > 0)
+        .without_time()
+        .try_init();
+}
+
+/// Handles the hidden generator flags before normal parsing, so they work even when a tool has
+/// required arguments: `--generate-completions SHELL` prints a completion script to stdout and
+/// `--generate-man DIR` writes `<bin>.1` (and subcommand pages) into DIR.
+pub fn handle_generators<C: CommandFactory>() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().collect();
+    let value_after = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    if let Some(shell) = value_after("--generate-completions") {
+        let shell: clap_complete::Shell = match shell.parse() {
+            Ok(s) => s,
+            Err(_) => {
+                eprintln!("error: unknown shell {shell:?}; use bash, zsh, fish, elvish or powershell");
+                return Some(ExitCode::from(2));
+            }
+        };
+        let mut cmd = C::command();
+        let name = cmd.get_name().to_string();
+        clap_complete::generate(shell, &mut cmd, name, &mut std::io::stdout());
+        return Some(ExitCode::SUCCESS);
+    }
+    if let Some(dir) = value_after("--generate-man") {
+        return Some(match write_man_pages(C::command(), Path::new(&dir)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: could not write man pages to {dir}: {e}");
+                ExitCode::from(1)
+            }
+        });
+    }
+    None
+}
+
+fn write_man_pages(cmd: clap::Command, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let name = cmd.get_name().to_string();
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
+    std::fs::write(dir.join(format!("{name}.1")), buf)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let sub_name = format!("{name}-{}", sub.get_name());
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(sub.clone().name(sub_name.clone())).render(&mut buf)?;
+        std::fs::write(dir.join(format!("{sub_name}.1")), buf)?;
+    }
+    Ok(())
+}
+
+/// The confirmation gate for destructive operations. `--yes` proceeds; otherwise ask on a terminal;
+/// with no terminal refuse (exit 2), because cron must never make changes it was not told to.
+pub fn confirm(question: &str, yes: bool) -> Result<bool, UsageError> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError::new(
+            "refusing to make changes without confirmation: standard input is not a terminal",
+        )
+        .with_hint("review the plan with --dry-run, then pass --yes to run non-interactively"));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| UsageError::new(format!("could not read the answer: {e}")))?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// A progress bar on stderr, drawn only when both stdout and stderr are terminals (so piped or
+/// cron output stays clean).
+pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let visible = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        Some(len),
+        if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    let style = ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Prints an error chain and its hint to stderr and returns the exit code: 2 for usage/config
+/// errors (anything carrying a [`UsageError`] or a `clap` error), 1 otherwise.
+pub fn report_error(err: &anyhow::Error) -> ExitCode {
+    let mut usage = false;
+    let mut hint = None;
+    for cause in err.chain() {
+        if let Some(u) = cause.downcast_ref::<UsageError>() {
+            usage = true;
+            if hint.is_none() {
+                hint = u.hint.clone();
+            }
+        }
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            usage |= h.usage;
+            if hint.is_none() {
+                hint = Some(h.hint.clone());
+            }
+        }
+    }
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if let Some(h) = hint {
+        eprintln!("hint: {h}");
+    }
+    ExitCode::from(if usage { 2 } else { 1 })
+}
+
+/// Wraps any library error with a hint (and whether it is a usage/config error, exit 2), for
+/// library errors that know how they should be fixed.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Hinted {
+    pub message: String,
+    pub hint: String,
+    pub usage: bool,
+}
+
+/// Final step of every `main`: map the command's result to the process exit code.
+pub fn exit_with(result: anyhow::Result<Outcome>) -> ExitCode {
+    match result {
+        Ok(outcome) => ExitCode::from(outcome.code()),
+        Err(err) => {
+            // A closed stdout (e.g. piped into `head`) is not a failure of the tool.
+            if let Some(io) = err.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return ExitCode::SUCCESS;
+            }
+            report_error(&err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_defaults_under_out() {
+        let common = CommonArgs {
+            config: "config".into(),
+            out: "/tmp/x".into(),
+            db: None,
+            verbose: 0,
+            quiet: false,
+            demo: false,
+        };
+        assert_eq!(common.db_path(), PathBuf::from("/tmp/x/slack-tools.db"));
+        let with_db = CommonArgs {
+            db: Some("a.db".into()),
+            ..common
+        };
+        assert_eq!(with_db.db_path(), PathBuf::from("a.db"));
+    }
+
+    #[test]
+    fn usage_errors_exit_2_and_others_1() {
+        let e = anyhow::Error::new(UsageError::new("bad flag").with_hint("do x"));
+        assert_eq!(report_error(&e), ExitCode::from(2));
+        let e = anyhow::anyhow!("network down");
+        assert_eq!(report_error(&e), ExitCode::from(1));
+        let e = anyhow::Error::new(UsageError::new("inner")).context("outer");
+        assert_eq!(report_error(&e), ExitCode::from(2));
+    }
+
+    #[test]
+    fn yes_skips_the_prompt() {
+        assert_eq!(confirm("go?", true).ok(), Some(true));
+    }
+}
