@@ -1,1 +1,25 @@
-//! Typed async client for the subset of Slack's Web API the tools use: paginated streams, per-method rate budgets, bounded retries, and errors that say how to fix them.
+//! Typed async client for the subset of Slack's Web API the tools use: paginated streams, per-method
+//! rate budgets, bounded retries, and errors that say how to fix them.
+//!
+//! Start with [`ClientConfig::from_env`] (or [`ClientConfig::new`]) and [`SlackClient::new`]. List
+//! methods return [`BoxStream`]s of pages; the `all_*` helpers collect them.
+//!
+//! `SLACK_RATE_SCALE` (float, default `1.0`) multiplies every per-method budget of Slack's tier table,
+//! so a sped-up test server can be driven at its own pace; `0` or `off` disables proactive pacing
+//! (429 answers are still honoured). See [`rate`].
+
+mod client;
+mod config;
+mod error;
+pub mod rate;
+mod types;
+
+pub use client::{ClientStats, MethodStats, SlackClient};
+pub use config::ClientConfig;
+pub use error::{Error, UserError};
+pub use futures::stream::BoxStream;
+pub use rate::{Tier, per_minute, rate_floor, tier_of};
+pub use types::{
+    AuthTest, Conversation, ConversationType, Edited, InviteOutcome, ListConversations, Message,
+    PostedMessage, Profile, Reaction, Team, TimeRange, User,
+};

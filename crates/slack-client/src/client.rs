@@ -1,0 +1,795 @@
+//! The HTTP side: form-encoded POSTs with a bearer token, per-method pacing, bounded retries, cursor
+//! pagination as streams, and call counters.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tracing::{debug, trace, warn};
+
+use crate::config::ClientConfig;
+use crate::error::{Error, UserError};
+use crate::rate::{MAX_RATE_LIMIT_RETRIES, RateBudget};
+use crate::types::{
+    AuthTest, Conversation, InviteOutcome, ListConversations, Message, PostedMessage, Team,
+    TimeRange, User, WithRaw, decode_with_raw,
+};
+
+/// Page sizes. Slack's calls are the scarce resource (per-minute budgets), so ask for the largest page
+/// each method documents; pages may still come back smaller (filters, the 15-message strict limit),
+/// which the paginator accepts.
+const LIMIT_USERS: &str = "1000";
+const LIMIT_CONVERSATIONS: &str = "1000";
+const LIMIT_MEMBERS: &str = "1000";
+/// conversations.history documents 999 as its maximum.
+const LIMIT_HISTORY: &str = "999";
+const LIMIT_REPLIES: &str = "1000";
+/// conversations.invite takes at most 100 users per call (current docs).
+const INVITE_BATCH: usize = 100;
+
+/// Wait used when a 429 comes without a readable `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Upper bound on one `Retry-After` wait, so a bogus header cannot hang a run.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// Slack codes on `ok: false` that mean a passing server fault rather than a bad request.
+const TRANSIENT_CODES: &[&str] = &[
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
+/// Whether a failed call may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Reads, and writes whose repetition has no extra effect.
+    Safe,
+    /// Writes that would repeat their effect: resend only when Slack certainly did not process them.
+    OnlyIfUnprocessed,
+}
+
+/// Counters for one method.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MethodStats {
+    /// HTTP requests sent (retries included).
+    pub requests: u64,
+    /// Answers with HTTP 429 (or `ok:false` `ratelimited`).
+    pub http_429: u64,
+    /// Requests that were resends of an earlier failed attempt.
+    pub retries: u64,
+}
+
+/// Counters for the whole client, for progress lines and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    pub requests: u64,
+    pub http_429: u64,
+    pub retries: u64,
+    pub per_method: BTreeMap<String, MethodStats>,
+}
+
+/// A Slack Web API client. Cheap to clone (shared state behind an `Arc`); all clones share the rate
+/// budget, the in-flight limit and the counters.
+#[derive(Clone)]
+pub struct SlackClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    token: SecretString,
+    base_url: String,
+    max_retries: u32,
+    rate_scale: f64,
+    budget: RateBudget,
+    in_flight: Semaphore,
+    stats: Mutex<BTreeMap<String, MethodStats>>,
+}
+
+impl std::fmt::Debug for SlackClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackClient")
+            .field("base_url", &self.inner.base_url)
+            .field("rate_scale", &self.inner.rate_scale)
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// What one HTTP exchange came to.
+enum Attempt {
+    /// A decoded JSON body (not yet checked for `ok`).
+    Body(Value, Option<Duration>),
+    /// 429: wait this long, then resend.
+    RateLimited(Duration),
+    /// A failure worth another try; `unprocessed` is true when Slack certainly did not act on it.
+    Transient { error: Error, unprocessed: bool },
+    /// A failure that a resend would not fix.
+    Fatal(Error),
+}
+
+impl SlackClient {
+    /// Builds a client. Fails with [`Error::Config`] on unusable settings.
+    pub fn new(cfg: ClientConfig) -> Result<Self, Error> {
+        let config_error = |message: String| Error::Config {
+            message,
+            hint: None,
+        };
+        if cfg.base_url.trim().is_empty() {
+            return Err(config_error("SLACK_API_BASE is empty".into()));
+        }
+        if cfg.concurrency == 0 {
+            return Err(config_error("concurrency must be at least 1".into()));
+        }
+        if !(cfg.rate_scale.is_finite() && cfg.rate_scale >= 0.0) {
+            return Err(config_error(format!(
+                "rate scale {} is not a non-negative number",
+                cfg.rate_scale
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(cfg.request_timeout)
+            .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("slack-tools/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
+        Ok(SlackClient {
+            inner: Arc::new(Inner {
+                http,
+                token: cfg.token,
+                base_url: cfg.base_url.trim_end_matches('/').to_string(),
+                max_retries: cfg.max_retries,
+                rate_scale: cfg.rate_scale,
+                budget: RateBudget::new(cfg.rate_scale),
+                in_flight: Semaphore::new(cfg.concurrency),
+                stats: Mutex::new(BTreeMap::new()),
+            }),
+        })
+    }
+
+    /// The API root calls go to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// `auth.test`: checks the token and says whose it is.
+    pub async fn auth_test(&self) -> Result<AuthTest, Error> {
+        let body = self.call("auth.test", &[], Replay::Safe, None).await?;
+        decode("auth.test", body)
+    }
+
+    /// `team.info`: the workspace.
+    pub async fn team_info(&self) -> Result<Team, Error> {
+        let body = self.call("team.info", &[], Replay::Safe, None).await?;
+        object_field("team.info", body, "team")
+    }
+
+    /// `users.list`, one page per item.
+    pub fn users_list(&self) -> BoxStream<'static, Result<Vec<User>, Error>> {
+        self.paginate(
+            "users.list",
+            vec![("limit", LIMIT_USERS.into())],
+            None,
+            "members",
+        )
+    }
+
+    /// Every workspace member (deleted and invited included).
+    pub async fn all_users(&self) -> Result<Vec<User>, Error> {
+        self.users_list().try_concat().await
+    }
+
+    /// `users.info` for one user ID.
+    pub async fn users_info(&self, user: &str) -> Result<User, Error> {
+        let body = self
+            .call("users.info", &[("user", user.into())], Replay::Safe, None)
+            .await?;
+        object_field("users.info", body, "user")
+    }
+
+    /// `conversations.list`, one page per item.
+    pub fn conversations_list(
+        &self,
+        q: ListConversations,
+    ) -> BoxStream<'static, Result<Vec<Conversation>, Error>> {
+        let types: Vec<&str> = q.types.iter().map(|t| t.as_str()).collect();
+        let params = vec![
+            ("limit", LIMIT_CONVERSATIONS.into()),
+            ("types", types.join(",")),
+            ("exclude_archived", q.exclude_archived.to_string()),
+        ];
+        self.paginate("conversations.list", params, None, "channels")
+    }
+
+    /// Every conversation matching `q`.
+    pub async fn all_conversations(
+        &self,
+        q: ListConversations,
+    ) -> Result<Vec<Conversation>, Error> {
+        self.conversations_list(q).try_concat().await
+    }
+
+    /// `conversations.info` for one channel ID.
+    pub async fn conversations_info(&self, channel: &str) -> Result<Conversation, Error> {
+        let body = self
+            .call(
+                "conversations.info",
+                &[("channel", channel.into())],
+                Replay::Safe,
+                Some(channel),
+            )
+            .await?;
+        object_field("conversations.info", body, "channel")
+    }
+
+    /// `conversations.members`: user IDs, one page per item.
+    pub fn conversation_members(
+        &self,
+        channel: &str,
+    ) -> BoxStream<'static, Result<Vec<String>, Error>> {
+        let params = vec![
+            ("channel", channel.to_string()),
+            ("limit", LIMIT_MEMBERS.into()),
+        ];
+        self.paginate(
+            "conversations.members",
+            params,
+            Some(channel.to_string()),
+            "members",
+        )
+    }
+
+    /// Every member of `channel`.
+    pub async fn all_members(&self, channel: &str) -> Result<Vec<String>, Error> {
+        self.conversation_members(channel).try_concat().await
+    }
+
+    /// `conversations.history`: top-level messages (and thread broadcasts), newest first as Slack
+    /// sends them, one page per item.
+    pub fn history(
+        &self,
+        channel: &str,
+        range: TimeRange,
+    ) -> BoxStream<'static, Result<Vec<Message>, Error>> {
+        let mut params = vec![
+            ("channel", channel.to_string()),
+            ("limit", LIMIT_HISTORY.into()),
+        ];
+        push_range(&mut params, &range);
+        self.paginate(
+            "conversations.history",
+            params,
+            Some(channel.to_string()),
+            "messages",
+        )
+    }
+
+    /// `conversations.replies`: the parent first, then replies oldest first, one page per item.
+    /// Messages already yielded (by `ts`) are dropped, since whether later pages repeat the parent is
+    /// undocumented.
+    pub fn replies(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        range: TimeRange,
+    ) -> BoxStream<'static, Result<Vec<Message>, Error>> {
+        let mut params = vec![
+            ("channel", channel.to_string()),
+            ("ts", thread_ts.to_string()),
+            ("limit", LIMIT_REPLIES.into()),
+        ];
+        push_range(&mut params, &range);
+        let mut seen = HashSet::new();
+        self.paginate::<Message>(
+            "conversations.replies",
+            params,
+            Some(channel.to_string()),
+            "messages",
+        )
+        .map_ok(move |page| {
+            page.into_iter()
+                .filter(|m| seen.insert(m.ts.clone()))
+                .collect()
+        })
+        .boxed()
+    }
+
+    /// `conversations.invite`: adds `users` to `channel`, in batches of 100 (Slack's per-call maximum).
+    /// With `force`, valid users are invited even if others fail; their failures come back in
+    /// [`InviteOutcome::user_errors`]. Without it, one bad user fails the batch with [`Error::Api`]
+    /// carrying `user_errors`. An `already_in_channel` error means the user is in: callers treat it
+    /// as done.
+    pub async fn conversations_invite(
+        &self,
+        channel: &str,
+        users: &[String],
+        force: bool,
+    ) -> Result<InviteOutcome, Error> {
+        let mut outcome = InviteOutcome::default();
+        for batch in users.chunks(INVITE_BATCH) {
+            let params = [
+                ("channel", channel.to_string()),
+                ("users", batch.join(",")),
+                ("force", force.to_string()),
+            ];
+            // Resending an invite is safe: if the first attempt went through, the repeat answers
+            // `already_in_channel` (or lists it per user with `force`), which callers treat as done,
+            // so no effect is doubled.
+            let body = self
+                .call("conversations.invite", &params, Replay::Safe, Some(channel))
+                .await?;
+            if let Some(ch) = body.get("channel").filter(|c| c.is_object()) {
+                outcome.channel = Some(
+                    decode_with_raw(ch.clone())
+                        .map_err(|e| decode_error("conversations.invite", e))?,
+                );
+            }
+            if let Some(errors) = body.get("errors") {
+                let errors: Vec<UserError> = serde_json::from_value(errors.clone())
+                    .map_err(|e| decode_error("conversations.invite", e))?;
+                outcome.user_errors.extend(errors);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// `chat.postMessage`. `blocks` is sent as Slack's JSON array.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: Option<Value>,
+    ) -> Result<PostedMessage, Error> {
+        let mut params = vec![("channel", channel.to_string()), ("text", text.to_string())];
+        if let Some(blocks) = blocks {
+            params.push(("blocks", blocks.to_string()));
+        }
+        // Not idempotent: a resend after Slack processed the first request would post the message
+        // twice. Resend only when Slack certainly did not act (a 429, or the connection failed before
+        // the request went out); a 5xx, timeout or cut-off answer may follow a successful post.
+        let body = self
+            .call(
+                "chat.postMessage",
+                &params,
+                Replay::OnlyIfUnprocessed,
+                Some(channel),
+            )
+            .await?;
+        let field = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok(PostedMessage {
+            channel: field("channel"),
+            ts: field("ts"),
+        })
+    }
+
+    /// A snapshot of the request counters.
+    pub fn stats(&self) -> ClientStats {
+        let per_method = self
+            .inner
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut total = ClientStats::default();
+        for s in per_method.values() {
+            total.requests += s.requests;
+            total.http_429 += s.http_429;
+            total.retries += s.retries;
+        }
+        total.per_method = per_method;
+        total
+    }
+
+    fn count(&self, method: &str, f: impl FnOnce(&mut MethodStats)) {
+        let mut map = self.inner.stats.lock().unwrap_or_else(|p| p.into_inner());
+        f(map.entry(method.to_string()).or_default());
+    }
+
+    /// Streams the pages of a cursor-paginated method, yielding the `field` array of each answer.
+    /// Ends only when `next_cursor` is empty, null or absent, never on a short page.
+    fn paginate<T: WithRaw + Send + 'static>(
+        &self,
+        method: &'static str,
+        params: Vec<(&'static str, String)>,
+        channel: Option<String>,
+        field: &'static str,
+    ) -> BoxStream<'static, Result<Vec<T>, Error>> {
+        struct State {
+            client: SlackClient,
+            cursor: Option<String>,
+            finished: bool,
+        }
+        let start = State {
+            client: self.clone(),
+            cursor: None,
+            finished: false,
+        };
+        let params = Arc::new(params);
+        stream::try_unfold(start, move |st| {
+            let params = Arc::clone(&params);
+            let channel = channel.clone();
+            async move {
+                if st.finished {
+                    return Ok(None);
+                }
+                let mut call_params = (*params).clone();
+                if let Some(c) = &st.cursor {
+                    call_params.push(("cursor", c.clone()));
+                }
+                let body = st
+                    .client
+                    .call(method, &call_params, Replay::Safe, channel.as_deref())
+                    .await?;
+                let items = page_items::<T>(method, &body, field)?;
+                let next = next_cursor(&body);
+                if next.is_some() && next == st.cursor {
+                    return Err(Error::Decode {
+                        method: method.into(),
+                        detail: "next_cursor did not advance".into(),
+                    });
+                }
+                let finished = next.is_none();
+                Ok(Some((
+                    items,
+                    State {
+                        client: st.client,
+                        cursor: next,
+                        finished,
+                    },
+                )))
+            }
+        })
+        .boxed()
+    }
+
+    /// Sends one Web API call with pacing and retries, returning the `ok: true` body.
+    async fn call(
+        &self,
+        method: &str,
+        params: &[(&str, String)],
+        replay: Replay,
+        channel: Option<&str>,
+    ) -> Result<Value, Error> {
+        let budget = self.inner.budget.method(method);
+        let mut backoff = ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_times(self.inner.max_retries as usize)
+            .build();
+        let mut rate_waits = 0u32;
+        let mut attempt = 0u32;
+        loop {
+            budget.acquire().await;
+            if attempt > 0 {
+                self.count(method, |s| s.retries += 1);
+            }
+            attempt += 1;
+            let outcome = match self.send_once(method, params).await {
+                Attempt::Body(body, retry_after) => {
+                    self.check_ok(method, body, retry_after, replay, channel)
+                }
+                other => other,
+            };
+            match outcome {
+                Attempt::Body(body, _) => return Ok(body),
+                Attempt::Fatal(e) => return Err(e),
+                Attempt::RateLimited(wait) => {
+                    // A rate-limited request was refused, not processed: resending is safe for
+                    // every method, including chat.postMessage.
+                    self.count(method, |s| s.http_429 += 1);
+                    rate_waits += 1;
+                    if rate_waits > MAX_RATE_LIMIT_RETRIES {
+                        return Err(Error::RateLimited {
+                            method: method.into(),
+                            attempts: rate_waits - 1,
+                        });
+                    }
+                    debug!(
+                        method,
+                        wait_ms = wait.as_millis() as u64,
+                        "rate limited; pausing this method"
+                    );
+                    budget.block_for(wait);
+                }
+                Attempt::Transient { error, unprocessed } => {
+                    if replay == Replay::OnlyIfUnprocessed && !unprocessed {
+                        return Err(error);
+                    }
+                    match backoff.next() {
+                        Some(delay) => {
+                            debug!(method, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+                            tokio::time::sleep(delay).await;
+                        }
+                        None => {
+                            warn!(method, attempts = attempt, error = %error, "giving up after retries");
+                            return Err(error);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Interprets a decoded body: `ok: true` passes, rate-limit and transient codes are retried,
+    /// everything else becomes a typed error.
+    fn check_ok(
+        &self,
+        method: &str,
+        body: Value,
+        retry_after: Option<Duration>,
+        replay: Replay,
+        channel: Option<&str>,
+    ) -> Attempt {
+        log_warnings(method, &body);
+        if body.get("ok").and_then(Value::as_bool) == Some(true) {
+            return Attempt::Body(body, retry_after);
+        }
+        let Some(code) = body
+            .get("error")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            return Attempt::Transient {
+                error: Error::Decode {
+                    method: method.into(),
+                    detail: "answer has neither ok:true nor an error code".into(),
+                },
+                unprocessed: false,
+            };
+        };
+        if code == "ratelimited" || code == "rate_limited" {
+            return Attempt::RateLimited(retry_after.unwrap_or(DEFAULT_RETRY_AFTER));
+        }
+        let error = Error::from_slack(method, code, &body, channel);
+        match error.code() {
+            Some(c) if TRANSIENT_CODES.contains(&c) && replay == Replay::Safe => {
+                Attempt::Transient {
+                    error,
+                    unprocessed: false,
+                }
+            }
+            _ => Attempt::Fatal(error),
+        }
+    }
+
+    /// One HTTP exchange, holding an in-flight permit.
+    async fn send_once(&self, method: &str, params: &[(&str, String)]) -> Attempt {
+        let _permit = self.inner.in_flight.acquire().await;
+        self.count(method, |s| s.requests += 1);
+        let url = format!("{}/{}", self.inner.base_url, method);
+        let mut auth =
+            match HeaderValue::from_str(&format!("Bearer {}", self.inner.token.expose_secret())) {
+                Ok(v) => v,
+                Err(_) => {
+                    return Attempt::Fatal(Error::Config {
+                        message:
+                            "the Slack token contains characters not allowed in an HTTP header"
+                                .into(),
+                        hint: Some("check SLACK_TOKEN for stray quotes or spaces".into()),
+                    });
+                }
+            };
+        // Keeps the token out of the HTTP stack's Debug output and logs.
+        auth.set_sensitive(true);
+        let param_names: Vec<&str> = params.iter().map(|(k, _)| *k).collect();
+        trace!(method, params = ?param_names, "sending");
+        let started = std::time::Instant::now();
+        let response = match self
+            .inner
+            .http
+            .post(&url)
+            .header(AUTHORIZATION, auth)
+            .form(params)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                // A connect failure means the request never reached Slack.
+                let unprocessed = e.is_connect();
+                return Attempt::Transient {
+                    error: transport_error(method, &e),
+                    unprocessed,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        debug!(
+            method,
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "answer"
+        );
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Attempt::RateLimited(retry_after.unwrap_or(DEFAULT_RETRY_AFTER));
+        }
+        if status.is_server_error() {
+            return Attempt::Transient {
+                error: Error::Http {
+                    method: method.into(),
+                    status: status.as_u16(),
+                },
+                unprocessed: false,
+            };
+        }
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Attempt::Transient {
+                    error: transport_error(method, &e),
+                    unprocessed: false,
+                };
+            }
+        };
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(body) => Attempt::Body(body, retry_after),
+            Err(_) if !status.is_success() => Attempt::Fatal(Error::Http {
+                method: method.into(),
+                status: status.as_u16(),
+            }),
+            // A cut-off or garbled body: the server likely failed mid-answer, worth another read.
+            Err(e) => Attempt::Transient {
+                error: Error::Decode {
+                    method: method.into(),
+                    detail: format!("{e} ({} bytes)", bytes.len()),
+                },
+                unprocessed: false,
+            },
+        }
+    }
+}
+
+fn push_range(params: &mut Vec<(&'static str, String)>, range: &TimeRange) {
+    if let Some(oldest) = &range.oldest {
+        params.push(("oldest", oldest.clone()));
+    }
+    if let Some(latest) = &range.latest {
+        params.push(("latest", latest.clone()));
+    }
+    if range.inclusive {
+        params.push(("inclusive", "true".into()));
+    }
+}
+
+/// Seconds, possibly fractional (lenient: some servers send `1.5`). Anything else is ignored.
+fn parse_retry_after(raw: &str) -> Option<Duration> {
+    let secs: f64 = raw.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER))
+}
+
+fn next_cursor(body: &Value) -> Option<String> {
+    body.pointer("/response_metadata/next_cursor")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+}
+
+fn log_warnings(method: &str, body: &Value) {
+    if let Some(w) = body.get("warning").and_then(Value::as_str) {
+        debug!(method, warning = w, "Slack warning");
+    }
+    if let Some(ws) = body
+        .pointer("/response_metadata/warnings")
+        .and_then(Value::as_array)
+    {
+        for w in ws.iter().filter_map(Value::as_str) {
+            debug!(method, warning = w, "Slack warning");
+        }
+    }
+}
+
+/// The error and its causes, without the URL's query (there is none) and never the headers.
+fn transport_error(method: &str, e: &reqwest::Error) -> Error {
+    let mut detail = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    Error::Transport {
+        method: method.into(),
+        detail,
+    }
+}
+
+fn decode_error(method: &str, e: serde_json::Error) -> Error {
+    Error::Decode {
+        method: method.into(),
+        detail: e.to_string(),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(method: &str, body: Value) -> Result<T, Error> {
+    serde_json::from_value(body).map_err(|e| decode_error(method, e))
+}
+
+fn object_field<T: WithRaw>(method: &str, mut body: Value, field: &str) -> Result<T, Error> {
+    match body.get_mut(field).map(Value::take) {
+        Some(v) if v.is_object() => decode_with_raw(v).map_err(|e| decode_error(method, e)),
+        _ => Err(Error::Decode {
+            method: method.into(),
+            detail: format!("answer has no `{field}` object"),
+        }),
+    }
+}
+
+fn page_items<T: WithRaw>(method: &str, body: &Value, field: &str) -> Result<Vec<T>, Error> {
+    let Some(items) = body.get(field).and_then(Value::as_array) else {
+        return Err(Error::Decode {
+            method: method.into(),
+            detail: format!("answer has no `{field}` array"),
+        });
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            decode_with_raw(v.clone()).map_err(|e| Error::Decode {
+                method: method.into(),
+                detail: format!("{field}[{i}]: {e}"),
+            })
+        })
+        .collect()
+}
+
+/// Member IDs are plain strings: no raw copy needed.
+impl WithRaw for String {
+    fn set_raw(&mut self, _raw: Value) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_lenient() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("99999"), Some(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn cursor_end_markers() {
+        assert_eq!(
+            next_cursor(&serde_json::json!({"response_metadata": {"next_cursor": ""}})),
+            None
+        );
+        assert_eq!(
+            next_cursor(&serde_json::json!({"response_metadata": {"next_cursor": null}})),
+            None
+        );
+        assert_eq!(next_cursor(&serde_json::json!({})), None);
+        assert_eq!(
+            next_cursor(
+                &serde_json::json!({"response_metadata": {"next_cursor": "dXNlcjpVMDYx=="}})
+            )
+            .as_deref(),
+            Some("dXNlcjpVMDYx==")
+        );
+    }
+}
