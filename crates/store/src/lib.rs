@@ -1,1 +1,268 @@
 //! The project's single SQLite file: opening, embedded schema migrations, and typed reads/writes for each tool's tables.
+//!
+//! Every tool opens the same file (`--db`, default `output/slack-tools.db`) through [`Store::open`],
+//! which applies any pending migrations. Each tool's tables get a module with an `impl Store` block
+//! ([`audit`] for slack-audit); a new tool adds a migration in [`migrations`] and a module here.
+
+pub mod audit;
+pub mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use rusqlite;
+
+/// How long a writer waits for another process's lock before failing: long enough for a cron sync
+/// and an interactive report to share the file, short enough that a stuck lock is reported.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything that can go wrong opening or using the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("cannot create the directory {} for the database: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("cannot open the database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+
+    #[error(
+        "the database {} has schema version {found}, but this build only knows up to {supported}\n\
+         hint: it was written by a newer version of slack-tools; upgrade, or point --db at another file",
+        path.display()
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("cannot migrate the database {}: {source}", path.display())]
+    Migration {
+        path: PathBuf,
+        source: rusqlite_migration::Error,
+    },
+
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("stored JSON is invalid: {0}")]
+    Json(#[from] serde_json::Error),
+
+    #[error("stored time {value:?} is not an RFC 3339 timestamp: {source}")]
+    Time { value: String, source: jiff::Error },
+
+    #[error("no {what} with id {id}")]
+    NotFound { what: &'static str, id: i64 },
+
+    #[error("notification {id}: cannot go from {from} to {to}")]
+    InvalidTransition {
+        id: i64,
+        from: audit::NotificationStatus,
+        to: audit::NotificationStatus,
+    },
+}
+
+/// An open database with the schema at [`migrations::SCHEMA_VERSION`].
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    /// `None` for an in-memory store; kept for error messages.
+    path: Option<PathBuf>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// Creates missing parent directories, turns on WAL (readers don't block the writer), a busy
+    /// timeout, and foreign keys. A database written by a newer build is refused untouched.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        // journal_mode answers with a row, so it is read rather than executed.
+        let _mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
+            .map_err(open_err)?;
+        Self::prepare(conn, Some(path.to_path_buf()))
+    }
+
+    /// An empty, fully migrated database in memory (tests, dry runs).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        Self::prepare(conn, None)
+    }
+
+    fn prepare(mut conn: Connection, path: Option<PathBuf>) -> Result<Store, StoreError> {
+        let shown = path.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
+        let open_err = |source| StoreError::Open {
+            path: shown.clone(),
+            source,
+        };
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(open_err)?;
+        // With WAL, NORMAL is durable across application crashes and much faster than FULL.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+
+        // Checked before migrating so a newer file is left exactly as it was, with a clear message.
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_err)?;
+        if found > migrations::SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: shown,
+                found,
+                supported: migrations::SCHEMA_VERSION,
+            });
+        }
+        migrations::MIGRATIONS
+            .to_latest(&mut conn)
+            .map_err(|source| StoreError::Migration {
+                path: shown.clone(),
+                source,
+            })?;
+        Ok(Store { conn, path })
+    }
+
+    /// The file this store was opened from (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema version of the open database (`user_version`).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+
+    /// The connection, for a tool's own queries.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The connection, mutably: needed to start a transaction.
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Reads a value from the `meta` table.
+    pub fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets (inserting or replacing) a value in the `meta` table.
+    pub fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Records that this database saw the workspace `team_id` now (name and domain as last seen).
+    pub fn upsert_workspace(
+        &self,
+        team_id: &str,
+        name: &str,
+        domain: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = format_time(Timestamp::now());
+        self.conn.execute(
+            "INSERT INTO workspaces (team_id, name, domain, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (team_id) DO UPDATE
+               SET name = excluded.name, domain = excluded.domain, last_seen = excluded.last_seen",
+            params![team_id, name, domain, now],
+        )?;
+        Ok(())
+    }
+}
+
+/// Formats a time the way every table stores it: RFC 3339 in UTC with exactly millisecond precision,
+/// so that text order is time order.
+pub fn format_time(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Parses a time stored by [`format_time`] (any RFC 3339 timestamp is accepted).
+pub fn parse_time(value: &str) -> Result<Timestamp, StoreError> {
+    value.parse().map_err(|source| StoreError::Time {
+        value: value.to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_text_orders_like_time() {
+        let a: Timestamp = "2026-03-01T10:00:00Z".parse().expect("valid");
+        let b: Timestamp = "2026-03-01T10:00:00.5Z".parse().expect("valid");
+        let (fa, fb) = (format_time(a), format_time(b));
+        assert_eq!(fa, "2026-03-01T10:00:00.000Z");
+        assert!(fa < fb, "{fa} should sort before {fb}");
+        assert_eq!(parse_time(&fb).expect("parses"), b);
+    }
+
+    #[test]
+    fn meta_round_trip_and_overwrite() {
+        let store = Store::open_in_memory().expect("opens");
+        assert_eq!(store.meta_get("k").expect("reads"), None);
+        store.meta_set("k", "1").expect("writes");
+        store.meta_set("k", "2").expect("overwrites");
+        assert_eq!(store.meta_get("k").expect("reads").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn workspace_upsert_keeps_first_seen() {
+        let store = Store::open_in_memory().expect("opens");
+        store.upsert_workspace("T1", "Acme", None).expect("insert");
+        let first: String = store
+            .conn()
+            .query_row("SELECT first_seen FROM workspaces", [], |r| r.get(0))
+            .expect("row");
+        store
+            .upsert_workspace("T1", "Acme Inc", Some("acme"))
+            .expect("update");
+        let (name, domain, first_again): (String, Option<String>, String) = store
+            .conn()
+            .query_row("SELECT name, domain, first_seen FROM workspaces", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .expect("row");
+        assert_eq!(name, "Acme Inc");
+        assert_eq!(domain.as_deref(), Some("acme"));
+        assert_eq!(first_again, first);
+    }
+}

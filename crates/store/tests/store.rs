@@ -1,0 +1,388 @@
+//! The store against real SQLite files in temp dirs: migrations, version guard, audit history and
+//! notification delivery states.
+
+use jiff::Timestamp;
+use serde_json::json;
+use store::audit::{NewAuditRun, NewFinding, NotificationStatus};
+use store::migrations::SCHEMA_VERSION;
+use store::{Store, StoreError};
+
+fn table_names(store: &Store) -> Vec<String> {
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .expect("prepare");
+    stmt.query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+fn run_at(ts: &str, coverage: Option<f64>) -> NewAuditRun {
+    NewAuditRun {
+        started_at: ts.parse().expect("valid time"),
+        finished_at: Some(
+            ts.parse::<Timestamp>().expect("valid time") + jiff::SignedDuration::from_secs(42),
+        ),
+        platforms: vec!["slack".into()],
+        groups: 3,
+        groups_with_gaps: 1,
+        missing_required: 2,
+        coverage,
+        results: json!({"groups": [{"id": "C1", "name": "bitsafe-acme"}], "note": "ünïcode"}),
+    }
+}
+
+fn finding(group_id: &str, missing: &[&str]) -> NewFinding {
+    NewFinding {
+        platform: "slack".into(),
+        group_id: group_id.into(),
+        group_name: format!("bitsafe-{group_id}"),
+        category: "BD Customer".into(),
+        required_present: 1,
+        required_total: 1 + missing.len() as i64,
+        missing_required: missing.iter().map(|s| s.to_string()).collect(),
+        missing_optional: vec!["frank".into()],
+        error: None,
+    }
+}
+
+#[test]
+fn fresh_file_gets_every_migration_and_parent_dirs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested/deeper/slack-tools.db");
+    let store = Store::open(&path).expect("opens");
+    assert!(path.exists());
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(store.path(), Some(path.as_path()));
+    let tables = table_names(&store);
+    for t in [
+        "audit_findings",
+        "audit_runs",
+        "meta",
+        "notifications",
+        "workspaces",
+    ] {
+        assert!(
+            tables.iter().any(|n| n == t),
+            "missing table {t} in {tables:?}"
+        );
+    }
+    let mode: String = store
+        .conn()
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+    let fk: i64 = store
+        .conn()
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .expect("fk");
+    assert_eq!(fk, 1);
+}
+
+#[test]
+fn reopen_is_a_no_op_and_keeps_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    {
+        let store = Store::open(&path).expect("first open");
+        store.meta_set("written_by", "test").expect("write");
+    }
+    let schema_before: Vec<String> = {
+        let store = Store::open(&path).expect("second open");
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT sql FROM sqlite_master ORDER BY name")
+            .expect("p");
+        stmt.query_map([], |r| r.get::<_, Option<String>>(0))
+            .expect("q")
+            .map(|r| r.expect("row").unwrap_or_default())
+            .collect()
+    };
+    let store = Store::open(&path).expect("third open");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(
+        store.meta_get("written_by").expect("read").as_deref(),
+        Some("test")
+    );
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT sql FROM sqlite_master ORDER BY name")
+        .expect("p");
+    let schema_after: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, Option<String>>(0))
+        .expect("q")
+        .map(|r| r.expect("row").unwrap_or_default())
+        .collect();
+    assert_eq!(schema_before, schema_after);
+}
+
+#[test]
+fn newer_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("future.db");
+    let future = SCHEMA_VERSION + 5;
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        conn.execute_batch("CREATE TABLE from_the_future (x INTEGER);")
+            .expect("create");
+        conn.pragma_update(None, "user_version", future)
+            .expect("set version");
+    }
+    let err = Store::open(&path).expect_err("must refuse a newer schema");
+    match &err {
+        StoreError::NewerSchema {
+            found, supported, ..
+        } => {
+            assert_eq!(*found, future);
+            assert_eq!(*supported, SCHEMA_VERSION);
+        }
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.contains("future.db") && message.contains("hint:"),
+        "{message}"
+    );
+    // Nothing was migrated into it.
+    let conn = rusqlite::Connection::open(&path).expect("raw reopen");
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("v");
+    assert_eq!(v, future);
+    let audit_tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'audit_runs'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(audit_tables, 0);
+}
+
+#[test]
+fn audit_runs_round_trip_through_a_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    let first = run_at("2026-03-02T09:00:00Z", Some(50.0));
+    let second = run_at("2026-03-09T09:00:00.25Z", None);
+    let (id1, id2) = {
+        let mut store = Store::open(&path).expect("open");
+        assert!(store.latest_audit_run().expect("latest").is_none());
+        let id1 = store
+            .insert_audit_run(
+                &first,
+                &[finding("C1", &["alice", "bob"]), finding("C2", &["alice"])],
+            )
+            .expect("insert 1");
+        let id2 = store.insert_audit_run(&second, &[]).expect("insert 2");
+        (id1, id2)
+    };
+    assert!(id2 > id1);
+
+    let store = Store::open(&path).expect("reopen");
+    let latest = store.latest_audit_run().expect("latest").expect("some run");
+    assert_eq!(latest.id, id2);
+    assert_eq!(latest.started_at, second.started_at);
+    assert_eq!(latest.finished_at, second.finished_at);
+    assert_eq!(latest.coverage, None);
+
+    let prev = store
+        .previous_audit_run(id2)
+        .expect("previous")
+        .expect("some run");
+    assert_eq!(prev.id, id1);
+    assert_eq!(prev.platforms, vec!["slack".to_string()]);
+    assert_eq!(
+        (prev.groups, prev.groups_with_gaps, prev.missing_required),
+        (3, 1, 2)
+    );
+    assert_eq!(prev.coverage, Some(50.0));
+    assert!(store.previous_audit_run(id1).expect("previous").is_none());
+
+    let listed = store.list_audit_runs(10).expect("list");
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![id2, id1]
+    );
+    assert_eq!(store.list_audit_runs(1).expect("list").len(), 1);
+
+    assert_eq!(
+        store.audit_run_results(id1).expect("results"),
+        Some(first.results.clone())
+    );
+    assert_eq!(store.audit_run_results(9999).expect("results"), None);
+
+    let findings = store.audit_findings(id1).expect("findings");
+    assert_eq!(findings.len(), 2);
+    assert_eq!(findings[0].group_id, "C1");
+    assert_eq!(
+        findings[0].missing_required,
+        vec!["alice".to_string(), "bob".to_string()]
+    );
+    assert_eq!(findings[0].missing_optional, vec!["frank".to_string()]);
+    assert_eq!(findings[1].required_total, 2);
+    assert!(store.audit_findings(id2).expect("findings").is_empty());
+}
+
+#[test]
+fn failed_insert_leaves_no_partial_run() {
+    let mut store = Store::open_in_memory().expect("open");
+    // The same group twice in one run violates UNIQUE(run_id, platform, group_id).
+    let err = store
+        .insert_audit_run(
+            &run_at("2026-03-02T09:00:00Z", Some(1.0)),
+            &[finding("C1", &[]), finding("C1", &[])],
+        )
+        .expect_err("duplicate finding must fail");
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err:?}");
+    assert!(
+        store.latest_audit_run().expect("latest").is_none(),
+        "the run row was rolled back"
+    );
+}
+
+#[test]
+fn notification_goes_through_retry_to_delivery() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    let run = store
+        .insert_audit_run(&run_at("2026-03-02T09:00:00Z", Some(80.0)), &[])
+        .expect("run");
+    let id = store
+        .notification_create(Some(run), "#growth")
+        .expect("create");
+
+    let n = store.notification_get(id).expect("get").expect("exists");
+    assert_eq!(
+        (n.status, n.attempts, n.channel.as_str()),
+        (NotificationStatus::Queued, 0, "#growth")
+    );
+
+    use NotificationStatus::*;
+    let n = store
+        .notification_update_status(id, Sending, None, None)
+        .expect("sending");
+    assert_eq!((n.status, n.attempts), (Sending, 1));
+    let n = store
+        .notification_update_status(id, Retrying, Some("ratelimited"), None)
+        .expect("retry");
+    assert_eq!(
+        (n.status, n.error.as_deref()),
+        (Retrying, Some("ratelimited"))
+    );
+    let n = store
+        .notification_update_status(id, Sending, None, None)
+        .expect("sending again");
+    assert_eq!(
+        (n.attempts, n.error.as_deref()),
+        (2, Some("ratelimited")),
+        "last error kept while retrying"
+    );
+    let n = store
+        .notification_update_status(id, Delivered, None, Some("1712345678.000100"))
+        .expect("delivered");
+    assert_eq!(n.status, Delivered);
+    assert_eq!(n.attempts, 2);
+    assert_eq!(n.error, None, "delivery clears the error");
+    assert_eq!(n.message_ts.as_deref(), Some("1712345678.000100"));
+    assert!(n.updated_at >= n.created_at);
+
+    let err = store
+        .notification_update_status(id, Sending, None, None)
+        .expect_err("delivered is final");
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidTransition {
+                from: Delivered,
+                to: Sending,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.notifications_for_run(run).expect("list").len(), 1);
+}
+
+#[test]
+fn notification_rejects_skipping_states_and_unknown_ids() {
+    use NotificationStatus::*;
+    let mut store = Store::open_in_memory().expect("open");
+    let id = store.notification_create(None, "C0GROWTH").expect("create");
+    let err = store
+        .notification_update_status(id, Delivered, None, None)
+        .expect_err("queued -> delivered");
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidTransition {
+                from: Queued,
+                to: Delivered,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The rejected move changed nothing.
+    assert_eq!(
+        store
+            .notification_get(id)
+            .expect("get")
+            .expect("exists")
+            .status,
+        Queued
+    );
+
+    store
+        .notification_update_status(id, Sending, None, None)
+        .expect("sending");
+    let n = store
+        .notification_update_status(id, Failed, Some("channel_not_found"), None)
+        .expect("failed");
+    assert_eq!(
+        (n.status, n.error.as_deref()),
+        (Failed, Some("channel_not_found"))
+    );
+    assert!(
+        store
+            .notification_update_status(id, Retrying, None, None)
+            .is_err(),
+        "failed is final"
+    );
+
+    let err = store
+        .notification_update_status(4242, Sending, None, None)
+        .expect_err("no such id");
+    assert!(
+        matches!(err, StoreError::NotFound { id: 4242, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn deleting_a_run_cascades_to_findings_and_detaches_notifications() {
+    let mut store = Store::open_in_memory().expect("open");
+    let run = store
+        .insert_audit_run(
+            &run_at("2026-03-02T09:00:00Z", None),
+            &[finding("C1", &["a"])],
+        )
+        .expect("run");
+    let n = store
+        .notification_create(Some(run), "#growth")
+        .expect("notification");
+    store
+        .conn()
+        .execute("DELETE FROM audit_runs WHERE id = ?1", [run])
+        .expect("delete");
+    assert!(store.audit_findings(run).expect("findings").is_empty());
+    assert_eq!(
+        store
+            .notification_get(n)
+            .expect("get")
+            .expect("kept")
+            .run_id,
+        None
+    );
+}
