@@ -1,0 +1,444 @@
+//! Fixture backend: a simulated Telegram account read from a JSON file (`TELEGRAM_FIXTURE`).
+//! Mutations are applied in memory and written back atomically (temp file + rename) by `finish`,
+//! so tests can inspect what a command changed. The format is documented in docs/telegram.md.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use futures::FutureExt;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiFuture, TelegramApi};
+use crate::error::TelegramError;
+use crate::types::{Chat, ChatKind, OurRights, Participant, Role, TgMessage, TgUser};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureData {
+    me: TgUser,
+    #[serde(default)]
+    users: Vec<TgUser>,
+    #[serde(default)]
+    chats: Vec<FixtureChat>,
+    /// Injected FLOOD_WAIT errors, consumed as they fire (tests of the waiting logic).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    flood_wait: Vec<FloodWaitRule>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureChat {
+    id: i64,
+    title: String,
+    kind: ChatKind,
+    #[serde(default)]
+    participants: Vec<FixtureParticipant>,
+    #[serde(default)]
+    messages: Vec<FixtureMessage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureParticipant {
+    user: i64,
+    role: Role,
+    /// Admin rights; absent means an admin has both (creators always have both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rights: Option<FixtureRights>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureRights {
+    #[serde(default)]
+    ban_users: bool,
+    #[serde(default)]
+    change_info: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureMessage {
+    id: i64,
+    from: Option<i64>,
+    date: Timestamp,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    reply_to: Option<i64>,
+}
+
+/// `{"op": "remove_participant", "seconds": 3, "times": 1, "chat": -1001}`: the next `times` calls of
+/// `op` (on `chat`, when given) fail with FLOOD_WAIT of `seconds`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FloodWaitRule {
+    op: String,
+    seconds: u64,
+    #[serde(default = "one")]
+    times: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chat: Option<i64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+struct State {
+    data: FixtureData,
+    dirty: bool,
+}
+
+/// The fixture-backed `TelegramApi`.
+pub struct FixtureBackend {
+    path: PathBuf,
+    state: Mutex<State>,
+}
+
+impl FixtureBackend {
+    /// Reads and checks the fixture file.
+    pub fn open(path: PathBuf) -> Result<Self, TelegramError> {
+        let text = std::fs::read_to_string(&path).map_err(|e| TelegramError::Fixture {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let data = Self::parse(&text).map_err(|message| TelegramError::Fixture {
+            path: path.clone(),
+            message,
+        })?;
+        Ok(Self {
+            path,
+            state: Mutex::new(State { data, dirty: false }),
+        })
+    }
+
+    fn parse(text: &str) -> Result<FixtureData, String> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let data: FixtureData = serde_path_to_error::deserialize(de)
+            .map_err(|e| format!("at {}: {}", e.path(), e.inner()))?;
+        let known = |id: i64| id == data.me.id || data.users.iter().any(|u| u.id == id);
+        for chat in &data.chats {
+            for p in &chat.participants {
+                if !known(p.user) {
+                    return Err(format!(
+                        "chat {}: participant {} is not in users",
+                        chat.id, p.user
+                    ));
+                }
+            }
+            for m in &chat.messages {
+                if let Some(from) = m.from.filter(|f| !known(*f)) {
+                    return Err(format!(
+                        "chat {} message {}: sender {from} is not in users",
+                        chat.id, m.id
+                    ));
+                }
+            }
+        }
+        Ok(data)
+    }
+
+    /// The path the fixture is read from and written back to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_state<T>(
+        &self,
+        op: &str,
+        chat: Option<i64>,
+        f: impl FnOnce(&mut State) -> Result<T, TelegramError>,
+    ) -> Result<T, TelegramError> {
+        let mut state = self.state.lock().map_err(|_| TelegramError::Fixture {
+            path: self.path.clone(),
+            message: "state lock poisoned".into(),
+        })?;
+        let rule = state
+            .data
+            .flood_wait
+            .iter_mut()
+            .find(|r| r.op == op && r.times > 0 && (r.chat.is_none() || r.chat == chat));
+        if let Some(rule) = rule {
+            rule.times -= 1;
+            let seconds = rule.seconds;
+            state.data.flood_wait.retain(|r| r.times > 0);
+            state.dirty = true;
+            let operation = match chat {
+                Some(c) => format!("{op} in chat {c}"),
+                None => op.to_owned(),
+            };
+            return Err(TelegramError::FloodWait { operation, seconds });
+        }
+        f(&mut state)
+    }
+
+    fn save(&self) -> Result<(), TelegramError> {
+        let mut state = self.state.lock().map_err(|_| TelegramError::Fixture {
+            path: self.path.clone(),
+            message: "state lock poisoned".into(),
+        })?;
+        if !state.dirty {
+            return Ok(());
+        }
+        let fixture_err = |e: &dyn std::fmt::Display| TelegramError::Fixture {
+            path: self.path.clone(),
+            message: format!("writing back: {e}"),
+        };
+        let json = serde_json::to_string_pretty(&state.data).map_err(|e| fixture_err(&e))?;
+        // Temp file in the same directory so the rename is atomic: a crash never leaves half a file.
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fixture_err(&e))?;
+        tmp.write_all(json.as_bytes())
+            .map_err(|e| fixture_err(&e))?;
+        tmp.write_all(b"\n").map_err(|e| fixture_err(&e))?;
+        tmp.persist(&self.path).map_err(|e| fixture_err(&e.error))?;
+        state.dirty = false;
+        Ok(())
+    }
+}
+
+fn find_chat(data: &FixtureData, chat: i64) -> Result<&FixtureChat, TelegramError> {
+    data.chats
+        .iter()
+        .find(|c| c.id == chat)
+        .ok_or(TelegramError::ChatNotFound(chat))
+}
+
+fn user_by_id(data: &FixtureData, id: i64) -> Option<TgUser> {
+    if data.me.id == id {
+        return Some(data.me.clone());
+    }
+    data.users.iter().find(|u| u.id == id).cloned()
+}
+
+fn rights_of(data: &FixtureData, chat: &FixtureChat) -> OurRights {
+    let me = chat.participants.iter().find(|p| p.user == data.me.id);
+    match me {
+        Some(p) if p.role == Role::Creator => OurRights {
+            role: Role::Creator,
+            can_ban: true,
+            can_change_info: true,
+        },
+        Some(p) if p.role == Role::Admin => {
+            let r = p.rights.unwrap_or(FixtureRights {
+                ban_users: true,
+                change_info: true,
+            });
+            OurRights {
+                role: Role::Admin,
+                can_ban: r.ban_users,
+                can_change_info: r.change_info,
+            }
+        }
+        _ => OurRights {
+            role: Role::Member,
+            can_ban: false,
+            can_change_info: false,
+        },
+    }
+}
+
+impl TelegramApi for FixtureBackend {
+    fn me(&self) -> ApiFuture<'_, TgUser> {
+        let r = self.with_state("me", None, |s| Ok(s.data.me.clone()));
+        async move { r }.boxed()
+    }
+
+    fn dialogs(&self) -> ApiFuture<'_, Vec<Chat>> {
+        let r = self.with_state("dialogs", None, |s| {
+            Ok(s.data
+                .chats
+                .iter()
+                .map(|c| Chat {
+                    id: c.id,
+                    title: c.title.clone(),
+                    kind: c.kind,
+                })
+                .collect())
+        });
+        async move { r }.boxed()
+    }
+
+    fn participants(&self, chat: i64) -> ApiFuture<'_, Vec<Participant>> {
+        let r = self.with_state("participants", Some(chat), |s| {
+            let c = find_chat(&s.data, chat)?;
+            Ok(c.participants
+                .iter()
+                .filter_map(|p| {
+                    user_by_id(&s.data, p.user).map(|user| Participant { user, role: p.role })
+                })
+                .collect())
+        });
+        async move { r }.boxed()
+    }
+
+    fn my_rights(&self, chat: i64) -> ApiFuture<'_, OurRights> {
+        let r = self.with_state("my_rights", Some(chat), |s| {
+            let c = find_chat(&s.data, chat)?;
+            Ok(rights_of(&s.data, c))
+        });
+        async move { r }.boxed()
+    }
+
+    fn resolve_user<'a>(&'a self, query: &'a str) -> ApiFuture<'a, Option<TgUser>> {
+        let r = self.with_state("resolve_user", None, |s| {
+            Ok(std::iter::once(&s.data.me)
+                .chain(s.data.users.iter())
+                .find(|u| u.matches(query))
+                .cloned())
+        });
+        async move { r }.boxed()
+    }
+
+    fn remove_participant(&self, chat: i64, user: i64) -> ApiFuture<'_, ()> {
+        let r = self.with_state("remove_participant", Some(chat), |s| {
+            let c = find_chat(&s.data, chat)?;
+            if !rights_of(&s.data, c).can_ban {
+                return Err(TelegramError::Forbidden(format!(
+                    "CHAT_ADMIN_REQUIRED: no right to remove members of chat {chat}"
+                )));
+            }
+            let c = s
+                .data
+                .chats
+                .iter_mut()
+                .find(|c| c.id == chat)
+                .ok_or(TelegramError::ChatNotFound(chat))?;
+            let before = c.participants.len();
+            c.participants.retain(|p| p.user != user);
+            if c.participants.len() == before {
+                return Err(TelegramError::NotParticipant { user, chat });
+            }
+            s.dirty = true;
+            Ok(())
+        });
+        async move { r }.boxed()
+    }
+
+    fn rename_chat<'a>(&'a self, chat: i64, title: &'a str) -> ApiFuture<'a, ()> {
+        let r = self.with_state("rename_chat", Some(chat), |s| {
+            let c = find_chat(&s.data, chat)?;
+            if !rights_of(&s.data, c).can_change_info {
+                return Err(TelegramError::Forbidden(format!(
+                    "CHAT_ADMIN_REQUIRED: no right to change the title of chat {chat}"
+                )));
+            }
+            let c = s
+                .data
+                .chats
+                .iter_mut()
+                .find(|c| c.id == chat)
+                .ok_or(TelegramError::ChatNotFound(chat))?;
+            if c.title != title {
+                c.title = title.to_owned();
+                s.dirty = true;
+            }
+            Ok(())
+        });
+        async move { r }.boxed()
+    }
+
+    fn messages(
+        &self,
+        chat: i64,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> ApiFuture<'_, Vec<TgMessage>> {
+        let r = self.with_state("messages", Some(chat), |s| {
+            let c = find_chat(&s.data, chat)?;
+            let mut out: Vec<TgMessage> = c
+                .messages
+                .iter()
+                .filter(|m| since.is_none_or(|t| m.date >= t) && until.is_none_or(|t| m.date < t))
+                .map(|m| TgMessage {
+                    id: m.id,
+                    from: m.from.and_then(|f| user_by_id(&s.data, f)),
+                    date: m.date,
+                    text: m.text.clone(),
+                    reply_to: m.reply_to,
+                })
+                .collect();
+            out.sort_by_key(|m| (m.date, m.id));
+            Ok(out)
+        });
+        async move { r }.boxed()
+    }
+
+    fn finish(&self) -> ApiFuture<'_, ()> {
+        let r = self.save();
+        async move { r }.boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"},
+ "users": [{"id": 6, "username": "nftaddie", "first_name": "Addie", "last_name": null}],
+ "chats": [{"id": -1001, "title": "iBTC <> Acme", "kind": "supergroup",
+            "participants": [{"user": 1000, "role": "creator"}, {"user": 6, "role": "member"}],
+            "messages": [{"id": 1, "from": 6, "date": "2026-11-18T09:00:00Z", "text": "hi", "reply_to": null}]}],
+ "flood_wait": [{"op": "rename_chat", "seconds": 5}]}"#;
+
+    fn open_sample() -> (tempfile::TempDir, FixtureBackend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tg.json");
+        std::fs::write(&path, SAMPLE).expect("write");
+        let backend = FixtureBackend::open(path).expect("open");
+        (dir, backend)
+    }
+
+    #[tokio::test]
+    async fn remove_is_written_back_on_finish_only() {
+        let (_dir, api) = open_sample();
+        api.remove_participant(-1001, 6).await.expect("remove");
+        let on_disk = std::fs::read_to_string(api.path()).expect("read");
+        assert!(on_disk.contains("\"user\": 6"), "not written before finish");
+        api.finish().await.expect("finish");
+        let reopened = FixtureBackend::open(api.path().to_owned()).expect("reopen");
+        let people = reopened.participants(-1001).await.expect("participants");
+        assert_eq!(people.len(), 1);
+        assert_eq!(people[0].user.id, 1000);
+        assert!(matches!(
+            reopened.remove_participant(-1001, 6).await,
+            Err(TelegramError::NotParticipant {
+                user: 6,
+                chat: -1001
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn injected_flood_wait_fires_once() {
+        let (_dir, api) = open_sample();
+        let err = api
+            .rename_chat(-1001, "cBTC <> Acme")
+            .await
+            .expect_err("flood");
+        assert_eq!(err.flood_wait_seconds(), Some(5));
+        api.rename_chat(-1001, "cBTC <> Acme")
+            .await
+            .expect("second try works");
+        assert_eq!(
+            api.dialogs().await.expect("dialogs")[0].title,
+            "cBTC <> Acme"
+        );
+    }
+
+    #[test]
+    fn unknown_participant_is_a_precise_error() {
+        let bad = SAMPLE.replace("{\"user\": 6,", "{\"user\": 7,");
+        let err = FixtureBackend::parse(&bad).expect_err("bad");
+        assert!(err.contains("participant 7"), "{err}");
+        let typo = SAMPLE.replace("\"kind\": \"supergroup\"", "\"kind\": \"megagroup\"");
+        let err = FixtureBackend::parse(&typo).expect_err("bad kind");
+        assert!(err.contains("chats[0].kind"), "{err}");
+    }
+}

@@ -1,0 +1,26 @@
+//! Telegram client for the Slack Tools suite: the `TelegramApi` trait the tools depend on, a JSON
+//! fixture backend (tests and `--demo`), a grammers (MTProto user account) backend, FLOOD_WAIT
+//! handling shared by both, and the group listing the coverage audit consumes.
+
+mod api;
+mod audit;
+pub mod demo;
+mod error;
+mod fixture;
+mod flood;
+pub mod grammers;
+mod types;
+
+pub use api::{ApiFuture, TelegramApi, open_from_env};
+pub use audit::{AUDIT_CONCURRENCY, AuditGroup, PlatformIdentity, groups_for_audit};
+pub use error::TelegramError;
+pub use fixture::FixtureBackend;
+pub use flood::{FloodWaitGuard, FloodWaitPolicy};
+pub use types::{Chat, ChatKind, OurRights, Participant, Role, TgMessage, TgUser};
+
+/// Environment variable naming a fixture JSON file; when set, it replaces the real Telegram account.
+pub const ENV_FIXTURE: &str = "TELEGRAM_FIXTURE";
+/// Environment variable naming the session file of the grammers backend.
+pub const ENV_SESSION: &str = "TELEGRAM_SESSION";
+/// Default session file, relative to the working directory.
+pub const DEFAULT_SESSION: &str = "output/telegram.session";
