@@ -12,7 +12,7 @@ pub mod grammers;
 mod types;
 
 pub use api::{ApiFuture, TelegramApi, open_from_env};
-pub use audit::{AUDIT_CONCURRENCY, AuditGroup, PlatformIdentity, groups_for_audit};
+pub use audit::{AUDIT_CONCURRENCY, AuditGroup, groups_for_audit, platform_user};
 pub use error::TelegramError;
 pub use fixture::FixtureBackend;
 pub use flood::{FloodWaitGuard, FloodWaitPolicy};
