@@ -1,1 +1,77 @@
-//! slack-sim: a local Slack-compatible Web API server over an in-memory workspace, the test double for every tool and the engine of `--demo`.
+//! slack-sim: a local Slack-compatible Web API server over an in-memory workspace, the test double
+//! for every tool and the engine of `--demo`.
+//!
+//! [`generate`] builds a deterministic workspace from a [`GenSpec`]; [`start`] serves it over HTTP
+//! on loopback with Slack's response shapes, pagination, auth, scopes, rate limits and injected
+//! faults; the returned [`SimHandle`] exposes the request log and the live workspace to tests.
+//! The file format, flags and the fault/rate model are documented in `docs/slack-sim.md`.
+
+mod generate;
+mod methods;
+mod model;
+mod params;
+mod rate;
+mod server;
+
+use std::path::PathBuf;
+
+pub use generate::{GenSpec, generate};
+pub use model::{
+    Channel, ChannelKind, Team, ThreadSummary, TopicField, Workspace, format_ts, str_field, ts_key,
+};
+pub use rate::{RateRule, rate_rule};
+pub use server::{RequestRecord, SimHandle, start};
+
+/// How the server behaves, apart from the workspace it serves.
+#[derive(Clone, Default)]
+pub struct SimOptions {
+    /// The only token the sim accepts (as `Authorization: Bearer` or a `token` param).
+    pub token: String,
+    /// Scopes granted to the token; `None` grants every scope.
+    pub scopes: Option<Vec<String>>,
+    /// Enforce Slack's per-method rate limits sped up this many times; `None` = no limits.
+    pub rate_scale: Option<f64>,
+    /// Probability per request of an injected fault (0.0 = none).
+    pub faults: f64,
+    /// Seed of the fault sequence: the same seed and request order give the same faults.
+    pub fault_seed: u64,
+    /// Also append each request record to this file as a JSON line.
+    pub log_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SimOptions {
+    // Hand-written so the token never shows up in Debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOptions")
+            .field("token", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .field("rate_scale", &self.rate_scale)
+            .field("faults", &self.faults)
+            .field("fault_seed", &self.fault_seed)
+            .field("log_file", &self.log_file)
+            .finish()
+    }
+}
+
+/// Errors starting the sim or reading/writing workspace files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read or write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a valid workspace JSON file: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+}

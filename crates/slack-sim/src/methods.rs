@@ -1,0 +1,723 @@
+//! The Web API methods the sim implements, with Slack's checks, error codes, cursors, limits and
+//! response shapes. Each method reads its params as strings and answers a JSON body without `ok`
+//! (added by the server) or an [`ApiError`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value, json};
+
+use crate::model::{Channel, ChannelKind, ThreadSummary, Workspace, format_ts, str_field, ts_key};
+
+/// A Slack `ok:false` answer: the `error` code plus any extra fields (`needed`, `errors`, ...).
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub code: String,
+    pub extra: Map<String, Value>,
+}
+
+impl ApiError {
+    pub(crate) fn new(code: &str) -> Self {
+        ApiError {
+            code: code.to_string(),
+            extra: Map::new(),
+        }
+    }
+
+    pub(crate) fn into_body(self) -> Value {
+        let mut m = Map::new();
+        m.insert("ok".into(), Value::Bool(false));
+        m.insert("error".into(), Value::String(self.code));
+        m.extend(self.extra);
+        Value::Object(m)
+    }
+}
+
+/// What a method needs besides the workspace.
+pub(crate) struct Ctx<'a> {
+    /// Granted scopes; `None` = all.
+    pub scopes: Option<&'a [String]>,
+    /// Last `ts` handed out (microseconds).
+    pub clock: &'a mut u128,
+}
+
+type Params = BTreeMap<String, String>;
+type Answer = Result<Value, ApiError>;
+
+/// Methods that change the workspace (the fault injector must not half-apply them).
+pub(crate) fn is_write(method: &str) -> bool {
+    matches!(method, "conversations.invite" | "chat.postMessage")
+}
+
+/// Runs one method.
+pub(crate) fn call(ws: &mut Workspace, ctx: &mut Ctx<'_>, method: &str, p: &Params) -> Answer {
+    match method {
+        "auth.test" => auth_test(ws),
+        "team.info" => team_info(ws, ctx),
+        "users.list" => users_list(ws, ctx, p),
+        "users.info" => users_info(ws, ctx, p),
+        "conversations.list" => conversations_list(ws, ctx, p),
+        "conversations.info" => conversations_info(ws, ctx, p),
+        "conversations.members" => conversations_members(ws, ctx, p),
+        "conversations.history" => conversations_history(ws, ctx, p),
+        "conversations.replies" => conversations_replies(ws, ctx, p),
+        "conversations.invite" => conversations_invite(ws, ctx, p),
+        "chat.postMessage" => chat_post_message(ws, ctx, p),
+        other => {
+            let mut e = ApiError::new("unknown_method");
+            e.extra.insert("req_method".into(), json!(other));
+            Err(e)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared checks and helpers
+
+fn need(ctx: &Ctx<'_>, scopes: &[String]) -> Result<(), ApiError> {
+    let Some(granted) = ctx.scopes else {
+        return Ok(());
+    };
+    let missing: Vec<&str> = scopes
+        .iter()
+        .filter(|s| !granted.iter().any(|g| g == *s))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut e = ApiError::new("missing_scope");
+    e.extra.insert("needed".into(), json!(missing.join(",")));
+    e.extra.insert("provided".into(), json!(granted.join(",")));
+    Err(e)
+}
+
+fn need1(ctx: &Ctx<'_>, scope: &str) -> Result<(), ApiError> {
+    need(ctx, &[scope.to_string()])
+}
+
+fn kind_scope(kind: ChannelKind, action: &str) -> String {
+    format!("{}:{action}", kind.scope_prefix())
+}
+
+fn flag(p: &Params, key: &str) -> bool {
+    matches!(p.get(key).map(String::as_str), Some("true" | "1"))
+}
+
+/// `limit`: absent or 0 means the method's default; larger than the maximum is clamped.
+fn limit(p: &Params, default: usize, max: usize) -> Result<usize, ApiError> {
+    match p.get("limit").map(|s| s.trim()) {
+        None | Some("") => Ok(default),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if n <= 0 => Ok(default),
+            Ok(n) => Ok((n as usize).min(max)),
+            Err(_) => Err(ApiError::new("invalid_limit")),
+        },
+    }
+}
+
+/// Slack's cursors are base64 of `<kind>:<position>`; opaque to clients.
+fn encode_cursor(kind: &str, value: &str) -> String {
+    B64.encode(format!("{kind}:{value}"))
+}
+
+/// The position a cursor names; `None` when no cursor was given.
+fn decode_cursor(p: &Params, kind: &str) -> Result<Option<String>, ApiError> {
+    let Some(raw) = p.get("cursor").filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let bytes = B64
+        .decode(raw.trim())
+        .map_err(|_| ApiError::new("invalid_cursor"))?;
+    let text = String::from_utf8(bytes).map_err(|_| ApiError::new("invalid_cursor"))?;
+    match text.split_once(':') {
+        Some((k, v)) if k == kind && !v.is_empty() => Ok(Some(v.to_string())),
+        _ => Err(ApiError::new("invalid_cursor")),
+    }
+}
+
+fn ts_cursor(micros: u128) -> String {
+    encode_cursor("next_ts", &format!("{micros}"))
+}
+
+fn decode_ts_cursor(p: &Params) -> Result<Option<u128>, ApiError> {
+    match decode_cursor(p, "next_ts")? {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u128>()
+            .map(Some)
+            .map_err(|_| ApiError::new("invalid_cursor")),
+    }
+}
+
+fn metadata(next: Option<String>) -> Value {
+    json!({ "next_cursor": next.unwrap_or_default() })
+}
+
+fn is_deleted(user: &Value) -> bool {
+    user.get("deleted")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// A conversation the token user may see, or `channel_not_found` as Slack answers for both
+/// unknown ids and private conversations the user is not in.
+fn visible_index(ws: &Workspace, id: Option<&String>) -> Result<usize, ApiError> {
+    let id = id.map(|s| s.trim().trim_start_matches('#')).unwrap_or("");
+    let user = ws.token_user.as_str();
+    ws.channels
+        .iter()
+        .position(|c| c.id == id)
+        // chat.postMessage also takes a channel name.
+        .or_else(|| {
+            ws.channels
+                .iter()
+                .position(|c| !c.is_im && !c.name.is_empty() && c.name == id && c.visible_to(user))
+        })
+        .filter(|&i| ws.channels[i].visible_to(user))
+        .ok_or_else(|| ApiError::new("channel_not_found"))
+}
+
+/// Timestamp bound param (`oldest`/`latest`); error code names the param as Slack does.
+fn ts_param(p: &Params, key: &str, error: &str) -> Result<Option<u128>, ApiError> {
+    match p.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => ts_key(s).map(Some).ok_or_else(|| ApiError::new(error)),
+    }
+}
+
+/// Whether `key` is inside the `oldest`/`latest` window (exclusive unless `inclusive`).
+fn in_window(key: u128, oldest: Option<u128>, latest: Option<u128>, inclusive: bool) -> bool {
+    let above = oldest.is_none_or(|o| if inclusive { key >= o } else { key > o });
+    let below = latest.is_none_or(|l| if inclusive { key <= l } else { key < l });
+    above && below
+}
+
+fn msg_key(m: &Value) -> u128 {
+    str_field(m, "ts").and_then(ts_key).unwrap_or(0)
+}
+
+fn is_reply(m: &Value) -> bool {
+    matches!((str_field(m, "ts"), str_field(m, "thread_ts")), (Some(a), Some(b)) if a != b)
+}
+
+/// A stored message with the fields Slack derives: parent thread fields from the current
+/// replies, `parent_user_id` on replies.
+fn decorate(c: &Channel, m: &Value, summaries: &HashMap<String, ThreadSummary>) -> Value {
+    let mut out = m.clone();
+    let Value::Object(obj) = &mut out else {
+        return out;
+    };
+    let ts = str_field(m, "ts").unwrap_or("").to_string();
+    if is_reply(m) {
+        let thread_ts = str_field(m, "thread_ts").unwrap_or("");
+        if let Some(pu) = c.message(thread_ts).and_then(|pm| str_field(pm, "user")) {
+            obj.insert("parent_user_id".into(), json!(pu));
+        }
+        for k in [
+            "reply_count",
+            "reply_users",
+            "reply_users_count",
+            "latest_reply",
+        ] {
+            obj.remove(k);
+        }
+        return out;
+    }
+    match summaries.get(&ts) {
+        Some(s) => {
+            obj.insert("thread_ts".into(), json!(ts));
+            obj.insert("reply_count".into(), json!(s.reply_count));
+            obj.insert("reply_users_count".into(), json!(s.reply_users.len()));
+            obj.insert("latest_reply".into(), json!(s.latest_reply));
+            obj.insert("reply_users".into(), json!(s.reply_users));
+            obj.insert("is_locked".into(), json!(false));
+            obj.insert("subscribed".into(), json!(false));
+        }
+        None => {
+            // A stored parent whose replies are gone is an ordinary message again.
+            for k in [
+                "reply_count",
+                "reply_users",
+                "reply_users_count",
+                "latest_reply",
+                "is_locked",
+                "subscribed",
+            ] {
+                obj.remove(k);
+            }
+            if str_field(m, "thread_ts") == Some(ts.as_str()) {
+                obj.remove("thread_ts");
+            }
+        }
+    }
+    out
+}
+
+/// A channel object as conversations.list / .info / .invite return it.
+fn channel_json(ws: &Workspace, c: &Channel, with_num_members: bool) -> Value {
+    if c.is_im {
+        let other = c.user.clone().unwrap_or_default();
+        let deleted = ws.user(&other).is_some_and(is_deleted);
+        return json!({
+            "id": c.id,
+            "created": c.created,
+            "is_archived": c.is_archived,
+            "is_im": true,
+            "is_org_shared": false,
+            "context_team_id": ws.team.id,
+            "updated": c.created * 1000,
+            "user": other,
+            "is_user_deleted": deleted,
+            "priority": 0,
+        });
+    }
+    let private = c.is_private || c.is_mpim;
+    let mut v = json!({
+        "id": c.id,
+        "name": c.name,
+        "is_channel": !private,
+        "is_group": c.is_private && !c.is_mpim,
+        "is_im": false,
+        "is_mpim": c.is_mpim,
+        "is_private": private,
+        "created": c.created,
+        "is_archived": c.is_archived,
+        "is_general": c.is_general,
+        "unlinked": 0,
+        "name_normalized": c.name,
+        "is_shared": c.is_shared,
+        "is_org_shared": false,
+        "is_ext_shared": c.is_ext_shared,
+        "is_pending_ext_shared": false,
+        "pending_shared": [],
+        "context_team_id": ws.team.id,
+        "updated": c.created * 1000,
+        "parent_conversation": null,
+        "creator": c.creator,
+        "is_member": c.is_member(&ws.token_user),
+        "topic": c.topic,
+        "purpose": c.purpose,
+        "previous_names": [],
+    });
+    if with_num_members && let Value::Object(m) = &mut v {
+        m.insert("num_members".into(), json!(c.members.len()));
+    }
+    v
+}
+
+/// A fresh message timestamp: after every ts handed out and after the channel's newest message,
+/// and never behind the wall clock, so ts are unique and increasing.
+fn new_ts(ctx: &mut Ctx<'_>, c: &Channel) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let newest = c.messages.iter().map(msg_key).max().unwrap_or(0);
+    let next = (*ctx.clock + 1).max(now).max(newest + 1);
+    *ctx.clock = next;
+    format_ts(next)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods
+
+fn auth_test(ws: &Workspace) -> Answer {
+    let name = ws
+        .user(&ws.token_user)
+        .and_then(|u| str_field(u, "name"))
+        .unwrap_or("")
+        .to_string();
+    Ok(json!({
+        "url": format!("https://{}.slack.com/", ws.team.domain),
+        "team": ws.team.name,
+        "user": name,
+        "team_id": ws.team.id,
+        "user_id": ws.token_user,
+        "is_enterprise_install": false,
+    }))
+}
+
+fn team_info(ws: &Workspace, ctx: &Ctx<'_>) -> Answer {
+    need1(ctx, "team:read")?;
+    Ok(json!({
+        "team": {
+            "id": ws.team.id,
+            "name": ws.team.name,
+            "url": format!("https://{}.slack.com/", ws.team.domain),
+            "domain": ws.team.domain,
+            "email_domain": "",
+            "icon": { "image_default": true },
+            "avatar_base_url": "https://ca.slack-edge.com/",
+            "is_verified": false,
+        }
+    }))
+}
+
+/// A member object as the token may see it: without `profile.email` unless `users:read.email`.
+fn user_view(ctx: &Ctx<'_>, u: &Value) -> Value {
+    let mut u = u.clone();
+    let hide_email = ctx
+        .scopes
+        .is_some_and(|s| !s.iter().any(|x| x == "users:read.email"));
+    if hide_email && let Some(Value::Object(profile)) = u.get_mut("profile") {
+        profile.remove("email");
+    }
+    u
+}
+
+fn users_list(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+    need1(ctx, "users:read")?;
+    // Without a limit Slack answers everything at once on small teams, and refuses large ones.
+    if p.get("limit")
+        .is_none_or(|l| l.trim().is_empty() || l.trim() == "0")
+        && ws.users.len() > 1000
+    {
+        return Err(ApiError::new("limit_required"));
+    }
+    let lim = limit(p, 1000, 1000)?;
+    let start = match decode_cursor(p, "user")? {
+        None => 0,
+        Some(id) => ws
+            .users
+            .iter()
+            .position(|u| str_field(u, "id") == Some(id.as_str()))
+            .ok_or_else(|| ApiError::new("invalid_cursor"))?,
+    };
+    let end = (start + lim).min(ws.users.len());
+    let members: Vec<Value> = ws.users[start..end]
+        .iter()
+        .map(|u| user_view(ctx, u))
+        .collect();
+    let next = ws
+        .users
+        .get(end)
+        .and_then(|u| str_field(u, "id"))
+        .map(|id| encode_cursor("user", id));
+    Ok(json!({
+        "members": members,
+        "cache_ts": *ctx.clock / 1_000_000,
+        "response_metadata": metadata(next),
+    }))
+}
+
+fn users_info(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+    need1(ctx, "users:read")?;
+    let id = p.get("user").map(|s| s.trim()).unwrap_or("");
+    let u = ws.user(id).ok_or_else(|| ApiError::new("user_not_found"))?;
+    Ok(json!({ "user": user_view(ctx, u) }))
+}
+
+fn conversations_list(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+    let types_param = p
+        .get("types")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("public_channel");
+    let mut kinds = Vec::new();
+    for t in types_param
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let k = ChannelKind::from_type_name(t).ok_or_else(|| ApiError::new("invalid_types"))?;
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    let needed: Vec<String> = kinds.iter().map(|k| kind_scope(*k, "read")).collect();
+    need(ctx, &needed)?;
+    let lim = limit(p, 100, 1000)?;
+    let exclude_archived = flag(p, "exclude_archived");
+    let user = ws.token_user.as_str();
+    let candidates: Vec<&Channel> = ws
+        .channels
+        .iter()
+        .filter(|c| kinds.contains(&c.kind()) && c.visible_to(user))
+        .collect();
+    let start = match decode_cursor(p, "team")? {
+        None => 0,
+        Some(id) => candidates
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or_else(|| ApiError::new("invalid_cursor"))?,
+    };
+    let end = (start + lim).min(candidates.len());
+    // As on Slack, exclude_archived filters the page after it is cut: pages can come back short
+    // (even empty) while more remain.
+    let channels: Vec<Value> = candidates[start..end]
+        .iter()
+        .filter(|c| !(exclude_archived && c.is_archived))
+        .map(|c| channel_json(ws, c, true))
+        .collect();
+    let next = candidates.get(end).map(|c| encode_cursor("team", &c.id));
+    Ok(json!({ "channels": channels, "response_metadata": metadata(next) }))
+}
+
+fn conversations_info(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+    let c = &ws.channels[visible_index(ws, p.get("channel"))?];
+    need1(ctx, &kind_scope(c.kind(), "read"))?;
+    Ok(json!({ "channel": channel_json(ws, c, flag(p, "include_num_members")) }))
+}
+
+fn conversations_members(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+    let c = &ws.channels[visible_index(ws, p.get("channel"))?];
+    need1(ctx, &kind_scope(c.kind(), "read"))?;
+    let lim = limit(p, 100, 1000)?;
+    let start = match decode_cursor(p, "user")? {
+        None => 0,
+        Some(id) => c
+            .members
+            .iter()
+            .position(|m| *m == id)
+            .ok_or_else(|| ApiError::new("invalid_cursor"))?,
+    };
+    let end = (start + lim).min(c.members.len());
+    let next = c.members.get(end).map(|id| encode_cursor("user", id));
+    Ok(json!({
+        "members": c.members[start..end],
+        "response_metadata": metadata(next),
+    }))
+}
+
+fn conversations_history(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+    let c = &ws.channels[visible_index(ws, p.get("channel"))?];
+    need1(ctx, &kind_scope(c.kind(), "history"))?;
+    let lim = limit(p, 100, 999)?;
+    let oldest = ts_param(p, "oldest", "invalid_ts_oldest")?;
+    let latest = ts_param(p, "latest", "invalid_ts_latest")?;
+    let inclusive = flag(p, "inclusive");
+    let cursor = decode_ts_cursor(p)?;
+    // Top-level messages and broadcast replies, newest first.
+    let listed: Vec<&Value> = c
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| !is_reply(m) || str_field(m, "subtype") == Some("thread_broadcast"))
+        .filter(|m| in_window(msg_key(m), oldest, latest, inclusive))
+        .filter(|m| cursor.is_none_or(|cur| msg_key(m) <= cur))
+        .collect();
+    let summaries = c.thread_summaries();
+    let page: Vec<Value> = listed
+        .iter()
+        .take(lim)
+        .map(|m| decorate(c, m, &summaries))
+        .collect();
+    let has_more = listed.len() > lim;
+    let next = listed.get(lim).map(|m| ts_cursor(msg_key(m)));
+    Ok(json!({
+        "messages": page,
+        "has_more": has_more,
+        "pin_count": 0,
+        "channel_actions_ts": null,
+        "channel_actions_count": 0,
+        "response_metadata": metadata(next),
+    }))
+}
+
+fn conversations_replies(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+    let c = &ws.channels[visible_index(ws, p.get("channel"))?];
+    need1(ctx, &kind_scope(c.kind(), "history"))?;
+    let ts = p
+        .get("ts")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::new("invalid_arguments"))?;
+    let msg = c
+        .message(ts)
+        .ok_or_else(|| ApiError::new("thread_not_found"))?;
+    // A reply's ts names its whole thread.
+    let parent = if is_reply(msg) {
+        c.message(str_field(msg, "thread_ts").unwrap_or(""))
+            .ok_or_else(|| ApiError::new("thread_not_found"))?
+    } else {
+        msg
+    };
+    let parent_ts = str_field(parent, "ts").unwrap_or("").to_string();
+    let lim = limit(p, 1000, 1000)?;
+    let oldest = ts_param(p, "oldest", "invalid_ts_oldest")?;
+    let latest = ts_param(p, "latest", "invalid_ts_latest")?;
+    let inclusive = flag(p, "inclusive");
+    let cursor = decode_ts_cursor(p)?;
+    let replies: Vec<&Value> = c
+        .messages
+        .iter()
+        .filter(|m| is_reply(m) && str_field(m, "thread_ts") == Some(parent_ts.as_str()))
+        .filter(|m| in_window(msg_key(m), oldest, latest, inclusive))
+        .filter(|m| cursor.is_none_or(|cur| msg_key(m) >= cur))
+        .collect();
+    // Every page starts with the parent (as Slack does in practice; clients de-duplicate by
+    // ts). On the first page it counts toward the limit; later pages carry at least one reply.
+    let take = if cursor.is_none() {
+        lim.saturating_sub(1)
+    } else {
+        lim.saturating_sub(1).max(1)
+    };
+    let summaries = c.thread_summaries();
+    let mut page = vec![decorate(c, parent, &summaries)];
+    page.extend(
+        replies
+            .iter()
+            .take(take)
+            .map(|m| decorate(c, m, &summaries)),
+    );
+    let has_more = replies.len() > take;
+    let next = replies.get(take).map(|m| ts_cursor(msg_key(m)));
+    Ok(json!({
+        "messages": page,
+        "has_more": has_more,
+        "response_metadata": metadata(next),
+    }))
+}
+
+/// The most users one conversations.invite call takes (current Slack docs).
+const MAX_INVITE_USERS: usize = 100;
+
+fn conversations_invite(ws: &mut Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Answer {
+    let idx = visible_index(ws, p.get("channel"))?;
+    let kind = ws.channels[idx].kind();
+    if kind == ChannelKind::Im {
+        return Err(ApiError::new("method_not_supported_for_channel_type"));
+    }
+    need1(ctx, &kind_scope(kind, "write"))?;
+    let me = ws.token_user.clone();
+    {
+        let c = &ws.channels[idx];
+        if c.is_archived {
+            return Err(ApiError::new("is_archived"));
+        }
+        if !c.is_member(&me) {
+            return Err(ApiError::new("not_in_channel"));
+        }
+    }
+    let requested: Vec<String> = p
+        .get("users")
+        .map(|s| {
+            s.split(',')
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if requested.is_empty() {
+        return Err(ApiError::new("no_user"));
+    }
+    if requested.len() > MAX_INVITE_USERS {
+        return Err(ApiError::new("too_many_users"));
+    }
+    let mut valid: Vec<String> = Vec::new();
+    let mut errors: Vec<Value> = Vec::new();
+    for u in &requested {
+        if valid.contains(u) {
+            continue;
+        }
+        let code = if *u == me {
+            Some("cant_invite_self")
+        } else {
+            match ws.user(u) {
+                None => Some("user_not_found"),
+                Some(obj) if is_deleted(obj) => Some("cant_invite"),
+                Some(_) if ws.channels[idx].is_member(u) => Some("already_in_channel"),
+                Some(_) => None,
+            }
+        };
+        match code {
+            Some(code) => errors.push(json!({ "user": u, "ok": false, "error": code })),
+            None => valid.push(u.clone()),
+        }
+    }
+    let force = flag(p, "force");
+    if !errors.is_empty() && (!force || valid.is_empty()) {
+        let first = errors[0]["error"]
+            .as_str()
+            .unwrap_or("cant_invite")
+            .to_string();
+        let mut e = ApiError::new(&first);
+        e.extra.insert("errors".into(), Value::Array(errors));
+        return Err(e);
+    }
+    let team = ws.team.id.clone();
+    for u in &valid {
+        let ts = new_ts(ctx, &ws.channels[idx]);
+        let c = &mut ws.channels[idx];
+        c.members.push(u.clone());
+        c.messages.push(json!({
+            "type": "message",
+            "subtype": "channel_join",
+            "ts": ts,
+            "user": u,
+            "text": format!("<@{u}> has joined the channel"),
+            "inviter": me,
+            "team": team,
+        }));
+    }
+    let mut out = json!({ "channel": channel_json(ws, &ws.channels[idx], false) });
+    if !errors.is_empty()
+        && let Value::Object(m) = &mut out
+    {
+        m.insert("errors".into(), Value::Array(errors));
+    }
+    Ok(out)
+}
+
+fn chat_post_message(ws: &mut Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Answer {
+    let idx = visible_index(ws, p.get("channel"))?;
+    need1(ctx, "chat:write")?;
+    let me = ws.token_user.clone();
+    let c = &ws.channels[idx];
+    if c.is_archived {
+        return Err(ApiError::new("is_archived"));
+    }
+    if !c.is_member(&me) {
+        return Err(ApiError::new("not_in_channel"));
+    }
+    let text = p.get("text").cloned().unwrap_or_default();
+    let blocks = p.get("blocks").filter(|b| !b.trim().is_empty());
+    let attachments = p.get("attachments").filter(|b| !b.trim().is_empty());
+    if text.trim().is_empty() && blocks.is_none() && attachments.is_none() {
+        return Err(ApiError::new("no_text"));
+    }
+    let thread_ts = match p
+        .get("thread_ts")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(t) => {
+            let m = c
+                .message(t)
+                .ok_or_else(|| ApiError::new("thread_not_found"))?;
+            // Replying to a reply continues its thread.
+            let root = if is_reply(m) {
+                str_field(m, "thread_ts").unwrap_or(t)
+            } else {
+                t
+            };
+            Some(root.to_string())
+        }
+    };
+    let ts = new_ts(ctx, c);
+    let mut msg = Map::new();
+    msg.insert("user".into(), json!(me));
+    msg.insert("type".into(), json!("message"));
+    msg.insert("ts".into(), json!(ts));
+    msg.insert("text".into(), json!(text));
+    msg.insert("team".into(), json!(ws.team.id));
+    if let Some(b) = blocks {
+        let parsed: Value = serde_json::from_str(b).map_err(|_| ApiError::new("invalid_blocks"))?;
+        msg.insert("blocks".into(), parsed);
+    }
+    if let Some(t) = &thread_ts {
+        msg.insert("thread_ts".into(), json!(t));
+        if flag(p, "reply_broadcast") {
+            msg.insert("subtype".into(), json!("thread_broadcast"));
+        }
+    }
+    let msg = Value::Object(msg);
+    let channel_id = ws.channels[idx].id.clone();
+    ws.channels[idx].messages.push(msg.clone());
+    let c = &ws.channels[idx];
+    let shown = decorate(c, &msg, &c.thread_summaries());
+    Ok(json!({ "channel": channel_id, "ts": ts, "message": shown }))
+}
