@@ -19,6 +19,7 @@ use rusqlite_migration::{M, Migrations};
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/01_core.sql")),
     M::up(include_str!("../migrations/02_audit.sql")),
+    M::up(include_str!("../migrations/03_invites.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.
