@@ -178,17 +178,32 @@ impl UserIndex {
             let best = [&u.username, &u.display_name, &u.real_name, &u.email]
                 .into_iter()
                 .filter_map(|k| k.as_deref())
-                .filter_map(|k| normalize(k).map(|n| (strsim::jaro_winkler(key, &n), k)))
+                .filter_map(|k| {
+                    normalize(k)
+                        .and_then(|n| closeness(key, &n))
+                        .map(|score| (score, k))
+                })
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             if let Some((score, text)) = best {
-                if score >= 0.85 {
-                    scored.push((score, format!("{text} ({})", u.id)));
-                }
+                // Show the username when there is one: it is what people paste into team.json.
+                let shown = u.username.as_deref().unwrap_or(text);
+                scored.push((score, format!("{shown} ({})", u.id)));
             }
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         scored.into_iter().take(3).map(|(_, s)| s).collect()
     }
+}
+
+/// How alike two normalized keys are (higher is closer), or `None` when too different to suggest.
+/// Jaro-Winkler ranks, but it is harsh on short names ("akk" vs "aki"), so one or two typos
+/// (Damerau-Levenshtein) also count as close.
+fn closeness(a: &str, b: &str) -> Option<f64> {
+    let score = strsim::jaro_winkler(a, b);
+    let typos = strsim::damerau_levenshtein(a, b);
+    let len = a.chars().count().min(b.chars().count());
+    let few_typos = (len >= 3 && typos <= 1) || (len >= 6 && typos <= 2);
+    (score >= 0.88 || few_typos).then_some(score)
 }
 
 /// Matches one identifier against the users. For many lookups build a [`UserIndex`] once instead.
@@ -398,4 +413,326 @@ pub fn resolve_team(team: &Team, platform: Platform, index: &UserIndex) -> Resol
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Role, TeamMember};
+
+    fn user(id: &str, username: &str, display: &str, real: &str, email: &str) -> PlatformUser {
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        PlatformUser {
+            id: id.into(),
+            username: opt(username),
+            display_name: opt(display),
+            real_name: opt(real),
+            email: opt(email),
+            deleted: false,
+        }
+    }
+
+    fn users() -> Vec<PlatformUser> {
+        vec![
+            user("U0AKI123", "aki", "Aki", "Aki Balogh", "aki@example.com"),
+            user("U0BOB", "bob", "", "Bob Brown", "bob@example.com"),
+            user(
+                "U0JOHN1",
+                "john.a",
+                "John",
+                "John Smith",
+                "john.a@example.com",
+            ),
+            user(
+                "U0JOHN2",
+                "john.b",
+                "John",
+                "John Smith",
+                "john.b@example.com",
+            ),
+            // Someone whose display name is another person's username.
+            user("U0OTHER", "other", "bob", "Other Person", ""),
+            PlatformUser {
+                deleted: true,
+                ..user(
+                    "U0OLDFR",
+                    "frank.old",
+                    "Frank",
+                    "Frank Fox",
+                    "frank@example.com",
+                )
+            },
+            user(
+                "U0FRANK",
+                "frank",
+                "Frank",
+                "Frank Fox",
+                "frank.fox@example.com",
+            ),
+        ]
+    }
+
+    fn member(handle: &str, role: Role, slack: &[&str]) -> TeamMember {
+        TeamMember {
+            handle: handle.into(),
+            name: handle.into(),
+            role,
+            slack: slack.iter().map(|s| s.to_string()).collect(),
+            telegram: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn matches_each_identifier_kind() {
+        let index = UserIndex::new(&users());
+        let one = |id: &str| Identity::One(id.to_string());
+        assert_eq!(index.lookup("U0AKI123"), one("U0AKI123"), "user ID");
+        assert_eq!(index.lookup("aki"), one("U0AKI123"), "username");
+        assert_eq!(index.lookup("Aki Balogh"), one("U0AKI123"), "real name");
+        assert_eq!(index.lookup("aki@example.com"), one("U0AKI123"), "email");
+        assert_eq!(index.lookup("Bob Brown"), one("U0BOB"));
+        assert_eq!(index.lookup("Other Person"), one("U0OTHER"));
+        assert_eq!(index.lookup("frank.fox@example.com"), one("U0FRANK"));
+    }
+
+    #[test]
+    fn display_name_matches_when_nothing_stronger_does() {
+        let users = vec![user("U1", "zed", "Zee", "Zed Z", "")];
+        assert_eq!(match_identifier("zee", &users), Identity::One("U1".into()));
+    }
+
+    #[test]
+    fn case_whitespace_and_at_prefix_are_ignored() {
+        let index = UserIndex::new(&users());
+        for ident in [
+            "@aki",
+            "AKI",
+            " @Aki ",
+            "u0aki123",
+            "AKI@EXAMPLE.COM",
+            "aki balogh",
+        ] {
+            assert_eq!(
+                index.lookup(ident),
+                Identity::One("U0AKI123".into()),
+                "{ident}"
+            );
+        }
+        assert_eq!(
+            index.lookup("@"),
+            Identity::None {
+                suggestions: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn unique_keys_win_over_names() {
+        // "bob" is U0BOB's username and U0OTHER's display name: the username decides.
+        let index = UserIndex::new(&users());
+        assert_eq!(index.lookup("bob"), Identity::One("U0BOB".into()));
+    }
+
+    #[test]
+    fn shared_names_are_ambiguous() {
+        let index = UserIndex::new(&users());
+        let both = Identity::Many(vec!["U0JOHN1".into(), "U0JOHN2".into()]);
+        assert_eq!(index.lookup("John Smith"), both);
+        assert_eq!(index.lookup("john"), both);
+    }
+
+    #[test]
+    fn deleted_users_lose_ties_to_active_ones() {
+        let index = UserIndex::new(&users());
+        // "Frank Fox" is a deactivated old account and the active one: the active one wins.
+        assert_eq!(index.lookup("Frank Fox"), Identity::One("U0FRANK".into()));
+        // An identifier that only a deleted user has still resolves to it.
+        assert_eq!(
+            index.lookup("frank@example.com"),
+            Identity::One("U0OLDFR".into())
+        );
+        // Two deleted users tie: ambiguous.
+        let gone = vec![
+            PlatformUser {
+                deleted: true,
+                ..user("U1", "", "", "Sam", "")
+            },
+            PlatformUser {
+                deleted: true,
+                ..user("U2", "", "", "Sam", "")
+            },
+        ];
+        assert_eq!(
+            match_identifier("sam", &gone),
+            Identity::Many(vec!["U1".into(), "U2".into()])
+        );
+    }
+
+    #[test]
+    fn misses_suggest_close_active_users() {
+        let index = UserIndex::new(&users());
+        match index.lookup("akk") {
+            Identity::None { suggestions } => assert_eq!(
+                suggestions.first().map(String::as_str),
+                Some("aki (U0AKI123)")
+            ),
+            other => panic!("expected no match, got {other:?}"),
+        }
+        match index.lookup("frank.olt") {
+            // The deleted account is never suggested.
+            Identity::None { suggestions } => assert!(
+                suggestions.iter().all(|s| !s.contains("U0OLDFR")),
+                "{suggestions:?}"
+            ),
+            other => panic!("expected no match, got {other:?}"),
+        }
+        match index.lookup("qqqqqqq") {
+            Identity::None { suggestions } => assert!(suggestions.is_empty()),
+            other => panic!("expected no match, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn resolves_team_members_and_warns_about_the_rest() {
+        let team = Team {
+            members: vec![
+                member(
+                    "akibalogh",
+                    Role::Required,
+                    &["aki", "U0AKI123", "@Aki Balogh"],
+                ),
+                member("bob", Role::Required, &["bob@example.com"]),
+                member("john", Role::Required, &["John Smith"]),
+                member("ghost", Role::Required, &["akk", "nobody"]),
+                member("mixed", Role::Optional, &["aki", "bob"]),
+                member("nohandle", Role::Optional, &[]),
+                member("oldfrank", Role::Optional, &["frank@example.com"]),
+            ],
+        };
+        let r = resolve_team(&team, Platform::Slack, &UserIndex::new(&users()));
+        assert_eq!(
+            r.by_handle.get("akibalogh").map(String::as_str),
+            Some("U0AKI123")
+        );
+        assert_eq!(r.by_handle.get("bob").map(String::as_str), Some("U0BOB"));
+        assert_eq!(
+            r.by_handle.get("oldfrank").map(String::as_str),
+            Some("U0OLDFR")
+        );
+        for h in ["john", "ghost", "mixed", "nohandle"] {
+            assert!(!r.by_handle.contains_key(h), "{h} should not resolve");
+        }
+        let w = |h: &str| r.warnings.iter().find(|w| w.handle() == h).cloned();
+        assert_eq!(
+            w("john"),
+            Some(ResolutionWarning::Ambiguous {
+                platform: Platform::Slack,
+                handle: "john".into(),
+                candidates: vec!["U0JOHN1".into(), "U0JOHN2".into()]
+            })
+        );
+        assert_eq!(
+            w("mixed"),
+            Some(ResolutionWarning::Ambiguous {
+                platform: Platform::Slack,
+                handle: "mixed".into(),
+                candidates: vec!["U0AKI123".into(), "U0BOB".into()]
+            })
+        );
+        match w("ghost") {
+            Some(ResolutionWarning::Unmatched {
+                suggestions,
+                identifiers,
+                ..
+            }) => {
+                assert_eq!(identifiers, vec!["akk", "nobody"]);
+                assert!(
+                    suggestions.contains(&"aki (U0AKI123)".to_string()),
+                    "{suggestions:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            w("nohandle"),
+            Some(ResolutionWarning::NoIdentifiers { .. })
+        ));
+        assert!(
+            matches!(w("oldfrank"), Some(ResolutionWarning::Deactivated { ref user_id, .. }) if user_id == "U0OLDFR")
+        );
+        assert_eq!(r.warnings.len(), 5);
+        // Messages name the member and the candidates.
+        let text = w("john").map(|w| w.to_string()).unwrap_or_default();
+        assert!(
+            text.contains("`john`") && text.contains("U0JOHN1, U0JOHN2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn identifiers_narrow_each_other() {
+        let team = Team {
+            members: vec![
+                // Ambiguous name, made precise by the user ID next to it.
+                member("john", Role::Required, &["John Smith", "U0JOHN2"]),
+                // Two ambiguous identifiers whose only common user is U0JOHN1.
+                member(
+                    "johna",
+                    Role::Required,
+                    &["john", "John Smith", "nobody-stale"],
+                ),
+            ],
+        };
+        let mut users = users();
+        users.push(user("U0JOHN3", "john.c", "John", "John Other", ""));
+        let r = resolve_team(&team, Platform::Slack, &UserIndex::new(&users));
+        assert_eq!(r.by_handle.get("john").map(String::as_str), Some("U0JOHN2"));
+        // "john" -> 1,2,3 and "John Smith" -> 1,2: still two in common, so ambiguous.
+        assert!(!r.by_handle.contains_key("johna"));
+        assert!(
+            matches!(&r.warnings[..], [ResolutionWarning::Ambiguous { candidates, .. }] if candidates.len() == 3)
+        );
+    }
+
+    #[test]
+    fn telegram_uses_telegram_identifiers() {
+        let mut m = member("aki", Role::Required, &["nobody-on-slack"]);
+        m.telegram = vec!["@AkiBalogh".into()];
+        let team = Team { members: vec![m] };
+        let tg = vec![PlatformUser {
+            id: "6".into(),
+            username: Some("akibalogh".into()),
+            ..Default::default()
+        }];
+        let r = resolve_team(&team, Platform::Telegram, &UserIndex::new(&tg));
+        assert_eq!(r.by_handle.get("aki").map(String::as_str), Some("6"));
+        assert!(r.warnings.is_empty());
+    }
+
+    #[test]
+    fn index_handles_thousands_of_users() {
+        let users: Vec<PlatformUser> = (0..5000)
+            .map(|i| {
+                user(
+                    &format!("U{i:05}"),
+                    &format!("user{i}"),
+                    &format!("User {i}"),
+                    &format!("Real {i}"),
+                    &format!("u{i}@x.io"),
+                )
+            })
+            .collect();
+        let index = UserIndex::new(&users);
+        assert_eq!(index.len(), 5000);
+        for i in (0..5000).step_by(97) {
+            assert_eq!(
+                index.lookup(&format!("@USER{i}")),
+                Identity::One(format!("U{i:05}"))
+            );
+            assert_eq!(
+                index.lookup(&format!("u{i}@x.io")),
+                Identity::One(format!("U{i:05}"))
+            );
+        }
+    }
 }
