@@ -1,1 +1,133 @@
 //! Report writers: a tool builds a `Table`, and the CSV, Excel, text and HTML writers render it (spreadsheet-formula cells neutralised).
+//!
+//! Producers (the audit, add-members, export and insight tools) only build [`Table`]s; how a
+//! [`Cell`] looks in each format is decided here, once: lists are joined with `;` in CSV, booleans
+//! are `yes`/`no`, percentages are 0..100 numbers. Files are written atomically (temp file in the
+//! same directory, then rename), so a crash never leaves half a report behind.
+
+mod csv_writer;
+mod html;
+mod table;
+mod text;
+mod xlsx;
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use csv_writer::{write_csv, write_csv_to};
+pub use html::{html_escape, render_html_table};
+pub use table::{Cell, Column, Row, Table};
+pub use text::render_text;
+pub use xlsx::Workbook;
+
+/// Everything that can go wrong writing a report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("cannot write CSV: {0}")]
+    Csv(#[from] csv::Error),
+
+    #[error("cannot build the Excel workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+
+    #[error("table {table:?}: row {row} has {found} cells but the table has {expected} columns")]
+    RowWidth {
+        table: String,
+        row: usize,
+        expected: usize,
+        found: usize,
+    },
+
+    #[error("two sheets would both be named {0:?} (Excel sheet names ignore case)")]
+    DuplicateSheet(String),
+}
+
+/// Makes a cell safe to open in a spreadsheet: text starting with `=`, `+`, `-`, `@`, tab or
+/// carriage return would be run as a formula (OWASP "CSV injection"), so it gets a leading `'`,
+/// which spreadsheets show as plain text. Numbers belong in numeric cells, which are not touched.
+pub fn neutralize_formula(s: &str) -> Cow<'_, str> {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
+        _ => Cow::Borrowed(s),
+    }
+}
+
+/// Writes a file atomically: `write` fills a temp file in the same directory, which is flushed to
+/// disk and then renamed over `path`. Creates missing parent directories. On any error the temp file
+/// is removed and `path` is left as it was.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let io_err = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Same directory as the target, so the rename never crosses filesystems.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(io_err)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".report-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io_err)?;
+    {
+        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut buffered)?;
+        buffered.flush().map_err(io_err)?;
+    }
+    tmp.as_file().sync_all().map_err(io_err)?;
+    tmp.persist(path).map_err(|e| io_err(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_prefixes_are_neutralized() {
+        for risky in ["=SUM(A1:A2)", "+1", "-2+3", "@cmd", "\tx", "\rx"] {
+            let safe = neutralize_formula(risky);
+            assert_eq!(safe, format!("'{risky}"), "{risky:?}");
+        }
+        for plain in ["alice", "", "a=b", " =x", "'already"] {
+            assert!(
+                matches!(neutralize_formula(plain), Cow::Borrowed(_)),
+                "{plain:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_write_leaves_old_file_and_no_temp() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.csv");
+        std::fs::write(&path, "old").expect("seed");
+        let err = write_atomically(&path, |w| {
+            w.write_all(b"half").map_err(|source| ReportError::Io {
+                path: "x".into(),
+                source,
+            })?;
+            Err(ReportError::DuplicateSheet("boom".into()))
+        })
+        .expect_err("the writer failed");
+        assert!(matches!(err, ReportError::DuplicateSheet(_)));
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "old");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "temp file left behind: {names:?}");
+    }
+}
