@@ -5,6 +5,7 @@
 //! ([`audit`] for slack-audit); a new tool adds a migration in [`migrations`] and a module here.
 
 pub mod audit;
+pub mod export;
 pub mod invites;
 pub mod migrations;
 

@@ -20,6 +20,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/01_core.sql")),
     M::up(include_str!("../migrations/02_audit.sql")),
     M::up(include_str!("../migrations/03_invites.sql")),
+    M::up(include_str!("../migrations/04_export.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

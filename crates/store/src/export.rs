@@ -1,0 +1,439 @@
+//! slack-export's tables: per-channel export state (`export_channels`, `export_threads`) and the
+//! spooled messages (`export_messages`) the export files are streamed from, in thread or time order.
+//!
+//! The module is deliberately dumb about Slack: the tool computes sort keys and decides which copy
+//! of a message wins; this module stores rows and reads them back in order without loading a whole
+//! channel into memory.
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+
+use crate::{Store, StoreError, format_time};
+
+/// One channel of one export (an export is identified by its output directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportChannelState {
+    /// Row id; the handle every other call takes.
+    pub id: i64,
+    /// Newest top-level message of the last completed pass.
+    pub newest_ts: Option<String>,
+    /// Whether the last pass (history and all its threads) finished.
+    pub complete: bool,
+}
+
+/// A message to spool.
+#[derive(Debug, Clone, Copy)]
+pub struct SpoolMessage<'a> {
+    /// `ts` in microseconds (sorts like time).
+    pub ts_key: i64,
+    /// The parent's `ts_key` for a reply, else `ts_key`.
+    pub thread_key: i64,
+    pub ts: &'a str,
+    pub user: Option<&'a str>,
+    /// The message as received, serialised JSON.
+    pub raw: &'a str,
+    /// On a `ts` already stored: `true` replaces the stored copy, `false` keeps it.
+    pub replace: bool,
+}
+
+/// A spooled message read back.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredMessage<'a> {
+    pub ts_key: i64,
+    pub thread_key: i64,
+    pub ts: &'a str,
+    pub raw: &'a str,
+}
+
+/// A reply as listed on its parent in the Slack export layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyRef {
+    pub user: Option<String>,
+    pub ts: String,
+}
+
+/// The order spooled messages are read back in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpoolOrder {
+    /// Top-level messages by time, each directly followed by its replies by time.
+    Threaded,
+    /// Every message by time (replies interleaved where they were posted).
+    Chronological,
+}
+
+impl Store {
+    /// The state of `channel_id` in the export `export_key`, created if missing. With `fresh`, any
+    /// earlier state and spooled messages of that channel are dropped first (a non-resumed run).
+    pub fn export_channel(
+        &self,
+        export_key: &str,
+        channel_id: &str,
+        channel_name: &str,
+        fresh: bool,
+    ) -> Result<ExportChannelState, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        if fresh {
+            tx.execute(
+                "DELETE FROM export_channels WHERE export_key = ?1 AND channel_id = ?2",
+                params![export_key, channel_id],
+            )?;
+        }
+        let now = format_time(Timestamp::now());
+        tx.execute(
+            "INSERT INTO export_channels (export_key, channel_id, channel_name, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (export_key, channel_id) DO UPDATE
+               SET channel_name = excluded.channel_name, updated_at = excluded.updated_at",
+            params![export_key, channel_id, channel_name, now],
+        )?;
+        let state = tx.query_row(
+            "SELECT id, newest_ts, complete FROM export_channels
+             WHERE export_key = ?1 AND channel_id = ?2",
+            params![export_key, channel_id],
+            |r| {
+                Ok(ExportChannelState {
+                    id: r.get(0)?,
+                    newest_ts: r.get(1)?,
+                    complete: r.get::<_, i64>(2)? != 0,
+                })
+            },
+        )?;
+        tx.commit()?;
+        Ok(state)
+    }
+
+    /// Spools a batch of messages in one transaction and marks the channel's pass unfinished.
+    /// Returns how many were new (not stored before).
+    pub fn export_put_messages(
+        &self,
+        channel: i64,
+        messages: &[SpoolMessage<'_>],
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let added = put_messages(&tx, channel, messages)?;
+        tx.execute(
+            "UPDATE export_channels SET complete = 0 WHERE id = ?1 AND complete != 0",
+            [channel],
+        )?;
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Spools a thread's messages and records that the thread is stored up to `latest_reply`, in
+    /// one transaction (so an interrupted run never believes a half-stored thread is done).
+    pub fn export_put_thread(
+        &self,
+        channel: i64,
+        thread_ts: &str,
+        latest_reply: &str,
+        messages: &[SpoolMessage<'_>],
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let added = put_messages(&tx, channel, messages)?;
+        tx.execute(
+            "INSERT INTO export_threads (channel, thread_ts, latest_reply) VALUES (?1, ?2, ?3)
+             ON CONFLICT (channel, thread_ts) DO UPDATE SET latest_reply = excluded.latest_reply",
+            params![channel, thread_ts, latest_reply],
+        )?;
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// The `latest_reply` a thread was stored with, if it was.
+    pub fn export_thread_latest(
+        &self,
+        channel: i64,
+        thread_ts: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT latest_reply FROM export_threads WHERE channel = ?1 AND thread_ts = ?2",
+            )?
+            .query_row(params![channel, thread_ts], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Marks a channel's pass finished, with the newest top-level `ts` it has.
+    pub fn export_finish_channel(
+        &self,
+        channel: i64,
+        newest_ts: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE export_channels SET complete = 1, newest_ts = ?2, updated_at = ?3 WHERE id = ?1",
+            params![channel, newest_ts, format_time(Timestamp::now())],
+        )?;
+        Ok(())
+    }
+
+    /// Number of spooled messages of a channel (replies included).
+    pub fn export_message_count(&self, channel: i64) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM export_messages WHERE channel = ?1",
+            [channel],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The newest top-level message's `ts` of a channel.
+    pub fn export_newest_top_level(&self, channel: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT ts FROM export_messages WHERE channel = ?1 AND thread_key = ts_key
+                 ORDER BY ts_key DESC LIMIT 1",
+                [channel],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Streams a channel's messages in `order` to `f`, one row at a time; stops at `f`'s first error.
+    pub fn export_for_each<E: From<StoreError>>(
+        &self,
+        channel: i64,
+        order: SpoolOrder,
+        mut f: impl FnMut(StoredMessage<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql = match order {
+            SpoolOrder::Threaded => {
+                "SELECT ts_key, thread_key, ts, raw FROM export_messages WHERE channel = ?1
+                 ORDER BY thread_key, ts_key"
+            }
+            SpoolOrder::Chronological => {
+                "SELECT ts_key, thread_key, ts, raw FROM export_messages WHERE channel = ?1
+                 ORDER BY ts_key"
+            }
+        };
+        let mut stmt = self.conn.prepare(sql).map_err(StoreError::from)?;
+        let mut rows = stmt.query([channel]).map_err(StoreError::from)?;
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            let ts_key: i64 = row.get(0).map_err(StoreError::from)?;
+            let thread_key: i64 = row.get(1).map_err(StoreError::from)?;
+            let ts = row.get_ref(2).map_err(StoreError::from)?;
+            let raw = row.get_ref(3).map_err(StoreError::from)?;
+            f(StoredMessage {
+                ts_key,
+                thread_key,
+                ts: ts
+                    .as_str()
+                    .map_err(|e| StoreError::from(rusqlite::Error::from(e)))?,
+                raw: raw
+                    .as_str()
+                    .map_err(|e| StoreError::from(rusqlite::Error::from(e)))?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The replies of the thread whose parent has `thread_key`, oldest first (parent excluded).
+    pub fn export_reply_refs(
+        &self,
+        channel: i64,
+        thread_key: i64,
+    ) -> Result<Vec<ReplyRef>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT user, ts FROM export_messages
+             WHERE channel = ?1 AND thread_key = ?2 AND ts_key != ?2 ORDER BY ts_key",
+        )?;
+        let rows = stmt.query_map(params![channel, thread_key], |r| {
+            Ok(ReplyRef {
+                user: r.get(0)?,
+                ts: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn put_messages(
+    tx: &rusqlite::Transaction<'_>,
+    channel: i64,
+    messages: &[SpoolMessage<'_>],
+) -> Result<usize, StoreError> {
+    let mut replace = tx.prepare_cached(
+        "INSERT INTO export_messages (channel, ts_key, thread_key, ts, user, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (channel, ts_key) DO UPDATE
+           SET thread_key = excluded.thread_key, user = excluded.user, raw = excluded.raw",
+    )?;
+    let mut keep = tx.prepare_cached(
+        "INSERT INTO export_messages (channel, ts_key, thread_key, ts, user, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (channel, ts_key) DO NOTHING",
+    )?;
+    let mut exists =
+        tx.prepare_cached("SELECT 1 FROM export_messages WHERE channel = ?1 AND ts_key = ?2")?;
+    let mut added = 0;
+    for m in messages {
+        if !exists.exists(params![channel, m.ts_key])? {
+            added += 1;
+        }
+        let stmt = if m.replace { &mut replace } else { &mut keep };
+        stmt.execute(params![
+            channel,
+            m.ts_key,
+            m.thread_key,
+            m.ts,
+            m.user,
+            m.raw
+        ])?;
+    }
+    Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(
+        ts_key: i64,
+        thread_key: i64,
+        ts: &'static str,
+        raw: &'static str,
+    ) -> SpoolMessage<'static> {
+        SpoolMessage {
+            ts_key,
+            thread_key,
+            ts,
+            user: Some("U1"),
+            raw,
+            replace: true,
+        }
+    }
+
+    fn collect(store: &Store, ch: i64, order: SpoolOrder) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        store
+            .export_for_each::<StoreError>(ch, order, |m| {
+                out.push((m.ts.to_string(), m.raw.to_string()));
+                Ok(())
+            })
+            .expect("iterates");
+        out
+    }
+
+    #[test]
+    fn threaded_and_chronological_orders() {
+        let store = Store::open_in_memory().expect("opens");
+        let ch = store
+            .export_channel("/out", "C1", "general", false)
+            .expect("channel")
+            .id;
+        // parent 10 with replies 30, 40; top-level 20.
+        store
+            .export_put_messages(ch, &[msg(20, 20, "20", "b"), msg(10, 10, "10", "a")])
+            .expect("put");
+        store
+            .export_put_thread(
+                ch,
+                "10",
+                "40",
+                &[msg(40, 10, "40", "r2"), msg(30, 10, "30", "r1")],
+            )
+            .expect("thread");
+        let threaded: Vec<String> = collect(&store, ch, SpoolOrder::Threaded)
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
+        assert_eq!(threaded, ["10", "30", "40", "20"]);
+        let chrono: Vec<String> = collect(&store, ch, SpoolOrder::Chronological)
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
+        assert_eq!(chrono, ["10", "20", "30", "40"]);
+        let refs = store.export_reply_refs(ch, 10).expect("refs");
+        assert_eq!(
+            refs.iter().map(|r| r.ts.as_str()).collect::<Vec<_>>(),
+            ["30", "40"]
+        );
+        assert_eq!(
+            store
+                .export_thread_latest(ch, "10")
+                .expect("latest")
+                .as_deref(),
+            Some("40")
+        );
+        assert_eq!(
+            store
+                .export_newest_top_level(ch)
+                .expect("newest")
+                .as_deref(),
+            Some("20")
+        );
+    }
+
+    #[test]
+    fn replace_flag_decides_which_copy_wins_and_duplicates_are_not_added() {
+        let store = Store::open_in_memory().expect("opens");
+        let ch = store
+            .export_channel("/out", "C1", "general", false)
+            .expect("channel")
+            .id;
+        assert_eq!(
+            store
+                .export_put_messages(ch, &[msg(1, 1, "1", "old")])
+                .expect("put"),
+            1
+        );
+        let keep = SpoolMessage {
+            replace: false,
+            ..msg(1, 1, "1", "ignored")
+        };
+        assert_eq!(store.export_put_messages(ch, &[keep]).expect("put"), 0);
+        assert_eq!(collect(&store, ch, SpoolOrder::Threaded)[0].1, "old");
+        store
+            .export_put_messages(ch, &[msg(1, 1, "1", "new")])
+            .expect("put");
+        assert_eq!(collect(&store, ch, SpoolOrder::Threaded)[0].1, "new");
+        assert_eq!(store.export_message_count(ch).expect("count"), 1);
+    }
+
+    #[test]
+    fn fresh_drops_state_and_resume_keeps_it() {
+        let store = Store::open_in_memory().expect("opens");
+        let ch = store
+            .export_channel("/out", "C1", "general", false)
+            .expect("channel");
+        assert!(!ch.complete);
+        store
+            .export_put_messages(ch.id, &[msg(1, 1, "1", "x")])
+            .expect("put");
+        store
+            .export_finish_channel(ch.id, Some("1"))
+            .expect("finish");
+        let again = store
+            .export_channel("/out", "C1", "general", false)
+            .expect("again");
+        assert_eq!(
+            again,
+            ExportChannelState {
+                id: ch.id,
+                newest_ts: Some("1".into()),
+                complete: true
+            }
+        );
+        // Another export directory is a separate state.
+        let other = store
+            .export_channel("/elsewhere", "C1", "general", false)
+            .expect("other");
+        assert_ne!(other.id, ch.id);
+        let fresh = store
+            .export_channel("/out", "C1", "general", true)
+            .expect("fresh");
+        assert!(!fresh.complete);
+        assert_eq!(store.export_message_count(fresh.id).expect("count"), 0);
+        // A new batch marks a finished channel unfinished again until the pass ends.
+        store.export_finish_channel(fresh.id, None).expect("finish");
+        store
+            .export_put_messages(fresh.id, &[msg(2, 2, "2", "y")])
+            .expect("put");
+        assert!(
+            !store
+                .export_channel("/out", "C1", "general", false)
+                .expect("state")
+                .complete
+        );
+    }
+}
