@@ -1,0 +1,239 @@
+//! `slack-audit`: the weekly customer-group coverage audit. Fetches the groups in scope from each
+//! platform ([`GroupSource`]), runs the `audit` engine over them, writes the Excel/CSV reports,
+//! records the run in the SQLite history, prints a summary and optionally posts it to Slack.
+//!
+//! `main.rs` only parses [`Cli`] and calls [`run`]; the audit itself is [`run_audit`].
+
+pub mod engine;
+mod history;
+pub mod notify;
+pub mod outputs;
+pub mod slack;
+pub mod source;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
+use jiff::Timestamp;
+use roster::{AuditConfig, ConfigError};
+use slack_client::{ClientConfig, SlackClient};
+use store::Store;
+use tracing::{info, warn};
+
+pub use engine::AuditRun;
+pub use slack::SlackSource;
+pub use source::{GroupSource, PlatformScan, ScannedGroup, SourceError};
+
+/// Checks that the required team members are in every customer channel, reports the gaps and
+/// keeps a history of coverage (see docs/slack-audit.md).
+#[derive(Parser, Debug)]
+#[command(name = "slack-audit", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags of an audit run.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AuditArgs {
+    /// Print the summary and the groups as JSON on stdout instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 3 when any required member is missing from an audited group (for cron/CI).
+    #[arg(long)]
+    pub fail_on_gaps: bool,
+    /// Do not audit Slack channels.
+    #[arg(long)]
+    pub skip_slack: bool,
+    /// Do not audit Telegram groups.
+    #[arg(long)]
+    pub skip_telegram: bool,
+    /// After the run, post the summary to this Slack channel (name or ID).
+    #[arg(long, value_name = "CHANNEL")]
+    pub notify: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List past audit runs, newest first, with the coverage trend.
+    History {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print the runs as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command `cli` asks for.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Some(Command::History { limit, json }) => {
+            history::print_history(&history_db(&cli.common), limit, json)
+        }
+        None => {
+            // Two workers: the work is network-bound, and the machine may be shared.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            rt.block_on(run_audit(&cli.common, &cli.audit))
+        }
+    }
+}
+
+/// The database a run uses: `--db`, else `<out>/slack-tools.db`; demo runs keep their own
+/// history (`<out>/slack-tools-demo.db`) so trying the demo never mixes into the real trend.
+pub fn history_db(common: &CommonArgs) -> PathBuf {
+    match (&common.db, common.demo) {
+        (None, true) => common.out.join("slack-tools-demo.db"),
+        _ => common.db_path(),
+    }
+}
+
+/// A config-file problem: exit 2, with the file, the place in it and what to do.
+fn config_error(e: ConfigError) -> anyhow::Error {
+    let mut message = format!("{}: ", e.file.display());
+    if let Some(location) = &e.location {
+        message.push_str(location);
+        message.push_str(": ");
+    }
+    message.push_str(&e.message);
+    let mut usage = UsageError::new(message);
+    usage.hint = e.hint;
+    usage.into()
+}
+
+/// A run-stopping Slack failure (bad token, missing scope, missing settings) with its fix.
+fn source_error(e: SourceError) -> anyhow::Error {
+    let message = e.to_string();
+    match e.hint() {
+        Some(hint) => Hinted {
+            message,
+            hint,
+            usage: e.is_usage(),
+        }
+        .into(),
+        None if e.is_usage() => UsageError::new(message).into(),
+        None => anyhow::Error::new(e),
+    }
+}
+
+/// What the run says about Telegram until its source is wired in.
+fn telegram_status(args: &AuditArgs) -> String {
+    if args.skip_telegram {
+        "Telegram: skipped (--skip-telegram)".to_string()
+    } else {
+        "Telegram: skipped (not configured)".to_string()
+    }
+}
+
+/// One audit run: load config, scan every source, audit, write reports and history, print the
+/// summary, notify. Config problems stop it before anything is fetched or written.
+pub async fn run_audit(common: &CommonArgs, args: &AuditArgs) -> anyhow::Result<Outcome> {
+    let started_at = Timestamp::now();
+    let demo = if common.demo {
+        Some(demo::DemoEnv::start().await?)
+    } else {
+        None
+    };
+    let config: AuditConfig = match &demo {
+        Some(d) => roster::load(&d.config_dir).map_err(config_error)?,
+        None => roster::load(&common.config).map_err(config_error)?,
+    };
+
+    let needs_slack = !args.skip_slack || args.notify.is_some();
+    let client = if needs_slack {
+        let cfg = match &demo {
+            Some(d) => d.client_config(),
+            None => ClientConfig::from_env().map_err(|e| source_error(e.into()))?,
+        };
+        Some(SlackClient::new(cfg).map_err(|e| source_error(e.into()))?)
+    } else {
+        None
+    };
+    let mut sources: Vec<Box<dyn GroupSource>> = Vec::new();
+    if !args.skip_slack
+        && let Some(client) = &client
+    {
+        sources.push(Box::new(SlackSource::new(client.clone())));
+    }
+    let skipped = vec![telegram_status(args)];
+    if sources.is_empty() {
+        return Err(UsageError::new(
+            "nothing to audit: Slack is skipped and Telegram is not configured",
+        )
+        .with_hint("drop --skip-slack")
+        .into());
+    }
+
+    let mut scans = Vec::new();
+    for source in &sources {
+        let bar = cli_support::progress_bar(0, source.platform().as_str());
+        let scan = source.scan(&config, &bar).await.map_err(source_error)?;
+        bar.finish_and_clear();
+        info!(
+            "{}: {} groups in scope of {} listed",
+            scan.platform,
+            scan.groups.len(),
+            scan.listed
+        );
+        scans.push(scan);
+    }
+    if let Some(client) = &client {
+        let stats = client.stats();
+        info!(
+            "Slack: {} requests, {} answered 429, {} retries",
+            stats.requests, stats.http_429, stats.retries
+        );
+    }
+
+    let run = engine::audit(&config, scans, skipped);
+    // Only now that the audit succeeded is anything written.
+    let db = history_db(common);
+    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let previous = engine::previous_result(&store);
+    let changes = previous.as_ref().map(|p| audit::diff(p, &run.result));
+    let reports_dir = common.out.join(outputs::REPORTS_DIR);
+    let reports =
+        outputs::write_reports(&reports_dir, started_at, &config, &run, changes.as_ref())?;
+    let run_id = engine::record(&mut store, started_at, &run)?;
+
+    if args.json {
+        outputs::print_json(&run, changes.as_ref(), &reports, run_id)?;
+    } else {
+        outputs::print_summary(&run, changes.as_ref(), &reports)?;
+    }
+
+    let mut notify_failed = false;
+    if let (Some(channel), Some(client)) = (&args.notify, &client) {
+        let message = outputs::notify_message(&run, changes.as_ref());
+        let row = notify::send(client, &mut store, Some(run_id), channel, &message).await?;
+        if row.status != store::audit::NotificationStatus::Delivered {
+            notify_failed = true;
+        }
+    }
+    if let Some(d) = demo {
+        d.shutdown().await;
+    }
+
+    let errors = run.group_errors();
+    if errors > 0 {
+        warn!("{errors} group(s) could not be read; the report lists them with their error");
+    }
+    Ok(if errors > 0 || notify_failed {
+        Outcome::Failed
+    } else if args.fail_on_gaps && run.has_gaps() {
+        Outcome::Gaps
+    } else {
+        Outcome::Success
+    })
+}
