@@ -60,7 +60,7 @@ pub enum Command {
     /// Export message history with senders and reply threading, one file per chat under --out.
     Export {
         /// Chat ids or exact titles.
-        #[arg(required = true, value_name = "CHAT")]
+        #[arg(required = true, value_name = "CHAT", allow_negative_numbers = true)]
         chats: Vec<String>,
         #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
         format: ExportFormat,

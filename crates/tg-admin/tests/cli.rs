@@ -1,0 +1,485 @@
+//! End-to-end tests of the tg-admin binary against fixture accounts in temp dirs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const FIXTURE: &str = r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"},
+ "users": [{"id": 6, "username": "nftaddie", "first_name": "Addie", "last_name": "Ng"},
+           {"id": 7, "username": "mojo", "first_name": "Mo", "last_name": null},
+           {"id": 8, "username": "cust", "first_name": "Cara", "last_name": "Cust"}],
+ "chats": [
+  {"id": -1001, "title": "iBTC <> Acme", "kind": "supergroup",
+   "participants": [{"user": 1000, "role": "creator"}, {"user": 6, "role": "member"}, {"user": 8, "role": "member"}],
+   "messages": [
+     {"id": 1, "from": 8, "date": "2026-11-18T09:00:00Z", "text": "hi", "reply_to": null},
+     {"id": 2, "from": 6, "date": "2026-11-18T09:05:00Z", "text": "hello Cara", "reply_to": 1},
+     {"id": 3, "from": 1000, "date": "2026-11-18T09:10:00Z", "text": "agenda?", "reply_to": null},
+     {"id": 4, "from": 8, "date": "2026-11-18T09:20:00Z", "text": "thanks Addie", "reply_to": 2},
+     {"id": 5, "from": 6, "date": "2026-11-19T09:00:00Z", "text": "next day", "reply_to": null}]},
+  {"id": -1002, "title": "iBTC <> Globex", "kind": "group",
+   "participants": [{"user": 1000, "role": "admin"}, {"user": 6, "role": "member"}]},
+  {"id": -1003, "title": "Initech", "kind": "supergroup",
+   "participants": [{"user": 1000, "role": "member"}, {"user": 6, "role": "creator"}, {"user": 7, "role": "member"}]},
+  {"id": -1004, "title": "iBTC news", "kind": "channel",
+   "participants": [{"user": 1000, "role": "admin", "rights": {"ban_users": true, "change_info": false}}, {"user": 7, "role": "admin"}]}]}"#;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self::with_fixture(FIXTURE)
+    }
+
+    fn with_fixture(json: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("tg.json"), json).expect("write fixture");
+        Env { dir }
+    }
+
+    fn fixture_path(&self) -> PathBuf {
+        self.dir.path().join("tg.json")
+    }
+
+    fn fixture(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.fixture_path()).expect("read"))
+            .expect("json")
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tg-admin"))
+            .args([
+                "--out",
+                self.out().to_str().expect("utf8"),
+                "--config",
+                self.dir.path().to_str().expect("utf8"),
+            ])
+            .args(args)
+            .env("TELEGRAM_FIXTURE", self.fixture_path())
+            .env_remove("RUST_LOG")
+            .current_dir(self.dir.path())
+            // No terminal: stdin is not a TTY, as under cron.
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tg-admin")
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn participants(fixture: &serde_json::Value, chat: i64) -> Vec<i64> {
+    let chats = fixture["chats"].as_array().expect("chats");
+    let c = chats.iter().find(|c| c["id"] == chat).expect("chat");
+    c["participants"]
+        .as_array()
+        .expect("p")
+        .iter()
+        .map(|p| p["user"].as_i64().expect("id"))
+        .collect()
+}
+
+fn xlsx_reports(out: &Path, prefix: &str) -> usize {
+    std::fs::read_dir(out.join("tg-admin"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.starts_with(prefix) && n.ends_with(".xlsx")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn find_user_lists_groups_roles_and_our_rights() {
+    let env = Env::new();
+    let o = env.run(&["find-user", "@NFTADDIE"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains("@nftaddie")).collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let initech = lines
+        .iter()
+        .find(|l| l.contains("Initech"))
+        .expect("Initech row");
+    assert!(
+        initech.contains("creator") && initech.contains("member") && initech.contains("no"),
+        "{initech}"
+    );
+    assert!(!out.contains("iBTC news"), "not a member there: {out}");
+    assert_eq!(xlsx_reports(&env.out(), "find-user-"), 1);
+}
+
+#[test]
+fn find_user_unknown_user_fails_with_exit_1() {
+    let env = Env::new();
+    let o = env.run(&["find-user", "ghost"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("not found"), "{}", stdout(&o));
+}
+
+#[test]
+fn remove_dry_run_changes_nothing_then_yes_removes_and_rerun_is_a_noop() {
+    let env = Env::new();
+    let before = std::fs::read_to_string(env.fixture_path()).expect("read");
+
+    let dry = env.run(&["remove-user", "nftaddie", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert_eq!(
+        stdout(&dry).matches("would remove").count(),
+        2,
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        stdout(&dry).contains("needs ownership transfer"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.fixture_path()).expect("read"),
+        before,
+        "dry run changed the fixture"
+    );
+
+    let real = env.run(&["remove-user", "nftaddie", "--yes"]);
+    assert_eq!(real.status.code(), Some(0), "{}", stderr(&real));
+    assert_eq!(
+        stdout(&real).matches("removed").count(),
+        2,
+        "{}",
+        stdout(&real)
+    );
+    let after = env.fixture();
+    assert_eq!(participants(&after, -1001), vec![1000, 8]);
+    assert_eq!(participants(&after, -1002), vec![1000]);
+    assert_eq!(
+        participants(&after, -1003),
+        vec![1000, 6, 7],
+        "creator cannot be removed"
+    );
+
+    let log = std::fs::read_to_string(env.out().join("tg-admin/operations.jsonl")).expect("log");
+    let removed: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("jsonl"))
+        .filter(|v: &serde_json::Value| v["outcome"] == "removed")
+        .collect();
+    assert_eq!(removed.len(), 2);
+    assert!(
+        removed
+            .iter()
+            .all(|v| v["user_id"] == 6 && v["command"] == "remove-user")
+    );
+
+    let snapshot = std::fs::read_to_string(env.fixture_path()).expect("read");
+    let again = env.run(&["remove-user", "nftaddie", "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let out = stdout(&again);
+    assert_eq!(out.matches("skipped: not a member").count(), 2, "{out}");
+    assert!(
+        !out.contains("| removed") && !out.lines().any(|l| l.ends_with("removed")),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.fixture_path()).expect("read"),
+        snapshot,
+        "rerun changed something"
+    );
+}
+
+#[test]
+fn remove_without_tty_and_without_yes_refuses_with_exit_2() {
+    let env = Env::new();
+    let before = std::fs::read_to_string(env.fixture_path()).expect("read");
+    let o = env.run(&["remove-user", "nftaddie"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("pass --yes"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(env.fixture_path()).expect("read"),
+        before
+    );
+}
+
+#[test]
+fn users_file_batches_several_people() {
+    let env = Env::new();
+    let list = env.dir.path().join("leavers.txt");
+    std::fs::write(&list, "# leavers\nnftaddie\n\n@mojo  # left in May\n").expect("write");
+    let o = env.run(&["find-user", "--users-file", list.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("@nftaddie")).count(),
+        3,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("@mojo")).count(),
+        2,
+        "{out}"
+    );
+}
+
+#[test]
+fn rename_with_mapping_renames_where_allowed_and_reports_the_rest() {
+    let env = Env::new();
+    let mapping = env.dir.path().join("map.json");
+    std::fs::write(
+        &mapping,
+        r#"{"iBTC <> Acme": "cBTC <> Acme", "-1003": "Initech (cBTC)", "-1004": "cBTC news", "No such group": "x"}"#,
+    )
+    .expect("write");
+    let o = env.run(&[
+        "rename",
+        "--mapping",
+        mapping.to_str().expect("utf8"),
+        "--yes",
+    ]);
+    // The unknown key makes the run exit 1, after the others were handled.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("renamed"), "{out}");
+    assert!(out.contains("no right"), "{out}");
+    assert!(out.contains("not found"), "{out}");
+    let after = env.fixture();
+    let titles: Vec<&str> = after["chats"]
+        .as_array()
+        .expect("chats")
+        .iter()
+        .map(|c| c["title"].as_str().expect("t"))
+        .collect();
+    assert_eq!(
+        titles,
+        vec!["cBTC <> Acme", "iBTC <> Globex", "Initech", "iBTC news"]
+    );
+}
+
+#[test]
+fn rename_find_replace_dry_run_previews_only() {
+    let env = Env::new();
+    let before = std::fs::read_to_string(env.fixture_path()).expect("read");
+    let o = env.run(&["rename", "--find", "IBTC", "--replace", "cBTC", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("cBTC <> Acme") && out.contains("cBTC <> Globex"),
+        "{out}"
+    );
+    assert_eq!(out.matches("would rename").count(), 2, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(env.fixture_path()).expect("read"),
+        before
+    );
+    let refused = env.run(&["rename", "--find", "IBTC", "--replace", "cBTC"]);
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+#[test]
+fn request_ownership_writes_one_message_per_group() {
+    let env = Env::new();
+    let o = env.run(&["request-ownership", "nftaddie"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = env.out().join("tg-admin");
+    let file = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("ownership-requests-")
+        })
+        .expect("request file");
+    let text = std::fs::read_to_string(file.path()).expect("read");
+    // Only Initech: there nftaddie is creator and we are a plain member.
+    assert_eq!(text.matches("=== To @nftaddie").count(), 1, "{text}");
+    assert!(
+        text.contains("\"Initech\"")
+            && text.contains("transfer ownership")
+            && text.contains("@opsdesk"),
+        "{text}"
+    );
+    assert_eq!(xlsx_reports(&env.out(), "request-ownership-"), 1);
+}
+
+#[test]
+fn export_text_threads_replies_under_their_parent() {
+    let env = Env::new();
+    let o = env.run(&["export", "-1001", "--tz", "UTC", "--until", "2026-11-19"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(env.out().join("iBTC __ Acme.txt")).expect("export file");
+    let body: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(
+        body,
+        vec![
+            "2026-11-18 09:00  Cara Cust: hi",
+            "    2026-11-18 09:05  Addie Ng: hello Cara",
+            "    2026-11-18 09:20  Cara Cust: [↪ Addie Ng] thanks Addie",
+            "2026-11-18 09:10  Ops: agenda?",
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn export_json_and_unknown_chat() {
+    let env = Env::new();
+    let o = env.run(&[
+        "export",
+        "iBTC <> Acme",
+        "--format",
+        "json",
+        "--since",
+        "2026-11-19T00:00:00Z",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.out().join("iBTC __ Acme.json")).expect("file"),
+    )
+    .expect("json");
+    assert_eq!(v["messages"].as_array().expect("messages").len(), 1);
+    assert_eq!(v["messages"][0]["from"]["username"], "nftaddie");
+    let bad = env.run(&["export", "iBTC"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("did you mean"), "{}", stderr(&bad));
+}
+
+#[test]
+fn short_flood_wait_is_waited_out_and_the_removal_done() {
+    let json = FIXTURE.replacen(
+        "\"chats\": [",
+        "\"flood_wait\": [{\"op\": \"remove_participant\", \"seconds\": 2}],\n \"chats\": [",
+        1,
+    );
+    let env = Env::with_fixture(&json);
+    let started = std::time::Instant::now();
+    let o = env.run(&["remove-user", "nftaddie", "--yes", "--max-flood-wait", "5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "did not wait"
+    );
+    assert!(
+        stderr(&o).contains("FLOOD_WAIT: waiting 2s"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&o).matches("removed").count(), 2);
+    assert!(
+        env.fixture().get("flood_wait").is_none(),
+        "the injected wait was consumed"
+    );
+}
+
+#[test]
+fn long_flood_wait_gives_up_that_operation_with_a_clear_message() {
+    let json = FIXTURE.replacen(
+        "\"chats\": [",
+        "\"flood_wait\": [{\"op\": \"remove_participant\", \"seconds\": 3600, \"chat\": -1001}],\n \"chats\": [",
+        1,
+    );
+    let env = Env::with_fixture(&json);
+    let started = std::time::Instant::now();
+    let o = env.run(&["remove-user", "nftaddie", "--yes", "--max-flood-wait", "30"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "slept instead of giving up"
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("failed: gave up"), "{out}");
+    assert!(
+        stderr(&o).contains("3600s") && stderr(&o).contains("--max-flood-wait"),
+        "{}",
+        stderr(&o)
+    );
+    let after = env.fixture();
+    assert_eq!(
+        participants(&after, -1001),
+        vec![1000, 6, 8],
+        "gave-up chat untouched"
+    );
+    assert_eq!(
+        participants(&after, -1002),
+        vec![1000],
+        "the other removal still happened"
+    );
+}
+
+#[test]
+fn demo_copies_the_builtin_account_and_never_touches_it() {
+    let env = Env::new();
+    let o = Command::new(env!("CARGO_BIN_EXE_tg-admin"))
+        .args([
+            "--demo",
+            "--out",
+            env.out().to_str().expect("utf8"),
+            "remove-user",
+            "nftaddie",
+            "--yes",
+        ])
+        .env_remove("TELEGRAM_FIXTURE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("removed"), "{}", stdout(&o));
+    let copy = std::fs::read_to_string(env.out().join("telegram-demo.json")).expect("demo copy");
+    assert_ne!(
+        copy,
+        telegram::demo::DEMO_FIXTURE,
+        "changes land in the copy"
+    );
+    let status = Command::new(env!("CARGO_BIN_EXE_tg-admin"))
+        .args([
+            "--demo",
+            "--out",
+            env.out().to_str().expect("utf8"),
+            "admin-status",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(status.status.code(), Some(0));
+    assert!(stdout(&status).lines().count() >= 14, "{}", stdout(&status));
+}
+
+#[test]
+fn without_fixture_or_session_it_says_to_log_in_first() {
+    let env = Env::new();
+    let o = Command::new(env!("CARGO_BIN_EXE_tg-admin"))
+        .args(["--out", env.out().to_str().expect("utf8"), "admin-status"])
+        .env_remove("TELEGRAM_FIXTURE")
+        .env("TELEGRAM_API_ID", "12345")
+        .env("TELEGRAM_API_HASH", "0123456789abcdef0123456789abcdef")
+        .env("TELEGRAM_SESSION", env.dir.path().join("none.session"))
+        .current_dir(env.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("tg-admin login"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("0123456789abcdef"), "API hash leaked");
+    let login = Command::new(env!("CARGO_BIN_EXE_tg-admin"))
+        .args(["login"])
+        .env_remove("TELEGRAM_FIXTURE")
+        .env("TELEGRAM_API_ID", "12345")
+        .env("TELEGRAM_API_HASH", "0123456789abcdef0123456789abcdef")
+        .env("TELEGRAM_SESSION", env.dir.path().join("none.session"))
+        .current_dir(env.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(login.status.code(), Some(2));
+    assert!(stderr(&login).contains("terminal"), "{}", stderr(&login));
+}
