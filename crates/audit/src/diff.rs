@@ -54,8 +54,6 @@ impl Changes {
     }
 }
 
-type Key<'a> = (Platform, &'a str);
-
 /// Compares two runs.
 pub fn diff(previous: &AuditResult, current: &AuditResult) -> Changes {
     let index = |r: &'_ AuditResult| -> BTreeMap<(Platform, String), usize> {
@@ -101,14 +99,28 @@ pub fn diff(previous: &AuditResult, current: &AuditResult) -> Changes {
             changes.gaps_closed.push(gap(cur, handle));
         }
     }
-    let order = |a: &GapChange, b: &GapChange| sort_key(a).cmp(&sort_key(b));
-    changes.gaps_opened.sort_by(order);
-    changes.gaps_closed.sort_by(order);
-    let by_name = |a: &GroupRef, b: &GroupRef| {
-        (a.platform, &a.group_name, &a.group_id).cmp(&(b.platform, &b.group_name, &b.group_id))
+    // The same order as findings (see `summarize`), then by handle.
+    let gap_key = |g: &GapChange| {
+        (
+            g.platform,
+            g.group_name.to_lowercase(),
+            g.group_name.clone(),
+            g.group_id.clone(),
+            g.handle.clone(),
+        )
     };
-    changes.new_groups.sort_by(by_name);
-    changes.removed_groups.sort_by(by_name);
+    changes.gaps_opened.sort_by_cached_key(gap_key);
+    changes.gaps_closed.sort_by_cached_key(gap_key);
+    let group_key = |g: &GroupRef| {
+        (
+            g.platform,
+            g.group_name.to_lowercase(),
+            g.group_name.clone(),
+            g.group_id.clone(),
+        )
+    };
+    changes.new_groups.sort_by_cached_key(group_key);
+    changes.removed_groups.sort_by_cached_key(group_key);
     changes.coverage_delta = match (
         previous.summary.coverage_rate,
         current.summary.coverage_rate,
@@ -117,10 +129,6 @@ pub fn diff(previous: &AuditResult, current: &AuditResult) -> Changes {
         _ => None,
     };
     changes
-}
-
-fn sort_key(g: &GapChange) -> (Key<'_>, &str, &str) {
-    ((g.platform, &g.group_name), &g.group_id, &g.handle)
 }
 
 fn group_ref(f: &GroupFinding) -> GroupRef {
@@ -137,5 +145,150 @@ fn gap(f: &GroupFinding, handle: &str) -> GapChange {
         group_id: f.group_id.clone(),
         group_name: f.group_name.clone(),
         handle: handle.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::GroupSnapshot;
+    use crate::finding::{AuditInput, audit_group, audit_unreadable_group};
+    use crate::summary::summarize;
+    use crate::testutil::{config, resolutions, slack_group};
+
+    fn run(groups: &[GroupSnapshot], unreadable: &[&str]) -> AuditResult {
+        let config = config();
+        let input = AuditInput {
+            config: &config,
+            resolutions: resolutions(false),
+        };
+        let findings = groups
+            .iter()
+            .map(|g| {
+                if unreadable.contains(&g.id.as_str()) {
+                    audit_unreadable_group(&input, g, "not_in_channel")
+                } else {
+                    audit_group(&input, g)
+                }
+            })
+            .collect();
+        summarize(&input, findings, vec![])
+    }
+
+    fn gaps(list: &[GapChange]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|g| (g.group_id.clone(), g.handle.clone()))
+            .collect()
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn same_run_has_no_changes() {
+        let groups = [slack_group("C1", "bitsafe-a", &["aki"])];
+        let c = diff(&run(&groups, &[]), &run(&groups, &[]));
+        assert!(c.is_empty());
+        assert_eq!(c.coverage_delta, Some(0.0));
+    }
+
+    #[test]
+    fn reports_new_and_removed_groups_and_gap_changes() {
+        let all = ["aki", "alice", "bob", "carol"];
+        let previous = run(
+            &[
+                slack_group("C1", "bitsafe-a", &["aki", "alice"]),
+                slack_group("C2", "bitsafe-b", &all),
+            ],
+            &[],
+        );
+        let current = run(
+            &[
+                // alice left, bob and carol joined; renamed meanwhile (same ID).
+                slack_group("C1", "bitsafe-a-renamed", &["aki", "bob", "carol"]),
+                slack_group("C3", "bitsafe-c", &["aki", "alice", "bob"]),
+            ],
+            &[],
+        );
+        let c = diff(&previous, &current);
+        assert_eq!(
+            c.removed_groups,
+            vec![GroupRef {
+                platform: Platform::Slack,
+                group_id: "C2".into(),
+                group_name: "bitsafe-b".into()
+            }]
+        );
+        assert_eq!(c.new_groups.len(), 1);
+        assert_eq!(c.new_groups[0].group_id, "C3");
+        assert_eq!(
+            gaps(&c.gaps_closed),
+            pairs(&[("C1", "bob"), ("C1", "carol")])
+        );
+        // alice newly missing in C1, and the new group's gap counts as opened.
+        assert_eq!(
+            gaps(&c.gaps_opened),
+            pairs(&[("C1", "alice"), ("C3", "carol")])
+        );
+        assert_eq!(c.gaps_opened[0].group_name, "bitsafe-a-renamed");
+        // Coverage: 1 of 2 complete before, 0 of 2 now.
+        assert_eq!(c.coverage_delta, Some(-0.5));
+    }
+
+    #[test]
+    fn unreadable_groups_neither_close_nor_hide_gaps() {
+        let g = slack_group("C1", "bitsafe-a", &["aki"]);
+        // Readable then unreadable: nothing closed.
+        let c = diff(
+            &run(std::slice::from_ref(&g), &[]),
+            &run(std::slice::from_ref(&g), &["C1"]),
+        );
+        assert!(c.gaps_closed.is_empty() && c.gaps_opened.is_empty());
+        assert_eq!(c.coverage_delta, None);
+        // Unreadable then readable: its gaps are seen for the first time, so they are opened.
+        let c = diff(
+            &run(std::slice::from_ref(&g), &["C1"]),
+            &run(std::slice::from_ref(&g), &[]),
+        );
+        assert_eq!(
+            gaps(&c.gaps_opened),
+            pairs(&[("C1", "alice"), ("C1", "bob"), ("C1", "carol")])
+        );
+        assert!(c.new_groups.is_empty());
+    }
+
+    #[test]
+    fn groups_are_keyed_by_platform_and_id() {
+        let slack = slack_group("1", "bitsafe-a", &["aki"]);
+        let mut tg = slack.clone();
+        tg.platform = Platform::Telegram;
+        let config = config();
+        let mut res = resolutions(false);
+        res.insert(
+            Platform::Telegram,
+            roster::Resolution {
+                by_handle: BTreeMap::new(),
+                warnings: vec![],
+            },
+        );
+        let input = AuditInput {
+            config: &config,
+            resolutions: res,
+        };
+        let previous = summarize(&input, vec![audit_group(&input, &slack)], vec![]);
+        let current = summarize(
+            &input,
+            vec![audit_group(&input, &slack), audit_group(&input, &tg)],
+            vec![],
+        );
+        let c = diff(&previous, &current);
+        assert_eq!(c.new_groups.len(), 1);
+        assert_eq!(c.new_groups[0].platform, Platform::Telegram);
     }
 }

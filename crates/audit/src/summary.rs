@@ -68,8 +68,15 @@ pub fn summarize(
     mut findings: Vec<GroupFinding>,
     extra_warnings: Vec<String>,
 ) -> AuditResult {
-    findings.sort_by(|a, b| {
-        (a.platform, &a.group_name, &a.group_id).cmp(&(b.platform, &b.group_name, &b.group_id))
+    // Names compare ignoring case first (Telegram titles mix cases), then exactly, then by ID,
+    // so the order is total and the same on every run.
+    findings.sort_by_cached_key(|f| {
+        (
+            f.platform,
+            f.group_name.to_lowercase(),
+            f.group_name.clone(),
+            f.group_id.clone(),
+        )
     });
     let categories = &input.config.categories;
     let coverage_category = categories.default_category().name.clone();
@@ -155,4 +162,135 @@ fn unmatched(input: &AuditInput, team: &Team) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{audit_group, audit_unreadable_group};
+    use crate::testutil::{config, resolutions, slack_group};
+
+    fn result(carol_unmatched: bool) -> AuditResult {
+        let config = config();
+        let input = AuditInput {
+            config: &config,
+            resolutions: resolutions(carol_unmatched),
+        };
+        let all = ["aki", "alice", "bob", "carol"];
+        let mut public = slack_group("C5", "bitsafe-ibtc-zeta", &all);
+        public.is_private = false;
+        let findings = vec![
+            audit_group(&input, &slack_group("C2", "bitsafe-beta", &["aki"])),
+            audit_group(&input, &slack_group("C1", "bitsafe-alpha", &all)),
+            audit_group(&input, &public),
+            audit_group(&input, &slack_group("C3", "bitsafe-mktg-x", &["alice"])),
+            audit_group(&input, &slack_group("C4", "bitsafe-internal", &[])),
+            audit_unreadable_group(
+                &input,
+                &slack_group("C6", "bitsafe-gamma", &[]),
+                "not_in_channel",
+            ),
+            // Same name as C1, different ID: sorted by ID after name.
+            audit_group(&input, &slack_group("C0", "bitsafe-alpha", &all)),
+        ];
+        summarize(
+            &input,
+            findings,
+            vec!["Telegram skipped (--skip-telegram)".into()],
+        )
+    }
+
+    #[test]
+    fn findings_are_sorted_by_platform_name_id() {
+        let r = result(false);
+        let order: Vec<&str> = r.findings.iter().map(|f| f.group_id.as_str()).collect();
+        assert_eq!(order, vec!["C0", "C1", "C2", "C6", "C5", "C4", "C3"]);
+    }
+
+    #[test]
+    fn sorting_ignores_case_first() {
+        let config = config();
+        let input = AuditInput {
+            config: &config,
+            resolutions: resolutions(false),
+        };
+        let names = ["bitsafe-Zed", "BITSAFE-beta", "bitsafe-alpha"];
+        let findings = names
+            .iter()
+            .map(|n| audit_group(&input, &slack_group(n, n, &[])))
+            .collect();
+        let r = summarize(&input, findings, vec![]);
+        let order: Vec<&str> = r.findings.iter().map(|f| f.group_name.as_str()).collect();
+        assert_eq!(order, vec!["bitsafe-alpha", "BITSAFE-beta", "bitsafe-Zed"]);
+    }
+
+    #[test]
+    fn coverage_is_over_readable_default_category_groups() {
+        let r = result(false);
+        let s = &r.summary;
+        assert_eq!(s.coverage_category, "BD Customer");
+        // BD Customer: C0, C1, C5 complete; C2 has gaps; C6 unreadable (not counted).
+        assert_eq!(s.coverage_groups, 4);
+        assert_eq!(s.coverage_rate, Some(0.75));
+    }
+
+    #[test]
+    fn counts_per_category_and_totals() {
+        let r = result(false);
+        let s = &r.summary;
+        assert_eq!(s.groups, 7);
+        assert_eq!(s.groups_with_gaps, 2);
+        // C2 misses alice, bob, carol; C3 (Marketing) misses bob and gina.
+        assert_eq!(s.missing_required_total, 5);
+        assert_eq!(s.public_count, 1);
+        assert_eq!(s.rename_count, 1);
+        assert_eq!(s.errors, 1);
+        assert_eq!(s.platforms, vec![Platform::Slack]);
+        let names: Vec<&str> = s.per_category.iter().map(|c| c.category.as_str()).collect();
+        assert_eq!(names, vec!["Marketing", "Internal", "Intro", "BD Customer"]);
+        let bd = &s.per_category[3];
+        assert_eq!(
+            (bd.groups, bd.complete, bd.with_gaps, bd.missing_required),
+            (5, 3, 1, 3)
+        );
+        let intro = &s.per_category[2];
+        assert_eq!((intro.groups, intro.complete), (0, 0));
+        assert!(r.has_gaps());
+    }
+
+    #[test]
+    fn no_default_category_groups_means_no_coverage_rate() {
+        let config = config();
+        let input = AuditInput {
+            config: &config,
+            resolutions: resolutions(false),
+        };
+        let f = audit_group(&input, &slack_group("C4", "bitsafe-internal", &[]));
+        let r = summarize(&input, vec![f], vec![]);
+        assert_eq!(r.summary.coverage_rate, None);
+        assert!(!r.has_gaps());
+    }
+
+    #[test]
+    fn unmatched_members_and_warnings_appear_once() {
+        let r = result(true);
+        assert_eq!(r.summary.unmatched_members, vec!["carol (slack)"]);
+        let carol = r.warnings.iter().filter(|w| w.contains("`carol`")).count();
+        assert_eq!(carol, 1, "{:?}", r.warnings);
+        assert_eq!(
+            r.warnings.last().map(String::as_str),
+            Some("Telegram skipped (--skip-telegram)")
+        );
+        // carol now counts as missing in every BD Customer group.
+        assert_eq!(r.summary.coverage_rate, Some(0.0));
+    }
+
+    #[test]
+    fn result_round_trips_through_json() {
+        let r = result(true);
+        let json = serde_json::to_string(&r).expect("serialize");
+        assert!(json.contains(r#""platform":"slack""#), "{json}");
+        let back: AuditResult = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, r);
+    }
 }
