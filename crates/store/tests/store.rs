@@ -386,3 +386,37 @@ fn deleting_a_run_cascades_to_findings_and_detaches_notifications() {
         None
     );
 }
+
+#[test]
+fn a_second_writer_waits_for_the_lock_instead_of_failing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("shared.db");
+    let mut holder = Store::open(&path).expect("open 1");
+    let waiter = Store::open(&path).expect("open 2");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let tx = holder
+            .conn_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .expect("write lock");
+        tx.execute("INSERT INTO meta (key, value) VALUES ('holder', '1')", [])
+            .expect("write");
+        locked_tx.send(()).expect("signal");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        tx.commit().expect("commit");
+    });
+    locked_rx.recv().expect("holder has the lock");
+    // Without a busy timeout this fails at once with SQLITE_BUSY ("database is locked").
+    waiter
+        .meta_set("waiter", "2")
+        .expect("waits for the lock, then writes");
+    handle.join().expect("holder thread");
+    assert_eq!(
+        waiter.meta_get("holder").expect("read").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        waiter.meta_get("waiter").expect("read").as_deref(),
+        Some("2")
+    );
+}
