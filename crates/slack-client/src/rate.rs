@@ -1,8 +1,8 @@
 //! Slack's per-method rate tiers and the client's budget that paces calls under them.
 //!
 //! Each Web API method gets its own limiter (Slack counts per method, per workspace, per app) built
-//! from the tier table scaled by `SLACK_RATE_SCALE`, pacing at [`PACING`] of the limit with no burst so
-//! a normal run sees few 429s. A 429 answer blocks only its method until `Retry-After` has passed;
+//! from the tier table scaled by `SLACK_RATE_SCALE`, pacing at [`PACING`] of the limit with a burst no
+//! larger than the remaining headroom, so a normal run sees few 429s. A 429 answer blocks only its method until `Retry-After` has passed;
 //! every caller of that method waits on the same "blocked until" instant, other methods keep going.
 
 use std::collections::HashMap;
@@ -86,12 +86,16 @@ pub(crate) struct MethodBudget {
 impl MethodBudget {
     fn new(method: &str, scale: f64) -> Self {
         let limiter = (scale > 0.0 && scale.is_finite()).then(|| {
-            let per_second = f64::from(per_minute(method)) * scale * PACING / 60.0;
-            // One cell per period, burst of one: an even stream that never bunches into a window.
+            let limit = per_minute(method);
+            let per_second = f64::from(limit) * scale * PACING / 60.0;
             let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
+            // An even stream plus a burst of the headroom left under the limit: any window of one
+            // (scaled) minute then holds at most burst + PACING * limit <= limit calls, so even a
+            // strict sliding window is never exceeded.
+            let burst = (f64::from(limit) * (1.0 - PACING)).floor() as u32;
             let quota = Quota::with_period(period)
                 .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-                .allow_burst(NonZeroU32::MIN);
+                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
             RateLimiter::direct(quota)
         });
         MethodBudget {
@@ -185,11 +189,11 @@ mod tests {
 
     #[tokio::test]
     async fn limiter_paces_near_the_scaled_rate() {
-        // users.info: 100/min * 600 = 1000/s, paced at 950/s: 96 calls after the first need ~0.1 s.
+        // users.info: 100/min * 600 = 1000/s, paced at 950/s with a burst of 5: 100 calls need ~0.1 s.
         let budget = RateBudget::new(600.0);
         let m = budget.method("users.info");
         let start = std::time::Instant::now();
-        for _ in 0..96 {
+        for _ in 0..100 {
             m.acquire().await;
         }
         let took = start.elapsed();

@@ -202,7 +202,11 @@ async fn handle(
         Reply::Text(t) => ([(header::CONTENT_TYPE, "application/json")], t).into_response(),
         Reply::CutOff(t) => {
             let announced = (t.len() + 100).to_string();
-            let mut r = Response::new(Body::from(t));
+            // A streamed body has no exact size, so hyper trusts the announced length, sends what
+            // there is, and closes the connection when the stream ends short.
+            let chunks =
+                futures::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from(t))]);
+            let mut r = Response::new(Body::from_stream(chunks));
             r.headers_mut()
                 .insert(header::CONTENT_LENGTH, announced.parse().expect("len"));
             r.headers_mut().insert(
