@@ -357,11 +357,12 @@ fn validate_categories(c: &Categories, file: &Path, team: &Team) -> Result<(), C
             .with_hint("remove the entry or write the text customer channel names contain"));
         }
     }
-    if let Some(user) = &c.telegram_scope.shared_with {
-        if user.trim().trim_start_matches('@').is_empty() {
-            return Err(ConfigError::at(file, "telegram_scope.shared_with", "empty Telegram username")
-                .with_hint("write the username of the account the customer groups are shared with, or remove the key to audit every group"));
-        }
+    if let Some(user) = &c.telegram_scope.shared_with
+        && user.trim().trim_start_matches('@').is_empty()
+    {
+        return Err(ConfigError::at(file, "telegram_scope.shared_with", "empty Telegram username").with_hint(
+            "write the username of the account the customer groups are shared with, or remove the key to audit every group",
+        ));
     }
 
     let mut names: HashMap<String, usize> = HashMap::new();
