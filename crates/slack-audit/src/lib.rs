@@ -29,7 +29,7 @@ pub use source::{GroupSource, PlatformScan, ScannedGroup, SourceError};
 /// Checks that the required team members are in every customer channel, reports the gaps and
 /// keeps a history of coverage (see docs/slack-audit.md).
 #[derive(Parser, Debug)]
-#[command(name = "slack-audit", version, args_conflicts_with_subcommands = true)]
+#[command(name = "slack-audit", version)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,

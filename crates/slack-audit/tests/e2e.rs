@@ -1,0 +1,458 @@
+//! End-to-end: the real `slack-audit` binary against slack-sim over loopback.
+
+mod common;
+
+use calamine::{Data, Reader, Xlsx, open_workbook};
+use common::*;
+use serde_json::Value;
+use slack_sim::SimOptions;
+
+const ISSUE_HEADERS: &[&str] = &[
+    "platform",
+    "group_id",
+    "group_name",
+    "category",
+    "required_present",
+    "required_total",
+    "missing_required",
+    "optional_present",
+    "missing_optional",
+    "excluded",
+    "is_private",
+    "flag_public",
+    "flag_rename",
+    "suggested_name",
+];
+
+fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
+    let mut book: Xlsx<_> = open_workbook(path).expect("open xlsx");
+    let range = book.worksheet_range(name).expect("sheet");
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::String(s) => s.clone(),
+                    Data::Empty => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_writes_xlsx_and_csv_with_the_demo_numbers() {
+    let t = TestDir::new();
+    // From a directory without any config: --demo brings its own.
+    let mut cmd = t.command(None);
+    cmd.arg("--demo");
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Telegram: skipped (not configured)"),
+        "{text}"
+    );
+    assert!(text.contains("`gina` matches no slack user"), "{text}");
+
+    let csv = t.reports().join("slack-audit-latest-groups.csv");
+    let (header, rows) = read_csv(&csv);
+    assert_eq!(&header[..ISSUE_HEADERS.len()], ISSUE_HEADERS);
+    // 12 channels: general, random (out of scope) and bitsafe-oldco (archived) are not audited.
+    assert_eq!(rows.len(), 9, "{rows:?}");
+    let initech = csv_row(&csv, "bitsafe-initech");
+    assert_eq!(initech["category"], "BD Customer");
+    assert_eq!(initech["missing_required"], "maria;sam;gina");
+    assert_eq!(initech["required_present"], "2");
+    assert_eq!(initech["required_total"], "5");
+    assert_eq!(initech["is_private"], "no");
+    assert_eq!(initech["flag_public"], "yes");
+    let stark = csv_row(&csv, "bitsafe-stark");
+    assert_eq!(stark["excluded"], "maria");
+    assert_eq!(stark["required_total"], "4");
+    let umbrella = csv_row(&csv, "bitsafe-ibtc-umbrella");
+    assert_eq!(umbrella["flag_rename"], "yes");
+    assert_eq!(umbrella["suggested_name"], "bitsafe-cbtc-umbrella");
+    let mktg = csv_row(&csv, "bitsafe-mktg-launch");
+    assert_eq!(mktg["category"], "Marketing");
+    assert_eq!(mktg["missing_required"], "bob");
+    let internal = csv_row(&csv, "bitsafe-internal-ops");
+    assert_eq!(internal["required_total"], "0");
+    assert_eq!(internal["completeness_pct"], "100.0");
+
+    // Timestamped copies next to the stable `latest` ones.
+    let names: Vec<String> = std::fs::read_dir(t.reports())
+        .expect("reports dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("-groups.csv") && !n.contains("latest"))
+    );
+
+    let xlsx = t.reports().join("slack-audit-latest.xlsx");
+    let groups = sheet(&xlsx, "Groups");
+    assert_eq!(groups.len(), 10);
+    assert_eq!(&groups[0][..ISSUE_HEADERS.len()], ISSUE_HEADERS);
+    // Missing: one row per group × missing required member; gina misses everywhere she is required.
+    let missing = sheet(&xlsx, "Missing");
+    assert_eq!(missing.len() - 1, 12, "{missing:?}");
+    assert!(
+        missing
+            .iter()
+            .any(|r| r[2] == "bitsafe-globex" && r[4] == "dev" && r[6] == "U0DEMODEV")
+    );
+    let summary = sheet(&xlsx, "Summary");
+    let value = |key: &str| {
+        summary
+            .iter()
+            .find(|r| r[0].starts_with(key))
+            .map(|r| r[1].clone())
+            .unwrap_or_else(|| panic!("no summary row {key}: {summary:?}"))
+    };
+    assert_eq!(value("Groups audited"), "9");
+    assert_eq!(value("Public channels"), "1");
+    assert_eq!(value("Groups to rename"), "1");
+    assert_eq!(value("Unmatched team members"), "gina (slack)");
+    assert_eq!(value("Skipped"), "Telegram: skipped (not configured)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn formula_like_names_are_neutralised_in_csv_and_xlsx() {
+    let mut ws = workspace();
+    ws.channels.push(channel(
+        "C0EVIL",
+        "=cust+HYPERLINK(1)",
+        true,
+        &["U0OPS", "U0AKI"],
+    ));
+    ws.channels
+        .push(channel("C0DASH", "-cust-dash", true, &["U0OPS", "U0AKI"]));
+    let sim = start_sim(ws, SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let out = run(t.command(Some(&sim.base_url()))).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let raw =
+        std::fs::read_to_string(t.reports().join("slack-audit-latest-groups.csv")).expect("csv");
+    assert!(raw.contains("'=cust+HYPERLINK(1)"), "{raw}");
+    assert!(raw.contains("'-cust-dash"), "{raw}");
+    let groups = sheet(&t.reports().join("slack-audit-latest.xlsx"), "Groups");
+    assert!(
+        groups.iter().any(|r| r[2] == "'=cust+HYPERLINK(1)"),
+        "{groups:?}"
+    );
+    assert!(!groups.iter().any(|r| r[2].starts_with('=')));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_shows_changes_between_two_runs() {
+    let sim = start_sim(workspace(), SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let first = run(t.command(Some(&sim.base_url()))).await;
+    assert_eq!(code(&first), 0, "stderr: {}", stderr(&first));
+    assert!(stdout(&first).contains("first recorded run"));
+
+    // Maria joins cust-globex (gap closed), aki leaves cust-acme (gap opened), a new channel.
+    sim.with_workspace(|ws| {
+        ws.channel_mut("C0GLX")
+            .expect("globex")
+            .members
+            .push("U0MARIA".into());
+        ws.channel_mut("C0ACME")
+            .expect("acme")
+            .members
+            .retain(|m| m != "U0AKI");
+        ws.channels.push(channel(
+            "C0NEW",
+            "cust-new",
+            true,
+            &["U0OPS", "U0AKI", "U0MARIA"],
+        ));
+    });
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.arg("--json");
+    let second = run(cmd).await;
+    assert_eq!(code(&second), 0, "stderr: {}", stderr(&second));
+    let doc: Value = serde_json::from_slice(&second.stdout).expect("--json prints JSON only");
+    let changes = &doc["changes"];
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .expect("array")
+            .iter()
+            .map(|g| {
+                format!(
+                    "{}:{}",
+                    g["group_name"].as_str().unwrap_or(""),
+                    g["handle"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    assert_eq!(names(&changes["gaps_closed"]), vec!["cust-globex:maria"]);
+    assert_eq!(names(&changes["gaps_opened"]), vec!["cust-acme:aki"]);
+    assert_eq!(names(&changes["new_groups"]), vec!["cust-new:"]);
+    assert_eq!(doc["groups"].as_array().map(Vec::len), Some(5));
+    assert_eq!(doc["summary"]["groups"], 5);
+
+    let mut cmd = t.command(None);
+    cmd.args(["history", "--json"]);
+    let history = run(cmd).await;
+    assert_eq!(code(&history), 0, "stderr: {}", stderr(&history));
+    let runs: Value = serde_json::from_slice(&history.stdout).expect("history JSON");
+    let runs = runs.as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    // Newest first. Run 1: BD Customer = acme ok, globex gap, public gap → 1/3.
+    // Run 2: acme gap, globex ok, public gap, new ok → 2/4.
+    let cov = |i: usize| runs[i]["coverage"].as_f64().expect("coverage");
+    assert!((cov(1) - 1.0 / 3.0).abs() < 1e-9, "{runs:?}");
+    assert!((cov(0) - 0.5).abs() < 1e-9, "{runs:?}");
+    let trend = runs[0]["coverage_change_points"].as_f64().expect("trend");
+    assert!((trend - (50.0 - 100.0 / 3.0)).abs() < 1e-6, "{trend}");
+
+    let mut cmd = t.command(None);
+    cmd.arg("history");
+    let table = stdout(&run(cmd).await);
+    assert!(
+        table.contains("50.0%") && table.contains("+16.7"),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_on_gaps_exits_3_and_reports_anyway() {
+    let sim = start_sim(workspace(), SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.arg("--fail-on-gaps");
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 3, "stderr: {}", stderr(&out));
+    assert!(t.reports().join("slack-audit-latest.xlsx").exists());
+
+    // No gaps left: exit 0 even with the flag.
+    sim.with_workspace(|ws| {
+        ws.channel_mut("C0GLX")
+            .expect("globex")
+            .members
+            .push("U0MARIA".into());
+        ws.channel_mut("C0PUB")
+            .expect("public")
+            .members
+            .push("U0AKI".into());
+    });
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.arg("--fail-on-gaps");
+    let out = run(cmd).await;
+    assert_eq!(
+        code(&out),
+        0,
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_config_exits_2_naming_file_and_place_and_writes_nothing() {
+    let sim = start_sim(workspace(), SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(
+        TEAM,
+        r#"{"slack_scope": {"name_contains": ["cust"]}, "categories": [{"name": "X", "match": ["x"], "required": ["marai"]}]}"#,
+    );
+    let out = run(t.command(Some(&sim.base_url()))).await;
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("categories.json"), "{err}");
+    assert!(err.contains("categories[0].required[0]"), "{err}");
+    assert!(err.contains("did you mean `maria`"), "{err}");
+    assert!(
+        !t.out().exists(),
+        "nothing may be written on a config error"
+    );
+    assert!(
+        sim.requests().is_empty(),
+        "no Slack call before the config is valid"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_error_is_reported_and_the_run_goes_on() {
+    let sim = start_sim(workspace(), SimOptions::default()).await;
+    let proxy = failing_proxy(sim.base_url(), "C0GLX", "not_in_channel").await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let out = run(t.command(Some(&proxy))).await;
+    // The audit is incomplete: exit 1, but every other group is reported.
+    assert_eq!(code(&out), 1, "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("could not be read") && text.contains("not_in_channel"),
+        "{text}"
+    );
+    let csv = t.reports().join("slack-audit-latest-groups.csv");
+    let (_, rows) = read_csv(&csv);
+    assert_eq!(rows.len(), 4);
+    let globex = csv_row(&csv, "cust-globex");
+    assert!(globex["error"].contains("not_in_channel"), "{globex:?}");
+    assert_eq!(globex["missing_required"], "");
+    assert_eq!(csv_row(&csv, "cust-public")["missing_required"], "aki");
+    let store = store::Store::open(&t.db()).expect("db");
+    let runs = store.list_audit_runs(5).expect("runs");
+    assert_eq!(runs.len(), 1);
+    let findings = store.audit_findings(runs[0].id).expect("findings");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.group_id == "C0GLX" && f.error.is_some())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_scope_stops_at_once_naming_the_scope() {
+    let opts = SimOptions {
+        scopes: Some(vec![
+            "channels:read".into(),
+            "users:read".into(),
+            "users:read.email".into(),
+        ]),
+        ..SimOptions::default()
+    };
+    let sim = start_sim(workspace(), opts).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let out = run(t.command(Some(&sim.base_url()))).await;
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("groups:read"), "{err}");
+    assert!(err.contains("hint:") && err.contains("reinstall"), "{err}");
+    assert!(!t.reports().exists(), "no report after a fatal error");
+    assert!(
+        !sim.requests()
+            .iter()
+            .any(|r| r.method == "conversations.members"),
+        "nothing fetched after the fatal error"
+    );
+    assert!(!err.contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_token_is_a_usage_error() {
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let out = run(t.command(None)).await;
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("SLACK_TOKEN"));
+    assert!(!t.out().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_give_the_same_report() {
+    // Enough channels that a 10% fault rate certainly hits some calls.
+    let mut ws = workspace();
+    for i in 0..30 {
+        let members: &[&str] = if i % 3 == 0 {
+            &["U0OPS", "U0AKI"]
+        } else {
+            &["U0OPS", "U0AKI", "U0MARIA"]
+        };
+        ws.channels.push(channel(
+            &format!("C0X{i:03}"),
+            &format!("cust-extra-{i:03}"),
+            true,
+            members,
+        ));
+    }
+    let clean = start_sim(ws.clone(), SimOptions::default()).await;
+    let faulty = start_sim(
+        ws,
+        SimOptions {
+            faults: 0.1,
+            fault_seed: 7,
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    let a = TestDir::new();
+    a.write_config(TEAM, CATEGORIES);
+    let b = TestDir::new();
+    b.write_config(TEAM, CATEGORIES);
+    let out_a = run(a.command(Some(&clean.base_url()))).await;
+    let out_b = run(b.command(Some(&faulty.base_url()))).await;
+    assert_eq!(code(&out_a), 0, "stderr: {}", stderr(&out_a));
+    assert_eq!(code(&out_b), 0, "stderr: {}", stderr(&out_b));
+    let faults = faulty
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
+    assert!(faults > 0, "the sim injected no fault");
+    let csv_a = std::fs::read(a.reports().join("slack-audit-latest-groups.csv")).expect("a");
+    let csv_b = std::fs::read(b.reports().join("slack-audit-latest-groups.csv")).expect("b");
+    assert_eq!(csv_a, csv_b);
+    assert_eq!(
+        sheet(&a.reports().join("slack-audit-latest.xlsx"), "Missing"),
+        sheet(&b.reports().join("slack-audit-latest.xlsx"), "Missing")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_posts_the_summary_and_logs_delivery() {
+    let sim = start_sim(workspace(), SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.args(["--notify", "general"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let posts: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "chat.postMessage")
+        .collect();
+    assert_eq!(posts.len(), 1);
+    let text = &posts[0].params["text"];
+    assert!(
+        text.contains("Customer coverage audit") && text.contains("cust-globex"),
+        "{text}"
+    );
+    let blocks: Value = serde_json::from_str(&posts[0].params["blocks"]).expect("blocks JSON");
+    assert_eq!(blocks[0]["type"], "header");
+    let store = store::Store::open(&t.db()).expect("db");
+    let (status, attempts, ts, run_id): (String, i64, Option<String>, Option<i64>) = store
+        .conn()
+        .query_row(
+            "SELECT status, attempts, message_ts, run_id FROM notifications",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .expect("one notification");
+    assert_eq!(status, "delivered");
+    assert_eq!(attempts, 1);
+    assert!(ts.is_some_and(|t| !t.is_empty()));
+    assert_eq!(
+        run_id,
+        store.latest_audit_run().expect("runs").map(|r| r.id)
+    );
+
+    // A channel the token cannot post in: logged as failed, exit 1.
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.args(["--notify", "C0NOPE"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 1);
+    let (status, error): (String, Option<String>) = store
+        .conn()
+        .query_row(
+            "SELECT status, error FROM notifications ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("second notification");
+    assert_eq!(status, "failed");
+    assert!(error.unwrap_or_default().contains("channel_not_found"));
+}
