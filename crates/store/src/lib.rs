@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod export;
+pub mod insight;
 pub mod invites;
 pub mod migrations;
 

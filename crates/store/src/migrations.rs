@@ -21,6 +21,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/02_audit.sql")),
     M::up(include_str!("../migrations/03_invites.sql")),
     M::up(include_str!("../migrations/04_export.sql")),
+    M::up(include_str!("../migrations/05_insight.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -1,0 +1,546 @@
+//! insight-sync's tables: users, channels, membership snapshots, interaction events, threads and
+//! the daily aggregates insight-report reads.
+//!
+//! The module knows nothing about Slack or privacy rules: the sync decides what may be stored and
+//! computes local days and hours; this module writes one channel's batch in one transaction (so a
+//! killed sync never leaves a half-written channel) and rebuilds that channel's aggregates from its
+//! events in the same transaction.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::{Store, StoreError};
+
+/// Every insight table, children first (the order deletes run in).
+pub const INSIGHT_TABLES: &[&str] = &[
+    "insight_active_windows",
+    "insight_daily_user_hour",
+    "insight_daily_channel",
+    "insight_daily_user_channel",
+    "insight_threads",
+    "insight_events",
+    "insight_members",
+    "insight_member_snapshots",
+    "insight_channels",
+    "insight_users",
+    "insight_sync_runs",
+];
+
+/// A person as stored (never an opted-out one: the sync drops those before calling in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsightUser {
+    pub user_id: String,
+    pub name: String,
+    pub display_name: String,
+    pub department: Option<String>,
+    pub deleted: bool,
+    pub is_bot: bool,
+}
+
+/// A channel in scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsightChannel {
+    pub channel_id: String,
+    pub name: String,
+    pub is_private: bool,
+    pub is_archived: bool,
+}
+
+/// What the store remembers about a channel between syncs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelSyncState {
+    pub newest_ts: Option<String>,
+    /// Start (Unix µs) of the oldest window fetched for this channel.
+    pub oldest_synced_us: Option<i64>,
+}
+
+/// The kind of an interaction event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Post = 0,
+    Reply = 1,
+    Reaction = 2,
+}
+
+/// One normalized interaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsightEvent {
+    /// The message's ts (for a reaction: the reacted message's ts).
+    pub ts: String,
+    pub kind: EventKind,
+    pub user_id: String,
+    /// The emoji name for reactions, empty otherwise.
+    pub emoji: String,
+    /// Unix µs of the message.
+    pub at_us: i64,
+    /// Local day (YYYY-MM-DD) and hour in the configured timezone.
+    pub day: String,
+    pub hour: u8,
+    pub thread_ts: Option<String>,
+    /// Only when the config keeps text.
+    pub text: Option<String>,
+}
+
+/// A thread whose replies were fetched in this sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadRow {
+    pub thread_ts: String,
+    pub latest_reply: String,
+    /// Local day of the parent.
+    pub day: String,
+    /// Seconds from the parent to the first reply by someone else.
+    pub latency_s: Option<f64>,
+}
+
+/// Everything one sync learned about one channel, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct ChannelBatch<'a> {
+    pub channel: &'a InsightChannel,
+    pub run_id: i64,
+    pub taken_us: i64,
+    /// The membership snapshot (opted-out users already removed).
+    pub members: &'a [String],
+    /// Messages re-fetched in this sync: their stored reactions are replaced by `events`' ones.
+    pub refetched_ts: &'a [String],
+    pub events: &'a [InsightEvent],
+    pub threads: &'a [ThreadRow],
+    /// Aggregates of this channel from this local day on are rebuilt from the events.
+    pub from_day: &'a str,
+    pub state: ChannelSyncState,
+}
+
+/// Rows removed by a purge or prune, per table.
+pub type RemovedRows = Vec<(&'static str, usize)>;
+
+impl Store {
+    /// Starts a sync run and returns its id.
+    pub fn insight_begin_run(&self, started_at: &str) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO insight_sync_runs (started_at, status) VALUES (?1, 'running')",
+            [started_at],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records how a run ended.
+    pub fn insight_finish_run(
+        &self,
+        run_id: i64,
+        finished_at: &str,
+        status: &str,
+        channels: u64,
+        events: u64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE insight_sync_runs SET finished_at = ?2, status = ?3, channels = ?4, events = ?5
+             WHERE run_id = ?1",
+            params![run_id, finished_at, status, channels as i64, events as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Inserts or updates users, all in one transaction.
+    pub fn insight_upsert_users(&mut self, users: &[InsightUser]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO insight_users (user_id, name, display_name, department, deleted, is_bot)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (user_id) DO UPDATE SET name = excluded.name,
+                   display_name = excluded.display_name, department = excluded.department,
+                   deleted = excluded.deleted, is_bot = excluded.is_bot",
+            )?;
+            for u in users {
+                stmt.execute(params![
+                    u.user_id,
+                    u.name,
+                    u.display_name,
+                    u.department,
+                    u.deleted,
+                    u.is_bot
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored channel IDs.
+    pub fn insight_channel_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT channel_id FROM insight_channels ORDER BY channel_id")?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// A channel's sync state (`None` when never synced).
+    pub fn insight_channel_state(
+        &self,
+        channel_id: &str,
+    ) -> Result<Option<ChannelSyncState>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT newest_ts, oldest_synced_us FROM insight_channels WHERE channel_id = ?1",
+                [channel_id],
+                |r| {
+                    Ok(ChannelSyncState {
+                        newest_ts: r.get(0)?,
+                        oldest_synced_us: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Stored `latest_reply` per thread of a channel.
+    pub fn insight_thread_latest(
+        &self,
+        channel_id: &str,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT thread_ts, latest_reply FROM insight_threads WHERE channel_id = ?1")?;
+        let map = stmt
+            .query_map([channel_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(map)
+    }
+
+    /// Writes one channel's batch and rebuilds its aggregates from `from_day` on, atomically.
+    pub fn insight_store_channel(&mut self, b: &ChannelBatch<'_>) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let c = b.channel;
+        tx.execute(
+            "INSERT INTO insight_channels (channel_id, name, is_private, is_archived, newest_ts, oldest_synced_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name,
+               is_private = excluded.is_private, is_archived = excluded.is_archived,
+               newest_ts = max(coalesce(newest_ts, ''), coalesce(excluded.newest_ts, '')),
+               oldest_synced_us = min(coalesce(oldest_synced_us, excluded.oldest_synced_us),
+                                      coalesce(excluded.oldest_synced_us, oldest_synced_us))",
+            params![
+                c.channel_id,
+                c.name,
+                c.is_private,
+                c.is_archived,
+                b.state.newest_ts,
+                b.state.oldest_synced_us
+            ],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO insight_member_snapshots (run_id, channel_id, taken_us) VALUES (?1, ?2, ?3)",
+            params![b.run_id, c.channel_id, b.taken_us],
+        )?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR IGNORE INTO insight_members (run_id, channel_id, user_id) VALUES (?1, ?2, ?3)",
+            )?;
+            for m in b.members {
+                stmt.execute(params![b.run_id, c.channel_id, m])?;
+            }
+            // Reactions can be taken back: a re-fetched message's reactions are replaced wholesale.
+            let mut del = tx.prepare(
+                "DELETE FROM insight_events WHERE channel_id = ?1 AND ts = ?2 AND kind = 2",
+            )?;
+            for ts in b.refetched_ts {
+                del.execute(params![c.channel_id, ts])?;
+            }
+            let mut ins = tx.prepare(
+                "INSERT INTO insight_events (channel_id, ts, kind, user_id, emoji, at_us, day, hour, thread_ts, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT DO UPDATE SET at_us = excluded.at_us, day = excluded.day,
+                   hour = excluded.hour, thread_ts = excluded.thread_ts, text = excluded.text",
+            )?;
+            for e in b.events {
+                ins.execute(params![
+                    c.channel_id,
+                    e.ts,
+                    e.kind as i64,
+                    e.user_id,
+                    e.emoji,
+                    e.at_us,
+                    e.day,
+                    e.hour,
+                    e.thread_ts,
+                    e.text
+                ])?;
+            }
+            let mut th = tx.prepare(
+                "INSERT INTO insight_threads (channel_id, thread_ts, latest_reply, day, latency_s)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO UPDATE SET latest_reply = excluded.latest_reply,
+                   day = excluded.day, latency_s = excluded.latency_s",
+            )?;
+            for t in b.threads {
+                th.execute(params![
+                    c.channel_id,
+                    t.thread_ts,
+                    t.latest_reply,
+                    t.day,
+                    t.latency_s
+                ])?;
+            }
+        }
+        rebuild_channel_aggregates(&tx, &c.channel_id, b.from_day)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes every row of a channel (its opt-in was revoked or it left the scope).
+    pub fn insight_delete_channel(&mut self, channel_id: &str) -> Result<RemovedRows, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut removed = Vec::new();
+        for table in INSIGHT_TABLES {
+            if matches!(*table, "insight_users" | "insight_sync_runs") {
+                continue;
+            }
+            let n = tx.execute(
+                &format!("DELETE FROM {table} WHERE channel_id = ?1"),
+                [channel_id],
+            )?;
+            removed.push((*table, n));
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Removes every row about `user_id` and the aggregates built from them.
+    pub fn insight_purge_user(&mut self, user_id: &str) -> Result<RemovedRows, StoreError> {
+        let tx = self.conn.transaction()?;
+        // Channel-day rollups are rebuilt from the per-user rows once the user's rows are gone.
+        let touched: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT channel_id, day FROM insight_daily_user_channel WHERE user_id = ?1",
+            )?;
+            stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut removed = Vec::new();
+        for table in INSIGHT_TABLES {
+            if matches!(
+                *table,
+                "insight_daily_channel"
+                    | "insight_threads"
+                    | "insight_member_snapshots"
+                    | "insight_channels"
+                    | "insight_sync_runs"
+            ) {
+                continue;
+            }
+            let n = tx.execute(
+                &format!("DELETE FROM {table} WHERE user_id = ?1"),
+                [user_id],
+            )?;
+            removed.push((*table, n));
+        }
+        for (channel, day) in &touched {
+            tx.execute(
+                "DELETE FROM insight_daily_channel WHERE channel_id = ?1 AND day = ?2",
+                params![channel, day],
+            )?;
+            tx.execute(
+                "INSERT INTO insight_daily_channel (day, channel_id, active_members, posts, replies, reactions)
+                 SELECT day, channel_id, count(*), sum(posts), sum(replies), sum(reactions)
+                 FROM insight_daily_user_channel WHERE channel_id = ?1 AND day = ?2
+                 GROUP BY day, channel_id",
+                params![channel, day],
+            )?;
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Retention: events and membership snapshots older than `raw_before_us`, aggregates (and
+    /// threads) of days before `aggregate_before_day`.
+    pub fn insight_prune(
+        &mut self,
+        raw_before_us: i64,
+        aggregate_before_day: &str,
+    ) -> Result<RemovedRows, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut removed = vec![(
+            "insight_events",
+            tx.execute(
+                "DELETE FROM insight_events WHERE at_us < ?1",
+                [raw_before_us],
+            )?,
+        )];
+        // Membership snapshots feed the participation score, so they live as long as aggregates.
+        for (table, sql) in [
+            (
+                "insight_member_snapshots",
+                "DELETE FROM insight_member_snapshots WHERE taken_us < ?1",
+            ),
+            (
+                "insight_members",
+                "DELETE FROM insight_members WHERE NOT EXISTS (SELECT 1 FROM insight_member_snapshots s
+                   WHERE s.run_id = insight_members.run_id AND s.channel_id = insight_members.channel_id)",
+            ),
+        ] {
+            let n = if table == "insight_members" {
+                tx.execute(sql, [])?
+            } else {
+                tx.execute(sql, [day_start_guess_us(aggregate_before_day)])?
+            };
+            removed.push((table, n));
+        }
+        for table in [
+            "insight_daily_user_channel",
+            "insight_daily_channel",
+            "insight_daily_user_hour",
+            "insight_active_windows",
+            "insight_threads",
+        ] {
+            let n = tx.execute(
+                &format!("DELETE FROM {table} WHERE day < ?1"),
+                [aggregate_before_day],
+            )?;
+            removed.push((table, n));
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+}
+
+/// Midnight UTC of a `YYYY-MM-DD` day in µs (membership snapshots carry UTC times; a few hours of
+/// timezone slack on a 90-day retention does not matter).
+fn day_start_guess_us(day: &str) -> i64 {
+    day.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map_or(i64::MIN, |z| z.timestamp().as_microsecond())
+}
+
+/// Rebuilds one channel's aggregates for days from `from_day` on from its events.
+fn rebuild_channel_aggregates(
+    tx: &Transaction<'_>,
+    channel: &str,
+    from_day: &str,
+) -> Result<(), StoreError> {
+    for sql in [
+        "DELETE FROM insight_daily_user_channel WHERE channel_id = ?1 AND day >= ?2",
+        "INSERT INTO insight_daily_user_channel (day, channel_id, user_id, posts, replies, reactions)
+         SELECT day, channel_id, user_id, sum(kind = 0), sum(kind = 1), sum(kind = 2)
+         FROM insight_events WHERE channel_id = ?1 AND day >= ?2 GROUP BY day, user_id",
+        "DELETE FROM insight_daily_channel WHERE channel_id = ?1 AND day >= ?2",
+        "INSERT INTO insight_daily_channel (day, channel_id, active_members, posts, replies, reactions)
+         SELECT day, channel_id, count(*), sum(posts), sum(replies), sum(reactions)
+         FROM insight_daily_user_channel WHERE channel_id = ?1 AND day >= ?2 GROUP BY day",
+        "DELETE FROM insight_daily_user_hour WHERE channel_id = ?1 AND day >= ?2",
+        "INSERT INTO insight_daily_user_hour (channel_id, day, user_id, hour, events)
+         SELECT channel_id, day, user_id, hour, count(*)
+         FROM insight_events WHERE channel_id = ?1 AND day >= ?2 AND kind < 2
+         GROUP BY day, user_id, hour",
+        "DELETE FROM insight_active_windows WHERE channel_id = ?1 AND day >= ?2",
+        "INSERT INTO insight_active_windows (channel_id, day, user_id, first_us, last_us)
+         SELECT channel_id, day, user_id, min(at_us), max(at_us)
+         FROM insight_events WHERE channel_id = ?1 AND day >= ?2 AND kind < 2
+         GROUP BY day, user_id",
+    ] {
+        tx.execute(sql, params![channel, from_day])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ts: &str, kind: EventKind, user: &str, emoji: &str, day: &str) -> InsightEvent {
+        InsightEvent {
+            ts: ts.into(),
+            kind,
+            user_id: user.into(),
+            emoji: emoji.into(),
+            at_us: ts.parse::<f64>().map_or(0, |s| (s * 1e6) as i64),
+            day: day.into(),
+            hour: 10,
+            thread_ts: None,
+            text: None,
+        }
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store
+            .conn()
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count")
+    }
+
+    #[test]
+    fn batch_is_idempotent_and_reactions_are_replaced() {
+        let mut store = Store::open_in_memory().expect("opens");
+        let ch = InsightChannel {
+            channel_id: "C1".into(),
+            name: "general".into(),
+            is_private: false,
+            is_archived: false,
+        };
+        let members = vec!["U1".to_string(), "U2".to_string()];
+        let events = vec![
+            event("100.000001", EventKind::Post, "U1", "", "2026-01-01"),
+            event(
+                "100.000001",
+                EventKind::Reaction,
+                "U2",
+                "eyes",
+                "2026-01-01",
+            ),
+        ];
+        let refetched = vec!["100.000001".to_string()];
+        let batch = ChannelBatch {
+            channel: &ch,
+            run_id: 1,
+            taken_us: 0,
+            members: &members,
+            refetched_ts: &refetched,
+            events: &events,
+            threads: &[],
+            from_day: "2026-01-01",
+            state: ChannelSyncState::default(),
+        };
+        store.insight_store_channel(&batch).expect("first");
+        store.insight_store_channel(&batch).expect("second");
+        assert_eq!(count(&store, "SELECT count(*) FROM insight_events"), 2);
+        assert_eq!(
+            count(&store, "SELECT reactions FROM insight_daily_channel"),
+            1
+        );
+        // The reaction was taken back: re-fetching the message without it removes it.
+        let only_post = vec![events[0].clone()];
+        store
+            .insight_store_channel(&ChannelBatch {
+                events: &only_post,
+                ..batch.clone()
+            })
+            .expect("third");
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM insight_events WHERE kind = 2"),
+            0
+        );
+        assert_eq!(
+            count(&store, "SELECT reactions FROM insight_daily_channel"),
+            0
+        );
+        let removed = store.insight_purge_user("U1").expect("purge");
+        assert!(
+            removed
+                .iter()
+                .any(|(t, n)| *t == "insight_events" && *n == 1)
+        );
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM insight_daily_channel"),
+            0
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM insight_members WHERE user_id = 'U1'"
+            ),
+            0
+        );
+    }
+}
