@@ -643,3 +643,42 @@ async fn proactive_budget_paces_concurrent_callers_without_429s() {
     }
     assert_eq!(client.stats().http_429, 0);
 }
+
+#[tokio::test]
+async fn timeouts_are_retried_for_reads_but_not_for_posts() {
+    let mock = Mock::start().await;
+    let slow = |body: serde_json::Value| {
+        Reply::Delayed(Duration::from_millis(800), Box::new(Reply::Json(body)))
+    };
+    let user = json!({"ok": true, "user": {"id": "U1", "name": "a"}});
+    mock.seq("users.info", vec![slow(user.clone()), Reply::Json(user)]);
+    mock.seq(
+        "chat.postMessage",
+        vec![slow(json!({"ok": true, "channel": "C1", "ts": "1.0"}))],
+    );
+    let mut cfg = mock.config();
+    cfg.request_timeout = Duration::from_millis(300);
+    let client = SlackClient::new(cfg).expect("client");
+    assert_eq!(
+        client
+            .users_info("U1")
+            .await
+            .expect("second try is quick")
+            .id,
+        "U1"
+    );
+    assert_eq!(mock.seen_for("users.info").len(), 2);
+    let err = client
+        .post_message("C1", "once", None)
+        .await
+        .expect_err("timed out");
+    assert!(
+        matches!(&err, Error::Transport { detail, .. } if detail.contains("timed out")),
+        "{err:?}"
+    );
+    assert_eq!(
+        mock.seen_for("chat.postMessage").len(),
+        1,
+        "a timed-out post may have gone through: never resent"
+    );
+}
