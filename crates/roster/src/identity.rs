@@ -336,63 +336,18 @@ pub fn resolve_team(team: &Team, platform: Platform, index: &UserIndex) -> Resol
                 .push(ResolutionWarning::NoIdentifiers { platform, handle });
             continue;
         }
-        let mut ones: BTreeSet<String> = BTreeSet::new();
-        let mut manys: Vec<BTreeSet<String>> = Vec::new();
-        let mut suggestions: Vec<String> = Vec::new();
-        for ident in identifiers {
-            match index.lookup(ident) {
-                Identity::One(id) => {
-                    ones.insert(id);
-                }
-                Identity::Many(ids) => manys.push(ids.into_iter().collect()),
-                Identity::None { suggestions: s } => {
-                    for s in s {
-                        if !suggestions.contains(&s) {
-                            suggestions.push(s);
-                        }
-                    }
-                }
+        let resolved = match resolve_identifiers(identifiers, index) {
+            Identity::One(id) => Ok(id),
+            Identity::Many(candidates) => Err(candidates),
+            Identity::None { suggestions } => {
+                out.warnings.push(ResolutionWarning::Unmatched {
+                    platform,
+                    handle,
+                    identifiers: identifiers.clone(),
+                    suggestions,
+                });
+                continue;
             }
-        }
-        let resolved: Result<String, Vec<String>> = if ones.len() > 1 {
-            Err(ones.into_iter().collect())
-        } else if let Some(id) = ones.pop_first() {
-            match manys.iter().find(|m| !m.contains(&id)) {
-                None => Ok(id),
-                Some(other) => Err(other
-                    .iter()
-                    .cloned()
-                    .chain(std::iter::once(id))
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect()),
-            }
-        } else if let Some(first) = manys.first() {
-            let common: BTreeSet<String> = first
-                .iter()
-                .filter(|id| manys.iter().all(|m| m.contains(*id)))
-                .cloned()
-                .collect();
-            if common.len() == 1 {
-                Ok(common.into_iter().next().unwrap_or_default())
-            } else {
-                Err(manys
-                    .iter()
-                    .flatten()
-                    .cloned()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect())
-            }
-        } else {
-            suggestions.truncate(3);
-            out.warnings.push(ResolutionWarning::Unmatched {
-                platform,
-                handle,
-                identifiers: identifiers.clone(),
-                suggestions,
-            });
-            continue;
         };
         match resolved {
             Ok(id) => {
@@ -413,6 +368,96 @@ pub fn resolve_team(team: &Team, platform: Platform, index: &UserIndex) -> Resol
         }
     }
     out
+}
+
+/// Combines what a member's identifiers match into one answer (the rules of [`resolve_team`]).
+fn resolve_identifiers(identifiers: &[String], index: &UserIndex) -> Identity {
+    let mut ones: BTreeSet<String> = BTreeSet::new();
+    let mut manys: Vec<BTreeSet<String>> = Vec::new();
+    let mut suggestions: Vec<String> = Vec::new();
+    for ident in identifiers {
+        match index.lookup(ident) {
+            Identity::One(id) => {
+                ones.insert(id);
+            }
+            Identity::Many(ids) => manys.push(ids.into_iter().collect()),
+            Identity::None { suggestions: s } => {
+                for s in s {
+                    if !suggestions.contains(&s) {
+                        suggestions.push(s);
+                    }
+                }
+            }
+        }
+    }
+    if ones.len() > 1 {
+        return Identity::Many(ones.into_iter().collect());
+    }
+    if let Some(id) = ones.pop_first() {
+        return match manys.iter().find(|m| !m.contains(&id)) {
+            None => Identity::One(id),
+            Some(other) => Identity::Many(
+                other
+                    .iter()
+                    .cloned()
+                    .chain([id])
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            ),
+        };
+    }
+    if let Some(first) = manys.first() {
+        let mut common = first
+            .iter()
+            .filter(|id| manys.iter().all(|m| m.contains(*id)));
+        return match (common.next(), common.next()) {
+            (Some(only), None) => Identity::One(only.clone()),
+            _ => Identity::Many(
+                manys
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            ),
+        };
+    }
+    suggestions.truncate(3);
+    Identity::None { suggestions }
+}
+
+/// Resolves a person named on the command line (add-members): a team handle (ignoring case and a
+/// leading `@`) resolves through that member's identifiers for the platform; anything else is
+/// looked up as a platform identifier. Misses suggest close team handles before close users.
+pub fn resolve_person(arg: &str, team: &Team, platform: Platform, index: &UserIndex) -> Identity {
+    let wanted = arg.trim().trim_start_matches('@').to_lowercase();
+    if let Some(member) = team
+        .members
+        .iter()
+        .find(|m| m.handle.to_lowercase() == wanted)
+    {
+        let identifiers = match platform {
+            Platform::Slack => &member.slack,
+            Platform::Telegram => &member.telegram,
+        };
+        return resolve_identifiers(identifiers, index);
+    }
+    match index.lookup(arg) {
+        Identity::None { suggestions } => {
+            let mut close: Vec<String> = team
+                .members
+                .iter()
+                .filter(|m| closeness(&wanted, &m.handle.to_lowercase()).is_some())
+                .map(|m| format!("{} (team handle)", m.handle))
+                .collect();
+            close.extend(suggestions);
+            close.truncate(3);
+            Identity::None { suggestions: close }
+        }
+        found => found,
+    }
 }
 
 #[cfg(test)]
@@ -692,6 +737,52 @@ mod tests {
         assert!(
             matches!(&r.warnings[..], [ResolutionWarning::Ambiguous { candidates, .. }] if candidates.len() == 3)
         );
+    }
+
+    #[test]
+    fn command_line_people_are_handles_or_identifiers() {
+        let team = Team {
+            members: vec![
+                member("akibalogh", Role::Required, &["aki"]),
+                member("john", Role::Required, &["John Smith"]),
+                member("nobody", Role::Optional, &[]),
+            ],
+        };
+        let index = UserIndex::new(&users());
+        let one = |id: &str| Identity::One(id.to_string());
+        assert_eq!(
+            resolve_person("akibalogh", &team, Platform::Slack, &index),
+            one("U0AKI123")
+        );
+        assert_eq!(
+            resolve_person("@AkiBalogh", &team, Platform::Slack, &index),
+            one("U0AKI123")
+        );
+        // Not a handle: a Slack identifier.
+        assert_eq!(
+            resolve_person("bob@example.com", &team, Platform::Slack, &index),
+            one("U0BOB")
+        );
+        assert_eq!(
+            resolve_person("U0FRANK", &team, Platform::Slack, &index),
+            one("U0FRANK")
+        );
+        assert!(
+            matches!(resolve_person("john", &team, Platform::Slack, &index), Identity::Many(c) if c.len() == 2)
+        );
+        assert_eq!(
+            resolve_person("nobody", &team, Platform::Slack, &index),
+            Identity::None {
+                suggestions: vec![]
+            }
+        );
+        match resolve_person("akibalog", &team, Platform::Slack, &index) {
+            Identity::None { suggestions } => assert_eq!(
+                suggestions.first().map(String::as_str),
+                Some("akibalogh (team handle)")
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -17,6 +17,6 @@ pub use config::{
 pub use error::ConfigError;
 pub use identity::{
     Identity, Platform, PlatformUser, Resolution, ResolutionWarning, UserIndex, match_identifier,
-    resolve_team,
+    resolve_person, resolve_team,
 };
 pub use text::contains_ci;
