@@ -1,0 +1,169 @@
+//! Fetching one channel into the spool: history pages as they arrive, and — overlapped with them —
+//! the replies of every thread parent whose `latest_reply` is not already stored. Only messages with
+//! `reply_count > 0` cost a replies call; threads already stored at the same `latest_reply` cost none.
+
+use std::collections::VecDeque;
+
+use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
+use slack_client::{Message, SlackClient, TimeRange};
+use store::Store;
+use store::export::SpoolMessage;
+use tracing::{debug, warn};
+
+use crate::sink::ExportError;
+use crate::window::ts_key;
+
+/// Threads whose replies are fetched at the same time (the client caps requests in flight too).
+const THREADS_IN_FLIGHT: usize = 8;
+
+/// What one channel's fetch did.
+#[derive(Debug, Default)]
+pub struct FetchStats {
+    /// Top-level messages (and broadcasts) read from history.
+    pub history_messages: u64,
+    /// Replies read (parents excluded).
+    pub replies: u64,
+    /// Messages not stored before this run.
+    pub new_messages: u64,
+    pub threads_fetched: u64,
+    /// Threads whose stored copy was already current.
+    pub threads_skipped: u64,
+    /// Threads whose replies could not be fetched (the run reports failure; a `--resume` retries).
+    pub thread_errors: Vec<(String, slack_client::Error)>,
+}
+
+/// Which copy of a message wins when the same `ts` comes twice.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    History,
+    Replies,
+}
+
+/// A message ready to spool, owning its serialised JSON.
+struct Row {
+    ts_key: i64,
+    thread_key: i64,
+    replace: bool,
+    ts: String,
+    user: Option<String>,
+    raw: String,
+}
+
+fn rows(messages: &[Message], source: Source) -> Result<Vec<Row>, ExportError> {
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        let Some(key) = ts_key(&m.ts) else {
+            warn!(ts = %m.ts, "skipping a message with an unreadable ts");
+            continue;
+        };
+        let thread_key = match m.thread_ts.as_deref() {
+            Some(t) if m.is_reply() => ts_key(t).unwrap_or(key),
+            _ => key,
+        };
+        // The history copy of a top-level message and the replies copy of a reply win: each run
+        // (resumed or not) then ends with the same copy whichever call came last.
+        let replace = match source {
+            Source::History => !m.is_reply(),
+            Source::Replies => m.is_reply(),
+        };
+        out.push(Row {
+            ts_key: key,
+            thread_key,
+            replace,
+            ts: m.ts.clone(),
+            user: m.user.clone(),
+            raw: serde_json::to_string(&m.raw)?,
+        });
+    }
+    Ok(out)
+}
+
+fn spool_view(rows: &[Row]) -> Vec<SpoolMessage<'_>> {
+    rows.iter()
+        .map(|r| SpoolMessage {
+            ts_key: r.ts_key,
+            thread_key: r.thread_key,
+            ts: &r.ts,
+            user: r.user.as_deref(),
+            raw: &r.raw,
+            replace: r.replace,
+        })
+        .collect()
+}
+
+/// Fetches `channel` within `range` into the spool `spool_id`, updating `bar` as pages arrive.
+/// A fatal Slack error (auth, scope) or a history failure is returned; a failed thread is recorded
+/// in the stats and the others go on.
+pub async fn fetch_channel(
+    client: &SlackClient,
+    store: &Store,
+    spool_id: i64,
+    channel: &str,
+    range: TimeRange,
+    bar: &ProgressBar,
+) -> Result<FetchStats, ExportError> {
+    let mut stats = FetchStats::default();
+    let mut history = client.history(channel, range);
+    let mut history_done = false;
+    let mut queue: VecDeque<(String, String)> = VecDeque::new();
+    let mut in_flight = FuturesUnordered::new();
+
+    loop {
+        while in_flight.len() < THREADS_IN_FLIGHT
+            && let Some((ts, latest)) = queue.pop_front()
+        {
+            let client = client.clone();
+            let channel = channel.to_string();
+            in_flight.push(async move {
+                let result: Result<Vec<Message>, slack_client::Error> = client
+                    .replies(&channel, &ts, TimeRange::default())
+                    .try_concat()
+                    .await;
+                (ts, latest, result)
+            });
+        }
+        if history_done && in_flight.is_empty() {
+            break;
+        }
+        tokio::select! {
+            page = history.next(), if !history_done => match page {
+                None => history_done = true,
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(page)) => {
+                    let owned = rows(&page, Source::History)?;
+                    stats.new_messages += store.export_put_messages(spool_id, &spool_view(&owned))? as u64;
+                    stats.history_messages += page.len() as u64;
+                    bar.inc(page.len() as u64);
+                    for m in page.iter().filter(|m| m.reply_count > 0 && !m.is_reply()) {
+                        let latest = m.latest_reply.clone().unwrap_or_default();
+                        let stored = store.export_thread_latest(spool_id, &m.ts)?;
+                        if !latest.is_empty() && stored.as_deref() == Some(latest.as_str()) {
+                            stats.threads_skipped += 1;
+                        } else {
+                            queue.push_back((m.ts.clone(), latest));
+                        }
+                    }
+                }
+            },
+            Some((ts, latest, result)) = in_flight.next(), if !in_flight.is_empty() => match result {
+                Ok(messages) => {
+                    let owned = rows(&messages, Source::Replies)?;
+                    let added = store.export_put_thread(spool_id, &ts, &latest, &spool_view(&owned))?;
+                    stats.new_messages += added as u64;
+                    let replies = messages.iter().filter(|m| m.is_reply()).count() as u64;
+                    stats.replies += replies;
+                    stats.threads_fetched += 1;
+                    bar.inc(replies);
+                }
+                Err(e) if e.is_fatal() => return Err(e.into()),
+                Err(e) => {
+                    warn!(channel, thread = %ts, error = %e, "could not fetch a thread's replies");
+                    stats.thread_errors.push((ts, e));
+                }
+            },
+        }
+    }
+    debug!(channel, ?stats, "channel fetched");
+    Ok(stats)
+}

@@ -1,0 +1,567 @@
+//! slack-export: channel history with threads to text, JSON or the standard Slack export layout,
+//! streamed through a SQLite spool so memory stays flat and `--resume` fetches only what changed.
+//!
+//! Data flow: [`fetch`] pages history and replies into the store's export spool (one transaction
+//! per page); [`sink::render_channel`] streams the spool, in the order a format asks for, into a
+//! [`sink::Sink`] ([`formats`]). The binary's `main` only parses flags and calls [`run`].
+
+pub mod fetch;
+pub mod files;
+pub mod formats;
+pub mod names;
+pub mod sink;
+pub mod window;
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jiff::tz::TimeZone;
+use slack_client::{ClientConfig, Conversation, ListConversations, SlackClient, TimeRange};
+use store::Store;
+use tracing::{error, info, warn};
+
+use crate::sink::{ChannelMeta, ExportError, Sink};
+use crate::window::{End, parse_bound, slack_ts, ts_key};
+
+/// The channel `--demo` exports when none is named.
+pub const DEMO_CHANNEL: &str = "bitsafe-acme";
+
+/// Export Slack channel history, threads included, to text, JSON or the standard Slack export
+/// layout.
+#[derive(Parser, Debug)]
+#[command(name = "slack-export", version, about, long_about = None)]
+pub struct Cli {
+    /// Channels to export: IDs (C0123ABCD), `#name` or `name`.
+    #[arg(value_name = "CHANNEL")]
+    pub channels: Vec<String>,
+
+    /// Also export every channel in the audit scope of categories.json (in --config).
+    #[arg(long)]
+    pub all_in_scope: bool,
+
+    /// Oldest messages to include: a date (start of that day in --tz) or an RFC 3339 time.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// Newest messages to include: a date (that whole day in --tz) or an RFC 3339 time.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Time zone for text timestamps and date bounds (IANA name); default: this machine's zone.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// Continue the export in --out from its saved state: fetch only new messages and threads with
+    /// new replies (an interrupted export picks up where it stopped).
+    #[arg(long)]
+    pub resume: bool,
+
+    /// With --resume: how many days before the newest exported message to re-read for new replies
+    /// to older threads.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub thread_lookback: u32,
+
+    /// With --format slack: write one `slack-export.zip` instead of a folder.
+    #[arg(long)]
+    pub zip: bool,
+
+    /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    pub generate_completions: Option<String>,
+
+    /// Write man pages into DIR and exit.
+    #[arg(long, value_name = "DIR")]
+    pub generate_man: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable text, one `<channel>.txt` per channel.
+    Text,
+    /// Lossless raw messages, one `<channel>.json` per channel.
+    Json,
+    /// Slack's standard export layout (users.json, channels.json, day files) for export viewers.
+    Slack,
+}
+
+/// Runs the command: the whole tool behind `main`.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    cli_support::load_dotenv()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(cli))
+}
+
+/// A Slack error as an error whose hint line says what to do.
+fn slack_error(e: slack_client::Error) -> anyhow::Error {
+    let usage = matches!(e, slack_client::Error::Config { .. });
+    match e.hint() {
+        Some(hint) => anyhow::Error::new(Hinted {
+            message: e.to_string(),
+            hint,
+            usage,
+        }),
+        None if usage => anyhow::Error::new(UsageError::new(e.to_string())),
+        None => anyhow::Error::new(e),
+    }
+}
+
+fn export_error(e: ExportError) -> anyhow::Error {
+    match e {
+        ExportError::Slack(s) => slack_error(s),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Settings resolved from the flags before any call is made.
+struct Settings {
+    tz: TimeZone,
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+fn settings(cli: &Cli) -> Result<Settings, UsageError> {
+    let tz = match &cli.tz {
+        Some(name) => TimeZone::get(name).map_err(|e| {
+            UsageError::new(format!("unknown time zone {name:?}: {e}"))
+                .with_hint("use an IANA zone name such as UTC, Europe/Berlin or America/New_York")
+        })?,
+        None => TimeZone::system(),
+    };
+    let bound = |v: &Option<String>, end| -> Result<Option<i64>, UsageError> {
+        v.as_deref()
+            .map(|s| {
+                parse_bound(s, end, &tz)
+                    .map(|t| t.as_microsecond() as i64)
+                    .map_err(|e| UsageError::new(e.to_string()))
+            })
+            .transpose()
+    };
+    let since = bound(&cli.since, End::Since)?;
+    let until = bound(&cli.until, End::Until)?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(UsageError::new("--since is not before --until")
+            .with_hint("swap the two dates, or widen the window"));
+    }
+    if cli.zip && cli.format != Format::Slack {
+        return Err(UsageError::new("--zip only applies to --format slack"));
+    }
+    Ok(Settings { tz, since, until })
+}
+
+async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
+    let settings = settings(&cli)?;
+    let mut demo_env = None;
+    let (client, config_dir) = if cli.common.demo {
+        let env = demo::DemoEnv::start().await?;
+        let client = env.client()?;
+        let dir = env.config_dir.clone();
+        demo_env = Some(env);
+        (client, dir)
+    } else {
+        let cfg = ClientConfig::from_env().map_err(slack_error)?;
+        (
+            SlackClient::new(cfg).map_err(slack_error)?,
+            cli.common.config.clone(),
+        )
+    };
+    let outcome = export(&cli, &settings, &client, &config_dir).await;
+    if let Some(env) = demo_env {
+        env.shutdown().await;
+    }
+    outcome
+}
+
+/// Picks the channels to export from the arguments and `--all-in-scope`.
+async fn select_channels(
+    cli: &Cli,
+    client: &SlackClient,
+    config_dir: &Path,
+    known: &[Conversation],
+) -> anyhow::Result<Vec<Conversation>> {
+    let mut wanted: Vec<String> = cli.channels.clone();
+    if wanted.is_empty() && !cli.all_in_scope {
+        if cli.common.demo {
+            wanted.push(DEMO_CHANNEL.to_string());
+        } else {
+            return Err(UsageError::new("no channel to export")
+                .with_hint("name channels (IDs, #name or name), or pass --all-in-scope")
+                .into());
+        }
+    }
+    let mut out = Vec::new();
+    let mut unknown = Vec::new();
+    for arg in &wanted {
+        match resolve_channel(arg, known) {
+            Resolved::Found(c) => out.push(c.clone()),
+            Resolved::Id(id) => match client.conversations_info(&id).await {
+                Ok(c) => out.push(c),
+                Err(e) if e.code() == Some("channel_not_found") => unknown.push(format!(
+                    "{arg}: no such channel (or not visible to this token)"
+                )),
+                Err(e) => return Err(slack_error(e)),
+            },
+            Resolved::Unknown(close) => unknown.push(if close.is_empty() {
+                format!("{arg}: no such channel")
+            } else {
+                format!("{arg}: no such channel; did you mean {}?", close.join(", "))
+            }),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(
+            UsageError::new(format!("unknown channel(s):\n  {}", unknown.join("\n  ")))
+                .with_hint("give channel IDs or exact names as conversations.list shows them")
+                .into(),
+        );
+    }
+    if cli.all_in_scope {
+        let config = roster::load(config_dir).map_err(|e| {
+            anyhow::Error::new(UsageError::new(format!("{e}")).with_hint(format!(
+                "--all-in-scope reads team.json and categories.json in {}",
+                config_dir.display()
+            )))
+        })?;
+        out.extend(
+            known
+                .iter()
+                .filter(|c| {
+                    !c.name.is_empty() && config.categories.in_slack_scope(&c.name, c.is_archived)
+                })
+                .cloned(),
+        );
+    }
+    let mut seen = HashSet::new();
+    out.retain(|c| seen.insert(c.id.clone()));
+    Ok(out)
+}
+
+enum Resolved<'a> {
+    Found(&'a Conversation),
+    /// Looks like an ID that conversations.list did not return (a DM, or a channel the token
+    /// cannot list): ask conversations.info.
+    Id(String),
+    /// No match; close names to suggest.
+    Unknown(Vec<String>),
+}
+
+fn looks_like_id(s: &str) -> bool {
+    s.len() >= 9
+        && matches!(s.as_bytes()[0], b'C' | b'G' | b'D')
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn resolve_channel<'a>(arg: &str, known: &'a [Conversation]) -> Resolved<'a> {
+    let name = arg.trim().trim_start_matches('#');
+    if let Some(c) = known.iter().find(|c| c.id == name) {
+        return Resolved::Found(c);
+    }
+    if let Some(c) = known
+        .iter()
+        .find(|c| c.name == name)
+        .or_else(|| known.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+    {
+        return Resolved::Found(c);
+    }
+    if looks_like_id(name) {
+        return Resolved::Id(name.to_string());
+    }
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = known
+        .iter()
+        .filter(|c| !c.name.is_empty())
+        .map(|c| {
+            let score = strsim::jaro_winkler(&lower, &c.name.to_lowercase());
+            let contains = !lower.is_empty() && c.name.to_lowercase().contains(&lower);
+            (
+                if contains { score.max(0.9) } else { score },
+                c.name.as_str(),
+            )
+        })
+        .filter(|(s, _)| *s >= 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    Resolved::Unknown(
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, n)| format!("#{n}"))
+            .collect(),
+    )
+}
+
+/// File stems for the channels: sanitised names (DMs by ID), made unique within the run.
+fn file_stems(channels: &[Conversation]) -> Vec<String> {
+    let mut used = HashSet::new();
+    channels
+        .iter()
+        .map(|c| {
+            let base = files::sanitize(&c.name, &c.id);
+            let stem = if used.contains(&base.to_lowercase()) {
+                format!("{base}-{}", files::sanitize(&c.id, "channel"))
+            } else {
+                base
+            };
+            used.insert(stem.to_lowercase());
+            stem
+        })
+        .collect()
+}
+
+fn progress(label: &str, quiet: bool) -> ProgressBar {
+    let visible = !quiet && std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg} {pos} messages ({per_sec}, {elapsed})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(label.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The history window of one channel's pass.
+fn pass_range(settings: &Settings, resume_from: Option<&str>, lookback_days: u32) -> TimeRange {
+    let mut oldest = settings.since;
+    if let Some(newest) = resume_from.and_then(ts_key) {
+        let from = newest.saturating_sub(i64::from(lookback_days) * 86_400_000_000);
+        oldest = Some(oldest.map_or(from, |s| s.max(from)));
+    }
+    let to_ts = |k: i64| {
+        slack_ts(jiff::Timestamp::from_microsecond(k).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+    };
+    TimeRange {
+        oldest: oldest.map(to_ts),
+        // `until` is an exclusive instant; with `inclusive` the bound is its last microsecond.
+        latest: settings.until.map(|u| to_ts(u - 1)),
+        inclusive: true,
+    }
+}
+
+async fn export(
+    cli: &Cli,
+    settings: &Settings,
+    client: &SlackClient,
+    config_dir: &Path,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let users = client.all_users().await.map_err(slack_error)?;
+    let known = client
+        .all_conversations(ListConversations::channels())
+        .await
+        .map_err(slack_error)?;
+    let channels = select_channels(cli, client, config_dir, &known).await?;
+    if channels.is_empty() {
+        warn!("no channel matched; nothing to export");
+        return Ok(Outcome::Success);
+    }
+
+    let out_dir = cli.common.out.clone();
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("creating the output directory {}", out_dir.display()))?;
+    let export_key = out_dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", out_dir.display()))?
+        .display()
+        .to_string();
+    let store = Store::open(&cli.common.db_path())?;
+
+    let names = Arc::new(names::Directory::new(&users, &known));
+    let mut sink: Box<dyn Sink> = match cli.format {
+        Format::Text => Box::new(formats::text::TextSink::new(
+            out_dir.clone(),
+            settings.tz.clone(),
+            names,
+        )),
+        Format::Json => Box::new(formats::json::JsonSink::new(out_dir.clone())),
+        Format::Slack => {
+            Box::new(formats::slack::SlackSink::new(&out_dir, cli.zip).map_err(export_error)?)
+        }
+    };
+
+    let stems = file_stems(&channels);
+    let mut metas = Vec::new();
+    let mut failed = 0usize;
+    let mut total_messages = 0u64;
+    for (conv, stem) in channels.into_iter().zip(stems) {
+        let label = if conv.name.is_empty() {
+            conv.id.clone()
+        } else {
+            format!("#{}", conv.name)
+        };
+        let members = if cli.format == Format::Slack {
+            match client.all_members(&conv.id).await {
+                Ok(m) => m,
+                Err(e) if e.is_fatal() => return Err(slack_error(e)),
+                Err(e) => {
+                    warn!(channel = %label, error = %e, "could not list members; channels.json lists none");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let meta = ChannelMeta {
+            conversation: conv,
+            file_stem: stem,
+            members,
+        };
+        let id = meta.conversation.id.clone();
+        let state = store.export_channel(&export_key, &id, &meta.conversation.name, !cli.resume)?;
+        let resume_from = (cli.resume && state.complete)
+            .then_some(state.newest_ts.as_deref())
+            .flatten();
+        let range = pass_range(settings, resume_from, cli.thread_lookback);
+        let bar = progress(&label, cli.common.quiet);
+        let fetched = fetch::fetch_channel(client, &store, state.id, &id, range, &bar).await;
+        bar.finish_and_clear();
+        let stats = match fetched {
+            Ok(stats) => stats,
+            Err(ExportError::Slack(e)) if e.is_fatal() => return Err(slack_error(e)),
+            Err(e) => {
+                error!(channel = %label, error = %e, "export failed; rerun with --resume to continue");
+                failed += 1;
+                continue;
+            }
+        };
+        if stats.thread_errors.is_empty() {
+            let newest = store.export_newest_top_level(state.id)?;
+            store.export_finish_channel(state.id, newest.as_deref())?;
+        } else {
+            failed += 1;
+            error!(
+                channel = %label,
+                threads = stats.thread_errors.len(),
+                "some threads could not be fetched; their replies are missing (rerun with --resume)"
+            );
+        }
+        let written =
+            sink::render_channel(&store, state.id, &meta, sink.as_mut()).map_err(export_error)?;
+        total_messages += written;
+        if !cli.common.quiet {
+            eprintln!(
+                "{label}: {written} messages exported ({} new); {} threads fetched, {} unchanged",
+                stats.new_messages, stats.threads_fetched, stats.threads_skipped
+            );
+        }
+        metas.push(meta);
+    }
+    sink.finish(&users, &metas).map_err(export_error)?;
+
+    let elapsed = started.elapsed();
+    let api = client.stats();
+    info!(
+        channels = metas.len(),
+        failed,
+        messages = total_messages,
+        requests = api.requests,
+        http_429 = api.http_429,
+        retries = api.retries,
+        "export finished"
+    );
+    if !cli.common.quiet {
+        eprintln!(
+            "exported {} channel(s), {total_messages} messages to {} in {:.1}s ({} API calls, {} rate-limited, {} retried){}",
+            metas.len(),
+            sink.location(),
+            elapsed.as_secs_f64(),
+            api.requests,
+            api.http_429,
+            api.retries,
+            if failed > 0 {
+                format!("; {failed} channel(s) failed")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(if failed > 0 {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(id: &str, name: &str) -> Conversation {
+        Conversation {
+            id: id.into(),
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn channel_arguments_resolve_by_id_name_or_suggest() {
+        let known = [
+            conv("C0AAAAAAAA", "bitsafe-acme"),
+            conv("C0BBBBBBBB", "general"),
+        ];
+        assert!(
+            matches!(resolve_channel("#bitsafe-acme", &known), Resolved::Found(c) if c.id == "C0AAAAAAAA")
+        );
+        assert!(
+            matches!(resolve_channel("C0BBBBBBBB", &known), Resolved::Found(c) if c.name == "general")
+        );
+        assert!(
+            matches!(resolve_channel("D0CCCCCCCC", &known), Resolved::Id(id) if id == "D0CCCCCCCC")
+        );
+        match resolve_channel("bitsafe-acm", &known) {
+            Resolved::Unknown(close) => assert_eq!(close, ["#bitsafe-acme"]),
+            _ => panic!("expected suggestions"),
+        }
+        assert!(matches!(resolve_channel("zzz", &known), Resolved::Unknown(c) if c.is_empty()));
+    }
+
+    #[test]
+    fn stems_are_unique_and_safe() {
+        let stems = file_stems(&[conv("C1", "a/b"), conv("C2", "a_b"), conv("D3", "")]);
+        assert_eq!(stems, ["a_b", "a_b-C2", "D3"]);
+    }
+
+    #[test]
+    fn resumed_pass_starts_lookback_days_before_newest() {
+        let s = Settings {
+            tz: TimeZone::UTC,
+            since: None,
+            until: Some(2_000_000_000_000_000),
+        };
+        let r = pass_range(&s, Some("1700000000.000000"), 1);
+        assert_eq!(r.oldest.as_deref(), Some("1699913600.000000"));
+        assert_eq!(r.latest.as_deref(), Some("1999999999.999999"));
+        assert!(r.inclusive);
+        assert_eq!(pass_range(&s, None, 1).oldest, None);
+    }
+}

@@ -1,0 +1,15 @@
+//! `slack-export`: channel history with threads to text, JSON or the standard Slack export layout.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use slack_export::Cli;
+
+fn main() -> ExitCode {
+    if let Some(code) = cli_support::handle_generators::<Cli>() {
+        return code;
+    }
+    let cli = Cli::parse();
+    cli_support::init_logging(&cli.common);
+    cli_support::exit_with(slack_export::run(cli))
+}

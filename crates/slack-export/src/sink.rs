@@ -1,0 +1,108 @@
+//! Where exported messages go: the [`Sink`] trait every format implements, and [`render_channel`],
+//! which streams a channel's spooled messages to a sink in the order it asks for. Fetch code never
+//! sees a format; a new format is a new `Sink`.
+
+use std::path::PathBuf;
+
+use slack_client::{Conversation, Message, User};
+use store::Store;
+use store::export::{ReplyRef, SpoolOrder};
+
+/// Failures of the export itself (Slack failures are [`slack_client::Error`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the zip file {}: {source}", path.display())]
+    Zip {
+        path: PathBuf,
+        source: zip::result::ZipError,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("a stored message is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Slack(#[from] slack_client::Error),
+}
+
+impl ExportError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ExportError {
+        let path = path.into();
+        move |source| ExportError::Io { path, source }
+    }
+}
+
+/// A channel being exported, as the sinks see it.
+#[derive(Debug, Clone)]
+pub struct ChannelMeta {
+    pub conversation: Conversation,
+    /// File/folder name for this channel, sanitised and unique within the run.
+    pub file_stem: String,
+    /// Member IDs (fetched only for the Slack layout, which lists them).
+    pub members: Vec<String>,
+}
+
+/// One message handed to a sink.
+#[derive(Debug)]
+pub struct Item<'a> {
+    pub message: &'a Message,
+    /// `ts` in microseconds.
+    pub ts_key: i64,
+    /// For a thread parent (only if the sink [`Sink::wants_reply_refs`]): its exported replies.
+    pub replies: &'a [ReplyRef],
+}
+
+/// An export format. Calls come as: per channel `begin_channel`, `message`* (in [`Sink::order`]),
+/// `end_channel`; then `finish` once.
+pub trait Sink {
+    /// The order messages should arrive in.
+    fn order(&self) -> SpoolOrder;
+    /// Whether thread parents should come with their reply list.
+    fn wants_reply_refs(&self) -> bool {
+        false
+    }
+    fn begin_channel(&mut self, channel: &ChannelMeta) -> Result<(), ExportError>;
+    fn message(&mut self, item: &Item<'_>) -> Result<(), ExportError>;
+    fn end_channel(&mut self) -> Result<(), ExportError>;
+    /// After the last channel: workspace-level files (users, channel lists), closing archives.
+    fn finish(&mut self, users: &[User], channels: &[ChannelMeta]) -> Result<(), ExportError>;
+    /// Where the output went, for the summary.
+    fn location(&self) -> String;
+}
+
+/// Streams the spooled messages of `spool_id` into `sink`, one at a time.
+pub fn render_channel(
+    store: &Store,
+    spool_id: i64,
+    channel: &ChannelMeta,
+    sink: &mut dyn Sink,
+) -> Result<u64, ExportError> {
+    sink.begin_channel(channel)?;
+    let wants_refs = sink.wants_reply_refs();
+    let mut count = 0u64;
+    let no_refs: Vec<ReplyRef> = Vec::new();
+    store.export_for_each::<ExportError>(spool_id, sink.order(), |row| {
+        let raw: serde_json::Value = serde_json::from_str(row.raw)?;
+        let mut message: Message = serde_json::from_value(raw.clone())?;
+        message.raw = raw;
+        let refs = if wants_refs && row.thread_key == row.ts_key && message.reply_count > 0 {
+            store.export_reply_refs(spool_id, row.ts_key)?
+        } else {
+            Vec::new()
+        };
+        sink.message(&Item {
+            message: &message,
+            ts_key: row.ts_key,
+            replies: if refs.is_empty() { &no_refs } else { &refs },
+        })?;
+        count += 1;
+        Ok(())
+    })?;
+    sink.end_channel()?;
+    Ok(count)
+}
