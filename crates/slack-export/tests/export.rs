@@ -1,0 +1,540 @@
+//! End-to-end: the real `slack-export` binary against an in-process slack-sim over loopback, with
+//! real SQLite files and output in temp dirs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use slack_sim::{Channel, SimHandle, SimOptions, Workspace};
+
+const TOKEN: &str = "xoxp-export-test";
+const LAB: &str = "C0LAB00001";
+const ACME: &str = "C0DEMOACM";
+
+/// 2026-01-05T08:00:00Z and friends: fixed times so day files and text times are predictable.
+const T_JOIN: &str = "1767590000.000100";
+const T_PARENT: &str = "1767600000.000100";
+const T_REPLY1: &str = "1767603600.000100";
+const T_BOT: &str = "1767610000.000100";
+const T_REPLY2: &str = "1767690000.000100";
+
+/// The demo workspace plus a small hand-made channel with every message kind the text format
+/// shows, and a channel whose name tries to escape the output directory.
+fn workspace() -> Workspace {
+    let mut ws = demo::workspace();
+    let members: Vec<String> = ["U0DEMOOPS", "U0DEMOAKI", "U0DEMOMAR", "U0DEMOOLD"]
+        .map(String::from)
+        .to_vec();
+    ws.channels.push(Channel {
+        id: LAB.into(),
+        name: "export-lab".into(),
+        created: 1_767_000_000,
+        creator: "U0DEMOOPS".into(),
+        members: members.clone(),
+        messages: vec![
+            json!({"type": "message", "ts": T_JOIN, "user": "U0DEMOMAR", "subtype": "channel_join",
+                   "text": "<@U0DEMOMAR> has joined the channel"}),
+            json!({"type": "message", "ts": T_PARENT, "thread_ts": T_PARENT, "user": "U0DEMOAKI",
+                   "text": "Plan for <@U0DEMOMAR>, see <#C0DEMOACM|bitsafe-acme> &amp; <https://x.example|the doc>",
+                   "edited": {"user": "U0DEMOAKI", "ts": "1767600100.000000"},
+                   "files": [{"id": "F1", "name": "plan.pdf"}],
+                   "reactions": [{"name": "eyes", "users": ["U0DEMOMAR"], "count": 2}]}),
+            json!({"type": "message", "ts": T_REPLY1, "thread_ts": T_PARENT, "user": "U0DEMOOLD",
+                   "text": "old hand here"}),
+            json!({"type": "message", "ts": T_BOT, "subtype": "bot_message", "bot_id": "B0DEMOBOT",
+                   "text": "Deploy done", "x_custom": {"k": [1, 2]}}),
+            json!({"type": "message", "ts": T_REPLY2, "thread_ts": T_PARENT, "user": "U0DEMOMAR",
+                   "text": "next day reply"}),
+        ],
+        ..Channel::default()
+    });
+    ws.channels.push(Channel {
+        id: "C0LAB00002".into(),
+        name: "../evil\\name".into(),
+        created: 1_767_000_000,
+        creator: "U0DEMOOPS".into(),
+        members,
+        messages: vec![
+            json!({"type": "message", "ts": T_PARENT, "user": "U0DEMOAKI", "text": "hi"}),
+        ],
+        ..Channel::default()
+    });
+    ws
+}
+
+async fn sim(opts: SimOptions) -> SimHandle {
+    let opts = SimOptions {
+        token: TOKEN.into(),
+        ..opts
+    };
+    slack_sim::start(([127, 0, 0, 1], 0).into(), workspace(), opts)
+        .await
+        .expect("sim starts")
+}
+
+fn command(base: &str, dir: &Path, out: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slack-export"));
+    cmd.current_dir(dir)
+        .args(args)
+        .args(["--tz", "UTC", "--out"])
+        .arg(dir.join(out))
+        .arg("--db")
+        .arg(dir.join(format!("{out}.db")))
+        .env("SLACK_API_BASE", base)
+        .env("SLACK_TOKEN", TOKEN)
+        .env("SLACK_RATE_SCALE", "off")
+        .env_remove("SLACK_USER_TOKEN")
+        .env_remove("SLACK_TOOLS_OUT")
+        .env_remove("SLACK_TOOLS_DB")
+        .env_remove("SLACK_TOOLS_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the binary to completion off the async runtime (the sim is served by the runtime).
+async fn run(sim: &SimHandle, dir: &Path, out: &str, args: &[&str]) -> Output {
+    let mut cmd = command(&sim.base_url(), dir, out, args);
+    tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+        .await
+        .expect("join")
+}
+
+fn ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Every file under `root`, relative path to contents.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("readable dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .display()
+                    .to_string();
+                out.insert(rel, std::fs::read(&p).expect("readable file"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Export outputs only (the database sits next to them in some runs).
+fn outputs(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    tree(root)
+        .into_iter()
+        .filter(|(k, _)| !k.contains(".db"))
+        .collect()
+}
+
+fn replies_calls(sim: &SimHandle, since: usize) -> usize {
+    sim.requests()[since..]
+        .iter()
+        .filter(|r| r.method == "conversations.replies" && r.fault.is_none())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_resolves_names_and_indents_replies_under_their_parent() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(&sim, dir.path(), "out", &["#export-lab"]).await;
+    ok(&out);
+    let text = read(&dir.path().join("out/export-lab.txt"));
+    let expected = "\
+# #export-lab (C0LAB00001)
+
+2026-01-05 05:13  → Maria joined
+2026-01-05 08:00  Aki: Plan for @Maria, see #bitsafe-acme & the doc (https://x.example) (edited) [file: plan.pdf] [:eyes: 2]
+    2026-01-05 09:00  Gina Howe (former) (deleted): old hand here
+    2026-01-06 09:00  Maria: next day reply
+2026-01-05 10:46  Deploy Bot: Deploy done
+";
+    assert_eq!(text, expected);
+    // Only the one thread parent cost a replies call.
+    assert_eq!(replies_calls(&sim, 0), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_is_lossless_and_holds_replies() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&run(&sim, dir.path(), "out", &["export-lab", "--format", "json"]).await);
+    let messages: Vec<Value> =
+        serde_json::from_str(&read(&dir.path().join("out/export-lab.json"))).expect("json array");
+    let ts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["ts"].as_str().expect("ts"))
+        .collect();
+    assert_eq!(ts, [T_JOIN, T_PARENT, T_REPLY1, T_REPLY2, T_BOT]);
+    let bot = &messages[4];
+    assert_eq!(
+        bot["x_custom"],
+        json!({"k": [1, 2]}),
+        "unknown fields survive"
+    );
+    assert_eq!(messages[1]["reply_count"], json!(2));
+    assert_eq!(messages[3]["parent_user_id"], json!("U0DEMOAKI"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_layout_has_lists_day_files_and_parent_reply_lists() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["export-lab", ACME, "--format", "slack"],
+    )
+    .await);
+    let root = dir.path().join("out/slack-export");
+    let users: Vec<Value> = serde_json::from_str(&read(&root.join("users.json"))).expect("users");
+    assert!(
+        users
+            .iter()
+            .any(|u| u["id"] == "U0DEMOOLD" && u["deleted"] == true)
+    );
+    let channels: Vec<Value> =
+        serde_json::from_str(&read(&root.join("channels.json"))).expect("channels");
+    let names = |list: &[Value]| -> Vec<String> {
+        list.iter()
+            .map(|c| c["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    assert_eq!(names(&channels), ["export-lab"]);
+    assert_eq!(channels[0]["members"].as_array().expect("members").len(), 4);
+    // The demo's customer channel is private: it belongs in groups.json.
+    let groups: Vec<Value> =
+        serde_json::from_str(&read(&root.join("groups.json"))).expect("groups");
+    assert_eq!(names(&groups), ["bitsafe-acme"]);
+    assert!(
+        groups[0]["purpose"]["value"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty())
+    );
+    assert!(!groups[0]["members"].as_array().expect("members").is_empty());
+
+    let day1: Vec<Value> =
+        serde_json::from_str(&read(&root.join("export-lab/2026-01-05.json"))).expect("day 1");
+    let day2: Vec<Value> =
+        serde_json::from_str(&read(&root.join("export-lab/2026-01-06.json"))).expect("day 2");
+    let ts = |v: &[Value]| {
+        v.iter()
+            .map(|m| m["ts"].as_str().expect("ts").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ts(&day1), [T_JOIN, T_PARENT, T_REPLY1, T_BOT]);
+    assert_eq!(ts(&day2), [T_REPLY2], "a reply lives in its own day's file");
+    assert_eq!(
+        day1[1]["replies"],
+        json!([{"user": "U0DEMOOLD", "ts": T_REPLY1}, {"user": "U0DEMOMAR", "ts": T_REPLY2}])
+    );
+    assert!(day1[0].get("replies").is_none());
+    // Every message of the demo channel is in exactly one day file, each day file holds its day.
+    let acme_total: usize = sim.with_workspace(|ws| ws.channel(ACME).expect("acme").messages.len());
+    let mut seen = 0;
+    for e in std::fs::read_dir(root.join("bitsafe-acme"))
+        .expect("acme folder")
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        let day: Vec<Value> = serde_json::from_str(&read(&e.path())).expect("day file");
+        for m in &day {
+            let secs: i64 = m["ts"]
+                .as_str()
+                .expect("ts")
+                .split('.')
+                .next()
+                .expect("secs")
+                .parse()
+                .expect("int");
+            let date = jiff::Timestamp::from_second(secs)
+                .expect("ts")
+                .strftime("%Y-%m-%d")
+                .to_string();
+            assert_eq!(format!("{date}.json"), name);
+        }
+        seen += day.len();
+    }
+    assert_eq!(seen, acme_total);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zip_holds_the_same_layout_as_the_folder() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&run(
+        &sim,
+        dir.path(),
+        "folder",
+        &["export-lab", "--format", "slack"],
+    )
+    .await);
+    ok(&run(
+        &sim,
+        dir.path(),
+        "zipped",
+        &["export-lab", "--format", "slack", "--zip"],
+    )
+    .await);
+    let folder = outputs(&dir.path().join("folder/slack-export"));
+    let file = std::fs::File::open(dir.path().join("zipped/slack-export.zip")).expect("zip exists");
+    let mut archive = zip::ZipArchive::new(file).expect("valid zip");
+    let mut zipped = BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).expect("entry");
+        assert_eq!(f.compression(), zip::CompressionMethod::Deflated);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes).expect("read entry");
+        zipped.insert(f.name().expect("entry name").to_string(), bytes);
+    }
+    assert_eq!(zipped, folder);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channel_names_are_sanitised_into_the_output_directory() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&run(&sim, dir.path(), "out", &["C0LAB00002"]).await);
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out2",
+        &["C0LAB00002", "--format", "slack"],
+    )
+    .await);
+    let files: Vec<String> = outputs(&dir.path().join("out")).into_keys().collect();
+    assert_eq!(files, ["_evil_name.txt"]);
+    assert!(
+        dir.path()
+            .join("out2/slack-export/_evil_name/2026-01-05.json")
+            .is_file()
+    );
+    // Nothing escaped: the temp dir holds only the two outputs and their databases.
+    for e in std::fs::read_dir(dir.path()).expect("ls").flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        assert!(
+            name.starts_with("out"),
+            "unexpected {name} next to the outputs"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_channel_exits_2_with_close_matches() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(&sim, dir.path(), "out", &["#bitsafe-acm"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean #bitsafe-acme"), "{stderr}");
+    assert!(!dir.path().join("out/bitsafe-acm.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_give_byte_identical_output() {
+    let clean = sim(SimOptions::default()).await;
+    let faulty = sim(SimOptions {
+        faults: 0.1,
+        fault_seed: 11,
+        ..SimOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for format in ["text", "json", "slack"] {
+        let args = ["export-lab", ACME, "--format", format];
+        ok(&run(&clean, dir.path(), &format!("clean-{format}"), &args).await);
+        ok(&run(&faulty, dir.path(), &format!("faulty-{format}"), &args).await);
+        let a = outputs(&dir.path().join(format!("clean-{format}")));
+        let b = outputs(&dir.path().join(format!("faulty-{format}")));
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{format} output differs under faults");
+    }
+    let injected = faulty
+        .requests()
+        .iter()
+        .filter(|r| r.fault.is_some())
+        .count();
+    assert!(injected > 0, "the faulty sim injected no faults");
+}
+
+/// Adds a reply to the thread `parent` in `channel`, and a new top-level message.
+fn add_reply_and_message(sim: &SimHandle, channel: &str, parent: &str) -> (String, String) {
+    sim.with_workspace(|ws| {
+        let next = ws.max_ts_micros() + 1_000_000;
+        let reply_ts = slack_sim::format_ts(next);
+        let top_ts = slack_sim::format_ts(next + 1_000_000);
+        let c = ws.channel_mut(channel).expect("channel");
+        c.messages.push(
+            json!({"type": "message", "ts": reply_ts, "thread_ts": parent,
+            "user": "U0DEMOAKI", "text": "late reply to an old thread"}),
+        );
+        c.messages
+            .push(json!({"type": "message", "ts": top_ts, "user": "U0DEMOMAR",
+            "text": "brand new message"}));
+        (reply_ts, top_ts)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_merges_new_replies_to_old_threads_without_duplicates() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for format in ["text", "slack"] {
+        ok(&run(
+            &sim,
+            dir.path(),
+            &format!("inc-{format}"),
+            &["export-lab", "--format", format, "--resume"],
+        )
+        .await);
+    }
+    add_reply_and_message(&sim, LAB, T_PARENT);
+    for format in ["text", "slack"] {
+        let before = sim.requests().len();
+        let out = run(
+            &sim,
+            dir.path(),
+            &format!("inc-{format}"),
+            &[
+                "export-lab",
+                "--format",
+                format,
+                "--resume",
+                "--thread-lookback",
+                "400",
+            ],
+        )
+        .await;
+        ok(&out);
+        // Only the thread whose latest_reply moved is fetched again.
+        assert_eq!(replies_calls(&sim, before), 1, "{format}");
+        ok(&run(
+            &sim,
+            dir.path(),
+            &format!("full-{format}"),
+            &["export-lab", "--format", format],
+        )
+        .await);
+        assert_eq!(
+            outputs(&dir.path().join(format!("inc-{format}"))),
+            outputs(&dir.path().join(format!("full-{format}"))),
+            "{format}: resumed export differs from a full one"
+        );
+    }
+    let text = read(&dir.path().join("inc-text/export-lab.txt"));
+    let lines: Vec<&str> = text.lines().collect();
+    let late = lines
+        .iter()
+        .position(|l| l.contains("late reply"))
+        .expect("late reply exported");
+    assert!(
+        lines[late].starts_with("    "),
+        "indented as a reply: {}",
+        lines[late]
+    );
+    assert!(
+        lines[late - 1].contains("next day reply"),
+        "after the thread's older replies"
+    );
+    assert_eq!(text.matches("old hand here").count(), 1, "no duplicates");
+    assert!(lines.last().expect("line").contains("brand new message"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_export_resumes_to_the_same_files() {
+    // Rate limits on (sped up 20x) so the export takes seconds and can be killed half-way.
+    let sim = sim(SimOptions {
+        rate_scale: Some(20.0),
+        ..SimOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["bitsafe-acme", "--format", "slack", "--resume"];
+    let mut cmd = command(&sim.base_url(), dir.path(), "killed", &args);
+    cmd.env("SLACK_RATE_SCALE", "20")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let db = dir.path().join("killed.db");
+    let stored_threads = move || -> i64 {
+        let Ok(conn) = store::rusqlite::Connection::open(&db) else {
+            return 0;
+        };
+        conn.query_row("SELECT COUNT(*) FROM export_threads", [], |r| r.get(0))
+            .unwrap_or(0)
+    };
+    let total_threads =
+        sim.with_workspace(|ws| ws.channel(ACME).expect("acme").thread_summaries().len() as i64);
+    let killed_at = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let n = stored_threads();
+            if n >= 5 || Instant::now() > deadline {
+                child.kill().expect("kill");
+                let status = child.wait().expect("wait");
+                assert!(
+                    !status.success(),
+                    "the export finished before it could be killed"
+                );
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .expect("join");
+    assert!(
+        killed_at >= 5 && killed_at < total_threads,
+        "killed mid-export ({killed_at}/{total_threads})"
+    );
+    assert!(!dir.path().join("killed/slack-export/users.json").exists());
+
+    let before = sim.requests().len();
+    let mut resume = command(&sim.base_url(), dir.path(), "killed", &args);
+    resume.env("SLACK_RATE_SCALE", "20");
+    let out = tokio::task::spawn_blocking(move || resume.output().expect("runs"))
+        .await
+        .expect("join");
+    ok(&out);
+    let refetched = replies_calls(&sim, before) as i64;
+    assert!(
+        refetched <= total_threads - killed_at,
+        "threads stored before the kill were fetched again"
+    );
+
+    let mut full = command(
+        &sim.base_url(),
+        dir.path(),
+        "full",
+        &["bitsafe-acme", "--format", "slack"],
+    );
+    full.env("SLACK_RATE_SCALE", "20");
+    let out = tokio::task::spawn_blocking(move || full.output().expect("runs"))
+        .await
+        .expect("join");
+    ok(&out);
+    assert_eq!(
+        outputs(&dir.path().join("killed")),
+        outputs(&dir.path().join("full"))
+    );
+}
