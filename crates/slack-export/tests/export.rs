@@ -538,3 +538,80 @@ async fn killed_export_resumes_to_the_same_files() {
         outputs(&dir.path().join("full"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn since_and_until_bound_top_level_messages() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "export-lab",
+        "--format",
+        "json",
+        "--since",
+        "2026-01-05T06:00:00Z",
+        "--until",
+        "2026-01-05",
+    ];
+    ok(&run(&sim, dir.path(), "out", &args).await);
+    let messages: Vec<Value> =
+        serde_json::from_str(&read(&dir.path().join("out/export-lab.json"))).expect("json array");
+    let ts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["ts"].as_str().expect("ts"))
+        .collect();
+    // The join (05:13) is before --since; a thread in the window comes whole, late replies included.
+    assert_eq!(ts, [T_PARENT, T_REPLY1, T_REPLY2, T_BOT]);
+    let history = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "conversations.history")
+        .expect("history call");
+    assert_eq!(
+        history.params.get("oldest").map(String::as_str),
+        Some("1767592800.000000")
+    );
+    assert_eq!(
+        history.params.get("latest").map(String::as_str),
+        Some("1767657599.999999")
+    );
+
+    let bad = run(
+        &sim,
+        dir.path(),
+        "bad",
+        &["export-lab", "--since", "yesterday-ish"],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_all_in_scope_exports_every_scoped_channel() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slack-export"));
+    cmd.current_dir(dir.path())
+        .args(["--demo", "--all-in-scope", "--format", "json", "--out"])
+        .arg(dir.path().join("out"))
+        .env_remove("SLACK_TOKEN")
+        .env_remove("SLACK_API_BASE");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("join");
+    ok(&out);
+    let scope = roster::parse_categories(
+        demo::CATEGORIES_JSON,
+        Path::new("categories.json"),
+        &roster::parse_team(demo::TEAM_JSON, Path::new("team.json")).expect("team"),
+    )
+    .expect("categories");
+    let mut expected: Vec<String> = demo::workspace()
+        .channels
+        .iter()
+        .filter(|c| !c.is_im && !c.is_mpim && scope.in_slack_scope(&c.name, c.is_archived))
+        .map(|c| format!("{}.json", c.name))
+        .collect();
+    expected.sort();
+    let files: Vec<String> = outputs(&dir.path().join("out")).into_keys().collect();
+    assert!(expected.len() > 3, "{expected:?}");
+    assert_eq!(files, expected);
+}
