@@ -14,6 +14,8 @@ use slack_sim::{Channel, SimHandle, SimOptions, Team, TopicField, Workspace};
 pub const TEAM_JSON: &str = include_str!("../data/team.json");
 /// The demo scope and categories (`categories.json`).
 pub const CATEGORIES_JSON: &str = include_str!("../data/categories.json");
+/// The demo engagement-analytics config (`insight.json`): two private channels opted in, one user opted out.
+pub const INSIGHT_JSON: &str = include_str!("../data/insight.json");
 
 /// The token the demo sim accepts. Not a secret: it only opens the in-process demo sim.
 const DEMO_TOKEN: &str = "xoxp-demo-0000";
@@ -70,12 +72,13 @@ impl DemoEnv {
     }
 }
 
-/// Writes the demo `team.json` and `categories.json` into `dir`.
+/// Writes the demo `team.json`, `categories.json` and `insight.json` into `dir`.
 pub fn write_config(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, text) in [
         ("team.json", TEAM_JSON),
         ("categories.json", CATEGORIES_JSON),
+        ("insight.json", INSIGHT_JSON),
     ] {
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;

@@ -1,0 +1,153 @@
+//! `insight-sync`: the scheduled half of the engagement pipeline. Pulls users, channels,
+//! membership, messages, replies and reactions into the store under the privacy rules of
+//! `insight.json`, keeps scrubbed raw snapshots, prunes by retention; `prune` and `purge-user`
+//! subcommands for operators.
+
+pub mod snapshot;
+pub mod sync;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
+use insight::InsightConfig;
+use store::Store;
+
+pub use sync::{SyncError, SyncOptions, SyncSummary, lock, sync};
+
+/// Sync Slack engagement data (users, channels, membership, messages, replies, reactions) into the
+/// store, under the privacy rules of insight.json. Meant for cron; prints one summary line.
+#[derive(Parser, Debug)]
+#[command(name = "insight-sync", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Backfill from this date (YYYY-MM-DD, in the configured timezone) instead of the window.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply retention now (what every sync does at its end).
+    Prune,
+    /// Remove every trace of a person: rows, aggregates, raw snapshots. Prints what was removed.
+    PurgeUser {
+        /// User ID, or a username / display name stored in the database.
+        user: String,
+    },
+}
+
+fn config_error(e: insight::ConfigError) -> anyhow::Error {
+    anyhow::Error::new(Hinted {
+        message: e.to_string(),
+        hint: e.hint.clone(),
+        usage: true,
+    })
+}
+
+/// Parses and runs the command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    cli_support::load_dotenv()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run_async(cli))
+}
+
+async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
+    let demo = if cli.common.demo {
+        Some(demo::DemoEnv::start().await?)
+    } else {
+        None
+    };
+    let config_dir = demo
+        .as_ref()
+        .map_or(cli.common.config.clone(), |d| d.config_dir.clone());
+    let cfg = insight::load_config(&config_dir).map_err(config_error)?;
+    let db = cli.common.db_path();
+    let out = cli.common.out.clone();
+    match cli.command {
+        Some(Command::Prune) => {
+            let _lock = sync::lock(&db)?;
+            let mut store = Store::open(&db)?;
+            let (rows, files) = sync::prune(&mut store, &cfg, &out)?;
+            println!("insight-sync prune: rows={rows} files={files}");
+            return Ok(Outcome::Success);
+        }
+        Some(Command::PurgeUser { user }) => return purge_user(&db, &out, &cfg, &user),
+        None => {}
+    }
+    let since = cli
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, &cfg))
+        .transpose()?;
+    let client = match &demo {
+        Some(d) => d.client()?,
+        None => slack_client::SlackClient::new(slack_client::ClientConfig::from_env()?)?,
+    };
+    let summary = sync::sync(
+        &client,
+        &cfg,
+        &SyncOptions {
+            db,
+            out,
+            config_dir,
+            since,
+        },
+    )
+    .await?;
+    println!("{summary}");
+    Ok(if summary.failed_channels.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn parse_since(s: &str, cfg: &InsightConfig) -> anyhow::Result<jiff::Timestamp> {
+    let day: jiff::civil::Date = s.parse().map_err(|e| {
+        UsageError::new(format!("--since {s:?} is not a date: {e}")).with_hint("use YYYY-MM-DD")
+    })?;
+    Ok(day.to_zoned(cfg.tz.clone())?.timestamp())
+}
+
+fn purge_user(db: &Path, out: &Path, cfg: &InsightConfig, user: &str) -> anyhow::Result<Outcome> {
+    let _lock = sync::lock(db)?;
+    let mut store = Store::open(db)?;
+    let id: Option<String> = store
+        .conn()
+        .query_row(
+            "SELECT user_id FROM insight_users WHERE user_id = ?1 OR lower(name) = lower(?1)
+             OR lower(display_name) = lower(?1) LIMIT 1",
+            [user],
+            |r| r.get(0),
+        )
+        .ok();
+    // An ID that is no longer (or never was) in insight_users may still sit in snapshots.
+    let id = id.unwrap_or_else(|| user.trim().to_string());
+    let removed = store.insight_purge_user(&id)?;
+    let files = snapshot::purge_user(out, &id, cfg.store_text).with_context(|| {
+        format!(
+            "scrubbing snapshots under {}",
+            snapshot::root(out).display()
+        )
+    })?;
+    let total: usize = removed.iter().map(|(_, n)| n).sum();
+    for (table, n) in &removed {
+        println!("{table}\t{n}");
+    }
+    println!("snapshot_files_rewritten\t{files}");
+    eprintln!("insight-sync purge-user {id}: removed {total} rows, rewrote {files} snapshot files");
+    Ok(Outcome::Success)
+}
+
+/// The default snapshot root for a given `--out`.
+pub fn snapshot_root(out: &Path) -> PathBuf {
+    snapshot::root(out)
+}

@@ -1,0 +1,582 @@
+//! One sync: users, channels in scope, a membership snapshot per channel, the window's messages,
+//! replies of threads whose `latest_reply` moved, and reactions, written per channel in one
+//! transaction; then retention.
+//!
+//! Channels are fetched concurrently (each Slack method has its own rate budget, so history,
+//! replies and members calls overlap) and written one at a time by this task, which owns the
+//! store. Privacy rules are applied here, before anything reaches the store or a snapshot.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use futures::{StreamExt, TryStreamExt};
+use insight::InsightConfig;
+use insight::time::{local_day_hour, ts_to_us};
+use jiff::Timestamp;
+use roster::{Identity, Platform, PlatformUser, UserIndex};
+use serde_json::{Value, json};
+use slack_client::{Conversation, ListConversations, Message, SlackClient, TimeRange, User};
+use store::Store;
+use store::insight::{
+    ChannelBatch, ChannelSyncState, EventKind, InsightChannel, InsightEvent, InsightUser, ThreadRow,
+};
+
+use crate::snapshot;
+
+/// Channels fetched at once.
+const CONCURRENCY: usize = 8;
+
+/// Everything that can stop a sync.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    #[error(
+        "another insight-sync is running on {} (lock file {})",
+        db.display(),
+        lock.display()
+    )]
+    Locked { db: PathBuf, lock: PathBuf },
+    #[error("cannot use the lock file {}: {source}", path.display())]
+    LockIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("Slack: {0}")]
+    Slack(#[from] slack_client::Error),
+    #[error("cannot write snapshot files under {}: {source}", path.display())]
+    Snapshot {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] roster::ConfigError),
+    #[error("departments come from team.json, but {} cannot be read: {source}", path.display())]
+    TeamFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What a sync is asked to do.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub db: PathBuf,
+    /// Root of the raw snapshots (`--out`).
+    pub out: PathBuf,
+    /// The config directory (for `team.json` when departments come from it).
+    pub config_dir: PathBuf,
+    /// Backfill from here instead of the rolling window.
+    pub since: Option<Timestamp>,
+}
+
+/// What a sync did; printed as the cron summary line.
+#[derive(Debug, Clone, Default)]
+pub struct SyncSummary {
+    pub run_id: i64,
+    pub users: usize,
+    pub opted_out_users: usize,
+    pub channels: usize,
+    pub failed_channels: Vec<String>,
+    pub removed_channels: usize,
+    pub events: u64,
+    pub threads_fetched: u64,
+    pub requests: u64,
+    pub http_429: u64,
+    pub pruned_rows: usize,
+    pub pruned_files: usize,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for SyncSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "insight-sync: {} run={} users={} opted_out={} channels={} failed={} removed={} events={} threads_fetched={} requests={} 429s={} pruned_rows={} pruned_files={} seconds={:.1}",
+            if self.failed_channels.is_empty() {
+                "ok"
+            } else {
+                "partial"
+            },
+            self.run_id,
+            self.users,
+            self.opted_out_users,
+            self.channels,
+            self.failed_channels.len(),
+            self.removed_channels,
+            self.events,
+            self.threads_fetched,
+            self.requests,
+            self.http_429,
+            self.pruned_rows,
+            self.pruned_files,
+            self.seconds
+        )
+    }
+}
+
+/// An exclusive lock on `<db>.insight-lock`, held for the life of the value. The OS releases it
+/// when the process dies, so a killed sync never blocks the next one.
+#[derive(Debug)]
+pub struct SyncLock {
+    _file: std::fs::File,
+}
+
+/// Takes the sync lock of `db` or fails at once if another sync holds it.
+pub fn lock(db: &Path) -> Result<SyncLock, SyncError> {
+    let path = PathBuf::from(format!("{}.insight-lock", db.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| SyncError::LockIo {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| SyncError::LockIo {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(SyncLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Locked {
+            db: db.to_path_buf(),
+            lock: path,
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(SyncError::LockIo { path, source }),
+    }
+}
+
+fn platform_user(u: &User) -> PlatformUser {
+    PlatformUser {
+        id: u.id.clone(),
+        username: Some(u.name.clone()),
+        display_name: Some(u.profile.display_name.clone()).filter(|s| !s.is_empty()),
+        real_name: Some(u.profile.real_name.clone()).filter(|s| !s.is_empty()),
+        email: u.profile.email.clone(),
+        deleted: u.deleted,
+    }
+}
+
+/// The IDs of the opted-out users. An identifier matching several users opts all of them out:
+/// with privacy, erring on the side of collecting less is the safe mistake.
+pub fn opted_out(cfg: &InsightConfig, index: &UserIndex) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for ident in &cfg.opt_out_users {
+        match index.lookup(ident) {
+            Identity::One(id) => {
+                out.insert(id);
+            }
+            Identity::Many(ids) => out.extend(ids),
+            Identity::None { .. } => {
+                // Not in the workspace now; if it is an ID, still keep it out of the store.
+                tracing::warn!("opt_out_users entry {ident:?} matches no Slack user");
+                out.insert(ident.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// user ID -> department, from team.json or a profile field.
+fn departments(
+    cfg: &InsightConfig,
+    config_dir: &Path,
+    users: &[User],
+    index: &UserIndex,
+) -> Result<HashMap<String, String>, SyncError> {
+    let mut out = HashMap::new();
+    match cfg.departments.source.as_deref() {
+        None => {}
+        Some("team.json") => {
+            let path = config_dir.join(roster::TEAM_FILE);
+            let text = std::fs::read_to_string(&path).map_err(|source| SyncError::TeamFile {
+                path: path.clone(),
+                source,
+            })?;
+            let team = roster::parse_team(&text, &path)?;
+            let resolution = roster::resolve_team(&team, Platform::Slack, index);
+            for id in resolution.by_handle.values() {
+                out.insert(id.clone(), "team".to_string());
+            }
+        }
+        Some(field) => {
+            for u in users {
+                if let Some(v) = u.raw["profile"][field].as_str().filter(|s| !s.is_empty()) {
+                    out.insert(u.id.clone(), v.to_string());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What was fetched for one channel.
+struct Fetched {
+    conv: Conversation,
+    members: Vec<String>,
+    history: Vec<Message>,
+    /// thread ts -> replies (parent included, as Slack sends it).
+    threads: Vec<(String, Vec<Message>)>,
+}
+
+async fn fetch_channel(
+    client: SlackClient,
+    conv: Conversation,
+    oldest: String,
+    known_threads: HashMap<String, String>,
+) -> Result<Fetched, slack_client::Error> {
+    let members = client.all_members(&conv.id).await?;
+    let range = TimeRange {
+        oldest: Some(oldest),
+        latest: None,
+        inclusive: true,
+    };
+    let history: Vec<Message> = client.history(&conv.id, range).try_concat().await?;
+    let mut threads = Vec::new();
+    // Only threads whose latest_reply moved since the last sync: most reply calls are saved here.
+    for m in history.iter().filter(|m| m.is_thread_parent()) {
+        let latest = m.latest_reply.clone().unwrap_or_default();
+        if known_threads.get(&m.ts) == Some(&latest) {
+            continue;
+        }
+        let replies: Vec<Message> = client
+            .replies(&conv.id, &m.ts, TimeRange::default())
+            .try_concat()
+            .await?;
+        threads.push((m.ts.clone(), replies));
+    }
+    Ok(Fetched {
+        conv,
+        members,
+        history,
+        threads,
+    })
+}
+
+/// Whether a message is a person's post or reply (joins, bot posts and other system messages
+/// are not interactions).
+fn is_interaction(m: &Message) -> bool {
+    m.user.is_some()
+        && m.bot_id.is_none()
+        && matches!(
+            m.subtype.as_deref(),
+            None | Some("thread_broadcast" | "file_share" | "me_message")
+        )
+}
+
+struct Collected {
+    events: Vec<InsightEvent>,
+    refetched: Vec<String>,
+    threads: Vec<ThreadRow>,
+    newest_ts: Option<String>,
+}
+
+fn collect(
+    f: &Fetched,
+    known_threads: &HashMap<String, String>,
+    drop: &HashSet<String>,
+    cfg: &InsightConfig,
+) -> Collected {
+    let mut events = Vec::new();
+    let mut refetched = Vec::new();
+    let mut seen = HashSet::new();
+    let mut push_message = |m: &Message, events: &mut Vec<InsightEvent>| {
+        if !seen.insert(m.ts.clone()) {
+            return;
+        }
+        let Some(at_us) = ts_to_us(&m.ts) else {
+            return;
+        };
+        refetched.push(m.ts.clone());
+        let (day, hour) = local_day_hour(at_us, &cfg.tz);
+        let author_kept = m.user.as_ref().is_some_and(|u| !drop.contains(u));
+        if is_interaction(m) && author_kept {
+            events.push(InsightEvent {
+                ts: m.ts.clone(),
+                kind: if m.is_reply() {
+                    EventKind::Reply
+                } else {
+                    EventKind::Post
+                },
+                user_id: m.user.clone().unwrap_or_default(),
+                emoji: String::new(),
+                at_us,
+                day: day.clone(),
+                hour,
+                thread_ts: m.thread_ts.clone(),
+                text: cfg.store_text.then(|| {
+                    let mut t = m.text.clone();
+                    for id in drop {
+                        t = t.replace(&format!("<@{id}>"), "<@redacted>");
+                    }
+                    t
+                }),
+            });
+        }
+        // Reactions count for the reactor, whoever wrote the message.
+        for r in &m.reactions {
+            for u in r.users.iter().filter(|u| !drop.contains(*u)) {
+                events.push(InsightEvent {
+                    ts: m.ts.clone(),
+                    kind: EventKind::Reaction,
+                    user_id: u.clone(),
+                    emoji: r.name.clone(),
+                    at_us,
+                    day: day.clone(),
+                    hour,
+                    thread_ts: m.thread_ts.clone(),
+                    text: None,
+                });
+            }
+        }
+    };
+    for m in &f.history {
+        push_message(m, &mut events);
+    }
+    let mut threads = Vec::new();
+    let parents: HashMap<&str, &Message> = f.history.iter().map(|m| (m.ts.as_str(), m)).collect();
+    for (thread_ts, replies) in &f.threads {
+        for m in replies {
+            push_message(m, &mut events);
+        }
+        let Some(parent) = parents.get(thread_ts.as_str()) else {
+            continue;
+        };
+        let Some(parent_us) = ts_to_us(thread_ts) else {
+            continue;
+        };
+        let first_other = replies
+            .iter()
+            .filter(|r| r.ts != *thread_ts && r.user.is_some() && r.user != parent.user)
+            .filter(|r| r.user.as_ref().is_some_and(|u| !drop.contains(u)))
+            .filter_map(|r| ts_to_us(&r.ts))
+            .min();
+        threads.push(ThreadRow {
+            thread_ts: thread_ts.clone(),
+            latest_reply: parent.latest_reply.clone().unwrap_or_default(),
+            day: local_day_hour(parent_us, &cfg.tz).0,
+            latency_s: first_other.map(|r| (r - parent_us) as f64 / 1e6),
+        });
+    }
+    let _ = known_threads;
+    let newest_ts = f
+        .history
+        .iter()
+        .filter_map(|m| ts_to_us(&m.ts).map(|u| (u, &m.ts)))
+        .max()
+        .map(|(_, ts)| ts.clone());
+    Collected {
+        events,
+        refetched,
+        threads,
+        newest_ts,
+    }
+}
+
+/// Runs one sync. Holds the lock for its whole duration.
+pub async fn sync(
+    client: &SlackClient,
+    cfg: &InsightConfig,
+    opts: &SyncOptions,
+) -> Result<SyncSummary, SyncError> {
+    let started = Instant::now();
+    let _lock = lock(&opts.db)?;
+    let mut store = Store::open(&opts.db)?;
+    let now = Timestamp::now();
+    let now_text = store::format_time(now);
+    let run_id = store.insight_begin_run(&now_text)?;
+    let mut summary = SyncSummary {
+        run_id,
+        ..SyncSummary::default()
+    };
+    let snap_day = local_day_hour(now.as_microsecond(), &jiff::tz::TimeZone::UTC).0;
+    let snap_dir = snapshot::root(&opts.out).join(&snap_day);
+    let snap_err = |source| SyncError::Snapshot {
+        path: snap_dir.clone(),
+        source,
+    };
+
+    let users = client.all_users().await?;
+    let platform: Vec<PlatformUser> = users.iter().map(platform_user).collect();
+    let index = UserIndex::new(&platform);
+    let drop = opted_out(cfg, &index);
+    let depts = departments(cfg, &opts.config_dir, &users, &index)?;
+    // Opting out also removes what earlier syncs stored.
+    for id in &drop {
+        store.insight_purge_user(id)?;
+    }
+    let kept: Vec<&User> = users.iter().filter(|u| !drop.contains(&u.id)).collect();
+    store.insight_upsert_users(
+        &kept
+            .iter()
+            .map(|u| InsightUser {
+                user_id: u.id.clone(),
+                name: u.name.clone(),
+                display_name: u.display().to_string(),
+                department: depts.get(&u.id).cloned(),
+                deleted: u.deleted,
+                is_bot: u.is_bot,
+            })
+            .collect::<Vec<_>>(),
+    )?;
+    summary.users = kept.len();
+    summary.opted_out_users = users.len() - kept.len();
+    let mut users_raw = Value::Array(kept.iter().map(|u| u.raw.clone()).collect());
+    snapshot::scrub(&mut users_raw, &drop, cfg.store_text);
+    snapshot::write_gz(
+        &snap_dir.join(format!("run{run_id}-users.json.gz")),
+        &users_raw,
+    )
+    .map_err(snap_err)?;
+
+    let convs = client
+        .all_conversations(ListConversations::channels())
+        .await?;
+    let in_scope: Vec<Conversation> = convs
+        .into_iter()
+        .filter(|c| cfg.in_scope(&c.id, &c.name, c.is_private, c.is_archived))
+        .collect();
+    let scope_ids: HashSet<&str> = in_scope.iter().map(|c| c.id.as_str()).collect();
+    for stored in store.insight_channel_ids()? {
+        if !scope_ids.contains(stored.as_str()) {
+            tracing::info!("channel {stored} left the scope: deleting its data");
+            store.insight_delete_channel(&stored)?;
+            snapshot::remove_channel(&opts.out, &stored).map_err(snap_err)?;
+            summary.removed_channels += 1;
+        }
+    }
+
+    let window_start = opts.since.unwrap_or_else(|| {
+        now.checked_sub(jiff::SignedDuration::from_hours(
+            24 * cfg.window_days as i64,
+        ))
+        .unwrap_or(now)
+    });
+    let start_us = window_start.as_microsecond();
+    let oldest = format!(
+        "{}.{:06}",
+        start_us.div_euclid(1_000_000),
+        start_us.rem_euclid(1_000_000)
+    );
+    let from_day = local_day_hour(start_us, &cfg.tz).0;
+    let mut known: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for c in &in_scope {
+        known.insert(c.id.clone(), store.insight_thread_latest(&c.id)?);
+    }
+    let mut fetches = futures::stream::iter(in_scope.into_iter().map(|c| {
+        let k = known.get(&c.id).cloned().unwrap_or_default();
+        let id = c.id.clone();
+        let fut = fetch_channel(client.clone(), c, oldest.clone(), k);
+        async move { (id, fut.await) }
+    }))
+    .buffer_unordered(CONCURRENCY);
+    while let Some((id, fetched)) = fetches.next().await {
+        let f = match fetched {
+            Ok(f) => f,
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!("channel {id}: {e}; it will be retried at the next sync");
+                summary.failed_channels.push(id);
+                continue;
+            }
+        };
+        let empty = HashMap::new();
+        let known_threads = known.get(&id).unwrap_or(&empty);
+        let c = collect(&f, known_threads, &drop, cfg);
+        let members: Vec<String> = f
+            .members
+            .iter()
+            .filter(|m| !drop.contains(*m))
+            .cloned()
+            .collect();
+        let channel = InsightChannel {
+            channel_id: f.conv.id.clone(),
+            name: f.conv.name.clone(),
+            is_private: f.conv.is_private,
+            is_archived: f.conv.is_archived,
+        };
+        // Snapshot first: if the process dies between the two, the next sync rewrites both.
+        let mut raw = json!({
+            "channel": f.conv.raw,
+            "members": members,
+            "messages": f.history.iter().map(|m| m.raw.clone()).collect::<Vec<_>>(),
+            "threads": f.threads.iter().map(|(ts, r)| json!({"thread_ts": ts,
+                "messages": r.iter().map(|m| m.raw.clone()).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        });
+        snapshot::scrub(&mut raw, &drop, cfg.store_text);
+        snapshot::write_gz(
+            &snap_dir.join(format!("run{run_id}-{}.json.gz", channel.channel_id)),
+            &raw,
+        )
+        .map_err(snap_err)?;
+        store.insight_store_channel(&ChannelBatch {
+            channel: &channel,
+            run_id,
+            taken_us: now.as_microsecond(),
+            members: &members,
+            refetched_ts: &c.refetched,
+            events: &c.events,
+            threads: &c.threads,
+            from_day: &from_day,
+            state: ChannelSyncState {
+                newest_ts: c.newest_ts,
+                oldest_synced_us: Some(start_us),
+            },
+        })?;
+        summary.channels += 1;
+        summary.events += c.events.len() as u64;
+        summary.threads_fetched += f.threads.len() as u64;
+    }
+    drop_fetches(fetches);
+
+    let (rows, files) = prune(&mut store, cfg, &opts.out)?;
+    summary.pruned_rows = rows;
+    summary.pruned_files = files;
+    let stats = client.stats();
+    summary.requests = stats.requests;
+    summary.http_429 = stats.http_429;
+    summary.seconds = started.elapsed().as_secs_f64();
+    store.insight_finish_run(
+        run_id,
+        &store::format_time(Timestamp::now()),
+        if summary.failed_channels.is_empty() {
+            "ok"
+        } else {
+            "failed"
+        },
+        summary.channels as u64,
+        summary.events,
+    )?;
+    Ok(summary)
+}
+
+fn drop_fetches<T>(_: T) {}
+
+/// Retention: rows and snapshot files past their `raw_days` / `aggregate_days`.
+pub fn prune(
+    store: &mut Store,
+    cfg: &InsightConfig,
+    out: &Path,
+) -> Result<(usize, usize), SyncError> {
+    let now = Timestamp::now();
+    let days_ago = |d: u32| {
+        now.checked_sub(jiff::SignedDuration::from_hours(24 * d as i64))
+            .unwrap_or(now)
+            .as_microsecond()
+    };
+    let raw_before = days_ago(cfg.retention.raw_days);
+    let agg_day = local_day_hour(days_ago(cfg.retention.aggregate_days), &cfg.tz).0;
+    let removed = store.insight_prune(raw_before, &agg_day)?;
+    let raw_day = local_day_hour(raw_before, &jiff::tz::TimeZone::UTC).0;
+    let files = snapshot::prune(out, &raw_day).map_err(|source| SyncError::Snapshot {
+        path: snapshot::root(out),
+        source,
+    })?;
+    Ok((removed.iter().map(|(_, n)| n).sum(), files))
+}

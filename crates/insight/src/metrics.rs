@@ -1,0 +1,714 @@
+//! The metrics of insight-report, computed from the store's daily aggregates (never from raw
+//! events, so a 90-day report reads thousands of rows per channel, not millions of events).
+//!
+//! `participation_score = 100 × (0.4 × m + 0.6 × a / a_max)`: m is the share of the period's
+//! membership snapshots of the channel in which the user was a member, a the user's posts +
+//! replies + reactions there, a_max the largest a in the channel (the second term is 0 when a_max
+//! is 0). Every member appears, silent ones included.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use store::Store;
+use store::rusqlite::{self, params};
+
+use crate::time::{day_start_us, rfc3339_local};
+
+/// Errors computing metrics.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetricsError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the period {since}..{until} is empty: --since is after --until")]
+    EmptyPeriod { since: Date, until: Date },
+}
+
+/// An inclusive range of local days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub since: Date,
+    pub until: Date,
+}
+
+impl Period {
+    /// Days in the period.
+    pub fn days(&self) -> i64 {
+        (self.until - self.since).get_days() as i64 + 1
+    }
+
+    /// The period of the same length just before this one.
+    pub fn previous(&self) -> Period {
+        let len = jiff::Span::new().days(self.days());
+        Period {
+            since: self.since.checked_sub(len).unwrap_or(self.since),
+            until: self.since.yesterday().unwrap_or(self.since),
+        }
+    }
+
+    fn bounds_us(&self, tz: &TimeZone) -> (i64, i64) {
+        let end = self.until.tomorrow().unwrap_or(self.until);
+        (day_start_us(self.since, tz), day_start_us(end, tz) - 1)
+    }
+
+    fn days_text(&self) -> (String, String) {
+        (self.since.to_string(), self.until.to_string())
+    }
+}
+
+/// Who and what a report is about. Empty = everyone / every channel.
+#[derive(Debug, Clone, Default)]
+pub struct Cohort {
+    pub users: Option<HashSet<String>>,
+    pub department: Option<String>,
+    pub channels: Option<HashSet<String>>,
+}
+
+impl Cohort {
+    fn has_channel(&self, id: &str) -> bool {
+        self.channels.as_ref().is_none_or(|c| c.contains(id))
+    }
+    fn has_user(&self, user: &UserInfo, id: &str) -> bool {
+        self.users.as_ref().is_none_or(|u| u.contains(id))
+            && self
+                .department
+                .as_ref()
+                .is_none_or(|d| user.department.as_deref() == Some(d.as_str()))
+    }
+}
+
+/// A stored user, as reports show them.
+#[derive(Debug, Clone, Default)]
+pub struct UserInfo {
+    pub name: String,
+    pub display_name: String,
+    pub department: Option<String>,
+}
+
+/// One user in one channel over the period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserChannelRow {
+    pub user_id: String,
+    pub user_name: String,
+    pub department: Option<String>,
+    pub channel_id: String,
+    pub channel_name: String,
+    pub posts: u64,
+    pub replies: u64,
+    pub reactions: u64,
+    /// Share of the period's membership snapshots with the user in the channel, 0..1.
+    pub membership_share: f64,
+    pub participation_score: f64,
+}
+
+impl UserChannelRow {
+    pub fn total(&self) -> u64 {
+        self.posts + self.replies + self.reactions
+    }
+    /// (posts, replies, reactions) as shares of the user's total here; zeros when silent.
+    pub fn mix(&self) -> (f64, f64, f64) {
+        let t = self.total() as f64;
+        if t == 0.0 {
+            return (0.0, 0.0, 0.0);
+        }
+        (
+            self.posts as f64 / t,
+            self.replies as f64 / t,
+            self.reactions as f64 / t,
+        )
+    }
+}
+
+/// First and last post or reply of a user on a local day (reactions carry no time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveWindow {
+    pub user_id: String,
+    pub user_name: String,
+    pub date: String,
+    pub first_ts: String,
+    pub last_ts: String,
+}
+
+/// Counts shared by channel, day and department rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    pub members: u64,
+    pub active_members: u64,
+    pub posts: u64,
+    pub replies: u64,
+    pub reactions: u64,
+    /// Median seconds from a thread parent to the first reply by someone else.
+    pub median_reply_latency_s: Option<f64>,
+    /// Mean participation score of the members.
+    pub avg_score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelDay {
+    pub channel_id: String,
+    pub channel_name: String,
+    pub date: String,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelRange {
+    pub channel_id: String,
+    pub channel_name: String,
+    pub is_private: bool,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepartmentRange {
+    pub department: String,
+    pub counts: Counts,
+}
+
+/// Posts and replies by local weekday (0 = Monday) and hour, per department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeatCell {
+    pub department: String,
+    pub weekday: u8,
+    pub hour: u8,
+    pub events: u64,
+}
+
+/// A channel's or department's numbers against the previous period of the same length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// `channel` or `department`.
+    pub scope: &'static str,
+    pub id: String,
+    pub name: String,
+    pub now: Counts,
+    pub before: Counts,
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub period: Period,
+    pub previous: Period,
+    pub timezone: String,
+    pub user_channel: Vec<UserChannelRow>,
+    pub active_windows: Vec<ActiveWindow>,
+    pub channel_days: Vec<ChannelDay>,
+    pub channels: Vec<ChannelRange>,
+    pub departments: Vec<DepartmentRange>,
+    pub heatmap: Vec<HeatCell>,
+    pub week_over_week: Vec<Change>,
+}
+
+/// Label of users without a department.
+pub const NO_DEPARTMENT: &str = "(none)";
+
+struct Ctx<'a> {
+    store: &'a Store,
+    tz: &'a TimeZone,
+    cohort: &'a Cohort,
+    users: HashMap<String, UserInfo>,
+    /// channel id -> (name, is_private), cohort-filtered.
+    channels: BTreeMap<String, (String, bool)>,
+}
+
+/// Per-channel figures of one period (what week-over-week compares).
+struct Core {
+    rows: Vec<UserChannelRow>,
+    channels: Vec<ChannelRange>,
+    departments: Vec<DepartmentRange>,
+}
+
+/// Computes every metric of `period` (and the previous period for week over week).
+pub fn compute(
+    store: &Store,
+    period: Period,
+    cohort: &Cohort,
+    tz: &TimeZone,
+    timezone_name: &str,
+) -> Result<Metrics, MetricsError> {
+    if period.since > period.until {
+        return Err(MetricsError::EmptyPeriod {
+            since: period.since,
+            until: period.until,
+        });
+    }
+    let conn = store.conn();
+    let mut users = HashMap::new();
+    {
+        let mut stmt =
+            conn.prepare("SELECT user_id, name, display_name, department FROM insight_users")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            users.insert(
+                r.get::<_, String>(0)?,
+                UserInfo {
+                    name: r.get(1)?,
+                    display_name: r.get(2)?,
+                    department: r.get(3)?,
+                },
+            );
+        }
+    }
+    let mut channels = BTreeMap::new();
+    {
+        let mut stmt = conn.prepare("SELECT channel_id, name, is_private FROM insight_channels")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            if cohort.has_channel(&id) {
+                channels.insert(id, (r.get(1)?, r.get(2)?));
+            }
+        }
+    }
+    let ctx = Ctx {
+        store,
+        tz,
+        cohort,
+        users,
+        channels,
+    };
+    let now = core(&ctx, period)?;
+    let previous = period.previous();
+    let before = core(&ctx, previous)?;
+    let week_over_week = changes(&now, &before);
+    Ok(Metrics {
+        period,
+        previous,
+        timezone: timezone_name.to_string(),
+        active_windows: active_windows(&ctx, period)?,
+        channel_days: channel_days(&ctx, period)?,
+        heatmap: heatmap(&ctx, period)?,
+        user_channel: now.rows,
+        channels: now.channels,
+        departments: now.departments,
+        week_over_week,
+    })
+}
+
+/// Membership snapshots of a channel used for a period: those taken inside it, or else the one
+/// nearest to it (the latest before its end, else the earliest after), so a report over days
+/// without a sync still knows who the members were.
+fn snapshot_runs(ctx: &Ctx<'_>, channel: &str, period: Period) -> Result<Vec<i64>, MetricsError> {
+    let (start, end) = period.bounds_us(ctx.tz);
+    let conn = ctx.store.conn();
+    let mut stmt = conn.prepare_cached(
+        "SELECT run_id FROM insight_member_snapshots WHERE channel_id = ?1 AND taken_us BETWEEN ?2 AND ?3",
+    )?;
+    let runs = stmt
+        .query_map(params![channel, start, end], |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    if !runs.is_empty() {
+        return Ok(runs);
+    }
+    let mut near = conn.prepare_cached(
+        "SELECT run_id FROM insight_member_snapshots WHERE channel_id = ?1
+         ORDER BY (taken_us > ?2), CASE WHEN taken_us > ?2 THEN taken_us ELSE -taken_us END LIMIT 1",
+    )?;
+    Ok(near
+        .query_map(params![channel, end], |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?)
+}
+
+/// user -> number of the given snapshots the user is in.
+fn membership_counts(
+    ctx: &Ctx<'_>,
+    channel: &str,
+    runs: &[i64],
+) -> Result<HashMap<String, u64>, MetricsError> {
+    let mut out = HashMap::new();
+    let mut stmt = ctx.store.conn().prepare_cached(
+        "SELECT user_id FROM insight_members WHERE channel_id = ?1 AND run_id = ?2",
+    )?;
+    for run in runs {
+        let mut rows = stmt.query(params![channel, run])?;
+        while let Some(r) = rows.next()? {
+            *out.entry(r.get::<_, String>(0)?).or_insert(0) += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
+fn latencies(
+    ctx: &Ctx<'_>,
+    period: Period,
+) -> Result<HashMap<(String, String), Vec<f64>>, MetricsError> {
+    let (since, until) = period.days_text();
+    let mut stmt = ctx.store.conn().prepare_cached(
+        "SELECT channel_id, day, latency_s FROM insight_threads
+         WHERE day BETWEEN ?1 AND ?2 AND latency_s IS NOT NULL",
+    )?;
+    let mut out: HashMap<(String, String), Vec<f64>> = HashMap::new();
+    let mut rows = stmt.query(params![since, until])?;
+    while let Some(r) = rows.next()? {
+        out.entry((r.get(0)?, r.get(1)?))
+            .or_default()
+            .push(r.get(2)?);
+    }
+    Ok(out)
+}
+
+fn core(ctx: &Ctx<'_>, period: Period) -> Result<Core, MetricsError> {
+    let (since, until) = period.days_text();
+    // channel -> user -> (posts, replies, reactions)
+    let mut activity: HashMap<String, HashMap<String, (u64, u64, u64)>> = HashMap::new();
+    {
+        let mut stmt = ctx.store.conn().prepare_cached(
+            "SELECT channel_id, user_id, sum(posts), sum(replies), sum(reactions)
+             FROM insight_daily_user_channel WHERE day BETWEEN ?1 AND ?2
+             GROUP BY channel_id, user_id",
+        )?;
+        let mut rows = stmt.query(params![since, until])?;
+        while let Some(r) = rows.next()? {
+            let channel: String = r.get(0)?;
+            if !ctx.channels.contains_key(&channel) {
+                continue;
+            }
+            let (p, re, x): (i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?);
+            activity
+                .entry(channel)
+                .or_default()
+                .insert(r.get(1)?, (p as u64, re as u64, x as u64));
+        }
+    }
+    let mut lat_by_channel: HashMap<String, Vec<f64>> = HashMap::new();
+    for ((channel, _day), v) in latencies(ctx, period)? {
+        lat_by_channel.entry(channel).or_default().extend(v);
+    }
+    let mut rows = Vec::new();
+    let mut channels = Vec::new();
+    for (channel_id, (channel_name, is_private)) in &ctx.channels {
+        let runs = snapshot_runs(ctx, channel_id, period)?;
+        let membership = membership_counts(ctx, channel_id, &runs)?;
+        let empty = HashMap::new();
+        let act = activity.get(channel_id).unwrap_or(&empty);
+        let a_max = act.values().map(|(p, r, x)| p + r + x).max().unwrap_or(0);
+        let everyone: BTreeSet<&String> = membership.keys().chain(act.keys()).collect();
+        let mut channel_rows = Vec::new();
+        for user_id in everyone {
+            let (posts, replies, reactions) = act.get(user_id).copied().unwrap_or((0, 0, 0));
+            let m = if runs.is_empty() {
+                0.0
+            } else {
+                *membership.get(user_id).unwrap_or(&0) as f64 / runs.len() as f64
+            };
+            let a = posts + replies + reactions;
+            let activity_term = if a_max == 0 {
+                0.0
+            } else {
+                a as f64 / a_max as f64
+            };
+            let info = ctx.users.get(user_id).cloned().unwrap_or_default();
+            channel_rows.push(UserChannelRow {
+                user_id: user_id.clone(),
+                user_name: if info.display_name.is_empty() {
+                    info.name.clone()
+                } else {
+                    info.display_name.clone()
+                },
+                department: info.department.clone(),
+                channel_id: channel_id.clone(),
+                channel_name: channel_name.clone(),
+                posts,
+                replies,
+                reactions,
+                membership_share: m,
+                participation_score: 100.0 * (0.4 * m + 0.6 * activity_term),
+            });
+        }
+        let mut lat = lat_by_channel.remove(channel_id).unwrap_or_default();
+        let members = membership.len() as u64;
+        channels.push(ChannelRange {
+            channel_id: channel_id.clone(),
+            channel_name: channel_name.clone(),
+            is_private: *is_private,
+            counts: Counts {
+                members,
+                active_members: act.values().filter(|(p, r, x)| p + r + x > 0).count() as u64,
+                posts: act.values().map(|v| v.0).sum(),
+                replies: act.values().map(|v| v.1).sum(),
+                reactions: act.values().map(|v| v.2).sum(),
+                median_reply_latency_s: median(&mut lat),
+                avg_score: mean(channel_rows.iter().map(|r| r.participation_score)),
+            },
+        });
+        rows.extend(channel_rows.into_iter().filter(|r| {
+            let info = ctx.users.get(&r.user_id).cloned().unwrap_or_default();
+            ctx.cohort.has_user(&info, &r.user_id)
+        }));
+    }
+    let departments = rollup(&rows);
+    Ok(Core {
+        rows,
+        channels,
+        departments,
+    })
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0u64), |(s, n), v| (s + v, n + 1));
+    if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
+/// Department rollups of user-channel rows.
+fn rollup(rows: &[UserChannelRow]) -> Vec<DepartmentRange> {
+    let mut by: BTreeMap<String, Vec<&UserChannelRow>> = BTreeMap::new();
+    for r in rows {
+        by.entry(
+            r.department
+                .clone()
+                .unwrap_or_else(|| NO_DEPARTMENT.to_string()),
+        )
+        .or_default()
+        .push(r);
+    }
+    by.into_iter()
+        .map(|(department, rs)| {
+            let members: HashSet<&str> = rs.iter().map(|r| r.user_id.as_str()).collect();
+            let active: HashSet<&str> = rs
+                .iter()
+                .filter(|r| r.total() > 0)
+                .map(|r| r.user_id.as_str())
+                .collect();
+            DepartmentRange {
+                department,
+                counts: Counts {
+                    members: members.len() as u64,
+                    active_members: active.len() as u64,
+                    posts: rs.iter().map(|r| r.posts).sum(),
+                    replies: rs.iter().map(|r| r.replies).sum(),
+                    reactions: rs.iter().map(|r| r.reactions).sum(),
+                    median_reply_latency_s: None,
+                    avg_score: mean(rs.iter().map(|r| r.participation_score)),
+                },
+            }
+        })
+        .collect()
+}
+
+fn changes(now: &Core, before: &Core) -> Vec<Change> {
+    let mut out = Vec::new();
+    let prev: HashMap<&str, &ChannelRange> = before
+        .channels
+        .iter()
+        .map(|c| (c.channel_id.as_str(), c))
+        .collect();
+    for c in &now.channels {
+        out.push(Change {
+            scope: "channel",
+            id: c.channel_id.clone(),
+            name: c.channel_name.clone(),
+            now: c.counts.clone(),
+            before: prev
+                .get(c.channel_id.as_str())
+                .map(|p| p.counts.clone())
+                .unwrap_or_default(),
+        });
+    }
+    let prev: HashMap<&str, &DepartmentRange> = before
+        .departments
+        .iter()
+        .map(|d| (d.department.as_str(), d))
+        .collect();
+    for d in &now.departments {
+        out.push(Change {
+            scope: "department",
+            id: d.department.clone(),
+            name: d.department.clone(),
+            now: d.counts.clone(),
+            before: prev
+                .get(d.department.as_str())
+                .map(|p| p.counts.clone())
+                .unwrap_or_default(),
+        });
+    }
+    out
+}
+
+fn channel_days(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ChannelDay>, MetricsError> {
+    let (since, until) = period.days_text();
+    let mut lat = latencies(ctx, period)?;
+    let mut stored: HashMap<(String, String), (u64, u64, u64, u64)> = HashMap::new();
+    {
+        let mut stmt = ctx.store.conn().prepare_cached(
+            "SELECT channel_id, day, active_members, posts, replies, reactions
+             FROM insight_daily_channel WHERE day BETWEEN ?1 AND ?2",
+        )?;
+        let mut rows = stmt.query(params![since, until])?;
+        while let Some(r) = rows.next()? {
+            let v: (i64, i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+            stored.insert(
+                (r.get(0)?, r.get(1)?),
+                (v.0 as u64, v.1 as u64, v.2 as u64, v.3 as u64),
+            );
+        }
+    }
+    let mut out = Vec::new();
+    for (channel_id, (channel_name, _)) in &ctx.channels {
+        // (taken_us, members) of every snapshot, to count the members of each day.
+        let mut snaps: Vec<(i64, u64)> = {
+            let mut stmt = ctx.store.conn().prepare_cached(
+                "SELECT s.taken_us, count(m.user_id) FROM insight_member_snapshots s
+                 LEFT JOIN insight_members m ON m.run_id = s.run_id AND m.channel_id = s.channel_id
+                 WHERE s.channel_id = ?1 GROUP BY s.run_id ORDER BY s.taken_us",
+            )?;
+            stmt.query_map([channel_id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        snaps.sort();
+        let mut day = period.since;
+        while day <= period.until {
+            let end = day_start_us(day.tomorrow().unwrap_or(day), ctx.tz);
+            let members = snaps
+                .iter()
+                .rev()
+                .find(|(t, _)| *t < end)
+                .or(snaps.first())
+                .map_or(0, |s| s.1);
+            let key = (channel_id.clone(), day.to_string());
+            let (active, posts, replies, reactions) = stored.get(&key).copied().unwrap_or_default();
+            let mut l = lat.remove(&key).unwrap_or_default();
+            out.push(ChannelDay {
+                channel_id: channel_id.clone(),
+                channel_name: channel_name.clone(),
+                date: day.to_string(),
+                counts: Counts {
+                    members,
+                    active_members: active,
+                    posts,
+                    replies,
+                    reactions,
+                    median_reply_latency_s: median(&mut l),
+                    avg_score: 0.0,
+                },
+            });
+            match day.tomorrow() {
+                Ok(d) => day = d,
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn active_windows(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ActiveWindow>, MetricsError> {
+    let (since, until) = period.days_text();
+    let mut stmt = ctx.store.conn().prepare_cached(
+        "SELECT channel_id, user_id, day, first_us, last_us FROM insight_active_windows
+         WHERE day BETWEEN ?1 AND ?2",
+    )?;
+    let mut by: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    let mut rows = stmt.query(params![since, until])?;
+    while let Some(r) = rows.next()? {
+        let channel: String = r.get(0)?;
+        if !ctx.channels.contains_key(&channel) {
+            continue;
+        }
+        let user: String = r.get(1)?;
+        let info = ctx.users.get(&user).cloned().unwrap_or_default();
+        if !ctx.cohort.has_user(&info, &user) {
+            continue;
+        }
+        let (first, last): (i64, i64) = (r.get(3)?, r.get(4)?);
+        let e = by.entry((user, r.get(2)?)).or_insert((first, last));
+        e.0 = e.0.min(first);
+        e.1 = e.1.max(last);
+    }
+    Ok(by
+        .into_iter()
+        .map(|((user_id, date), (first, last))| ActiveWindow {
+            user_name: ctx
+                .users
+                .get(&user_id)
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            user_id,
+            date,
+            first_ts: rfc3339_local(first, ctx.tz),
+            last_ts: rfc3339_local(last, ctx.tz),
+        })
+        .collect())
+}
+
+fn heatmap(ctx: &Ctx<'_>, period: Period) -> Result<Vec<HeatCell>, MetricsError> {
+    let (since, until) = period.days_text();
+    // Grouped in SQL by (channel, user's department, day, hour): the per-user rows never leave SQLite
+    // unless the cohort names users.
+    let by_user = ctx.cohort.users.is_some();
+    let sql = if by_user {
+        "SELECT h.channel_id, h.user_id, u.department, h.day, h.hour, sum(h.events)
+         FROM insight_daily_user_hour h LEFT JOIN insight_users u ON u.user_id = h.user_id
+         WHERE h.day BETWEEN ?1 AND ?2 GROUP BY h.channel_id, h.user_id, h.day, h.hour"
+    } else {
+        "SELECT h.channel_id, '', u.department, h.day, h.hour, sum(h.events)
+         FROM insight_daily_user_hour h LEFT JOIN insight_users u ON u.user_id = h.user_id
+         WHERE h.day BETWEEN ?1 AND ?2 GROUP BY h.channel_id, u.department, h.day, h.hour"
+    };
+    let mut stmt = ctx.store.conn().prepare_cached(sql)?;
+    let mut cells: BTreeMap<(String, u8, u8), u64> = BTreeMap::new();
+    let mut weekday_of: HashMap<String, u8> = HashMap::new();
+    let mut rows = stmt.query(params![since, until])?;
+    while let Some(r) = rows.next()? {
+        let channel: String = r.get(0)?;
+        if !ctx.channels.contains_key(&channel) {
+            continue;
+        }
+        let user: String = r.get(1)?;
+        let department: Option<String> = r.get(2)?;
+        if by_user
+            && ctx
+                .cohort
+                .users
+                .as_ref()
+                .is_some_and(|u| !u.contains(&user))
+        {
+            continue;
+        }
+        if let Some(d) = &ctx.cohort.department
+            && department.as_deref() != Some(d.as_str())
+        {
+            continue;
+        }
+        let day: String = r.get(3)?;
+        let weekday = *weekday_of.entry(day.clone()).or_insert_with(|| {
+            day.parse::<Date>()
+                .map_or(0, |d| d.weekday().to_monday_zero_offset() as u8)
+        });
+        let hour: i64 = r.get(4)?;
+        let events: i64 = r.get(5)?;
+        *cells
+            .entry((
+                department.unwrap_or_else(|| NO_DEPARTMENT.to_string()),
+                weekday,
+                hour as u8,
+            ))
+            .or_insert(0) += events as u64;
+    }
+    Ok(cells
+        .into_iter()
+        .map(|((department, weekday, hour), events)| HeatCell {
+            department,
+            weekday,
+            hour,
+            events,
+        })
+        .collect())
+}
