@@ -1,0 +1,15 @@
+//! `insight-report`: engagement metrics as CSV, xlsx and an HTML dashboard (see docs/insight.md).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use insight_report::Cli;
+
+fn main() -> ExitCode {
+    if let Some(code) = cli_support::handle_generators::<Cli>() {
+        return code;
+    }
+    let cli = Cli::parse();
+    cli_support::init_logging(&cli.common);
+    cli_support::exit_with(insight_report::run(cli))
+}
