@@ -4,6 +4,10 @@
 //! Run: `cargo build --release --workspace && target/release/bench all` (or one scenario by name).
 //! Each scenario lives in its own module and prints a block of `name: value` lines.
 
+mod audit;
+mod client;
+mod export;
+mod invite;
 mod sim;
 
 use clap::Parser;
@@ -22,7 +26,12 @@ struct Cli {
 type Scenario = fn() -> anyhow::Result<()>;
 
 /// Every scenario, in the order `all` runs them. Add a line here for a new module.
-const SCENARIOS: &[(&str, Scenario)] = &[];
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("audit", audit::run),
+    ("client", client::run),
+    ("export", export::run),
+    ("invite", invite::run),
+];
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
