@@ -1,0 +1,526 @@
+//! insight-sync against a real slack-sim over loopback, real SQLite files and real snapshot files:
+//! privacy (opt-out, private opt-in and revoke, no text), idempotence, faults, kill -9, purge, prune.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use insight::InsightConfig;
+use insight_sync::{SyncOptions, sync};
+use slack_client::{ClientConfig, SlackClient};
+use slack_sim::{GenSpec, SimHandle, SimOptions, Workspace};
+use store::Store;
+
+const TOKEN: &str = "xoxp-insight-test";
+
+/// A small workspace whose history ends an hour ago, so the sync window sees it.
+fn workspace() -> Workspace {
+    let end = jiff::Timestamp::now().as_second() - 3600;
+    slack_sim::generate(&GenSpec {
+        users: 30,
+        channels: 8,
+        days: 5,
+        seed: 7,
+        max_members: Some(15),
+        end: Some(end),
+    })
+}
+
+async fn start(ws: Workspace, faults: f64) -> SimHandle {
+    slack_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        ws,
+        SimOptions {
+            token: TOKEN.into(),
+            faults,
+            fault_seed: 12,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("sim starts")
+}
+
+fn client(sim: &SimHandle) -> SlackClient {
+    let mut cfg = ClientConfig::new(TOKEN, sim.base_url());
+    cfg.rate_scale = 0.0;
+    SlackClient::new(cfg).expect("client")
+}
+
+/// The private channel to opt in, one private channel to leave out, and a user to opt out.
+struct Picks {
+    opted_in: String,
+    other_private: Vec<String>,
+    opt_out_id: String,
+    opt_out_email: String,
+}
+
+fn picks(ws: &Workspace) -> Picks {
+    let member_private: Vec<&slack_sim::Channel> = ws
+        .channels
+        .iter()
+        .filter(|c| c.is_private && !c.is_im && !c.is_mpim)
+        .collect();
+    assert!(
+        member_private.len() >= 2,
+        "the generator made private channels"
+    );
+    let public = ws
+        .channels
+        .iter()
+        .find(|c| !c.is_private && !c.is_im && !c.is_mpim && c.messages.len() > 5)
+        .expect("an active public channel");
+    let author = public
+        .messages
+        .iter()
+        .filter_map(|m| m["user"].as_str())
+        .find(|u| *u != ws.token_user)
+        .expect("an author");
+    let user = ws
+        .users
+        .iter()
+        .find(|u| u["id"] == author)
+        .expect("author is a user");
+    Picks {
+        opted_in: member_private[0].name.clone(),
+        other_private: member_private[1..].iter().map(|c| c.id.clone()).collect(),
+        opt_out_id: author.to_string(),
+        opt_out_email: user["profile"]["email"]
+            .as_str()
+            .expect("email")
+            .to_string(),
+    }
+}
+
+fn config(p: &Picks, opt_in: bool) -> InsightConfig {
+    let text = serde_json::json!({
+        "channels": {"name_contains": []},
+        "private_channels_opt_in": if opt_in { vec![p.opted_in.clone()] } else { vec![] },
+        "opt_out_users": [p.opt_out_email],
+        "window_days": 7, "timezone": "Europe/Berlin", "store_text": false,
+        "retention": {"raw_days": 30, "aggregate_days": 90}
+    })
+    .to_string();
+    InsightConfig::parse(&text, Path::new("insight.json")).expect("config")
+}
+
+fn options(dir: &Path) -> SyncOptions {
+    SyncOptions {
+        db: dir.join("insight.db"),
+        out: dir.join("out"),
+        config_dir: dir.to_path_buf(),
+        since: Some(since()),
+    }
+}
+
+/// A fixed backfill start (10 days ago at midnight UTC), so runs seconds apart fetch the same range.
+fn since() -> jiff::Timestamp {
+    let day = jiff::Timestamp::now().as_second() / 86_400 - 10;
+    jiff::Timestamp::from_second(day * 86_400).expect("ts")
+}
+
+/// Every row that matters, as sorted text: run bookkeeping excluded, membership as the latest
+/// snapshot per channel (a killed run leaves an extra older snapshot, by design).
+fn dump(db: &Path) -> Vec<String> {
+    let store = Store::open(db).expect("open");
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT 'u', user_id, name, display_name, department, deleted, is_bot FROM insight_users",
+        "SELECT 'c', channel_id, name, is_private, is_archived, newest_ts, '' FROM insight_channels",
+        "SELECT 'e', channel_id, ts, kind, user_id, emoji, at_us || day || hour || coalesce(thread_ts,'') FROM insight_events",
+        "SELECT 't', channel_id, thread_ts, latest_reply, day, coalesce(latency_s, -1), '' FROM insight_threads",
+        "SELECT 'duc', channel_id, day, user_id, posts, replies, reactions FROM insight_daily_user_channel",
+        "SELECT 'dc', channel_id, day, active_members, posts, replies, reactions FROM insight_daily_channel",
+        "SELECT 'duh', channel_id, day, user_id, hour, events, '' FROM insight_daily_user_hour",
+        "SELECT 'aw', channel_id, day, user_id, first_us, last_us, '' FROM insight_active_windows",
+        "SELECT 'm', m.channel_id, m.user_id, '', '', '', '' FROM insight_members m
+         WHERE m.run_id = (SELECT max(run_id) FROM insight_member_snapshots s WHERE s.channel_id = m.channel_id)",
+    ] {
+        let mut stmt = store.conn().prepare(sql).expect("prepare");
+        let rows = stmt
+            .query_map([], |r| {
+                let mut parts = Vec::new();
+                for i in 0..7 {
+                    let v: store::rusqlite::types::Value = r.get(i)?;
+                    parts.push(format!("{v:?}"));
+                }
+                Ok(parts.join("|"))
+            })
+            .expect("query");
+        out.extend(rows.map(|r| r.expect("row")));
+    }
+    out.sort();
+    out
+}
+
+fn snapshot_texts(out: &Path) -> Vec<(PathBuf, String)> {
+    insight_sync::snapshot::files(out)
+        .expect("list")
+        .into_iter()
+        .map(|(_, p)| {
+            let mut s = String::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(&p).expect("open"))
+                .read_to_string(&mut s)
+                .expect("gunzip");
+            (p, s)
+        })
+        .collect()
+}
+
+fn db_mentions(db: &Path, needle: &str) -> usize {
+    let store = Store::open(db).expect("open");
+    let mut n = 0;
+    for table in store::insight::INSIGHT_TABLES {
+        let cols: Vec<String> = {
+            let mut stmt = store
+                .conn()
+                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .expect("cols");
+            stmt.query_map([], |r| r.get(0))
+                .expect("q")
+                .map(|r| r.expect("col"))
+                .collect()
+        };
+        for col in cols {
+            let c: i64 = store
+                .conn()
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE CAST({col} AS TEXT) LIKE '%' || ?1 || '%'"),
+                    [needle],
+                    |r| r.get(0),
+                )
+                .expect("count");
+            n += c as usize;
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privacy_opt_out_private_opt_in_revoke_and_no_text() {
+    let ws = workspace();
+    let p = picks(&ws);
+    let sim = start(ws, 0.0).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = options(dir.path());
+    let s = sync(&client(&sim), &config(&p, true), &opts)
+        .await
+        .expect("sync");
+    assert!(s.failed_channels.is_empty());
+    assert_eq!(s.opted_out_users, 1);
+    assert!(s.events > 50, "the workspace has activity: {s}");
+
+    // Never read the history (or members) of a private channel that was not opted in.
+    for r in sim.requests() {
+        if let Some(ch) = r.params.get("channel") {
+            assert!(
+                !p.other_private.contains(ch),
+                "{} was called on non-opted-in private channel {ch}",
+                r.method
+            );
+        }
+    }
+    // The opted-out user is nowhere: no row, no snapshot.
+    assert_eq!(db_mentions(&opts.db, &p.opt_out_id), 0);
+    let snaps = snapshot_texts(&opts.out);
+    assert!(snaps.len() > 2);
+    for (path, text) in &snaps {
+        assert!(
+            !text.contains(&p.opt_out_id),
+            "{} mentions the opted-out user",
+            path.display()
+        );
+        assert!(!text.contains(&p.opt_out_email), "{}", path.display());
+        assert!(
+            !text.contains("\"text\""),
+            "{} keeps message text",
+            path.display()
+        );
+    }
+    let store = Store::open(&opts.db).expect("open");
+    let private_id: String = store
+        .conn()
+        .query_row(
+            "SELECT channel_id FROM insight_channels WHERE is_private = 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the opted-in private channel is stored");
+    let texts: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM insight_events WHERE text IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(texts, 0, "store_text false keeps no text");
+    drop(store);
+
+    // Revoking the opt-in deletes the channel's rows and snapshots at the next sync.
+    let s2 = sync(&client(&sim), &config(&p, false), &opts)
+        .await
+        .expect("sync after revoke");
+    assert_eq!(s2.removed_channels, 1);
+    assert_eq!(db_mentions(&opts.db, &private_id), 0);
+    assert!(
+        snapshot_texts(&opts.out)
+            .iter()
+            .all(|(path, _)| !path.to_string_lossy().contains(&private_id))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_sync_is_idempotent_and_only_moved_threads_are_refetched() {
+    let ws = workspace();
+    let p = picks(&ws);
+    let sim = start(ws, 0.0).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = options(dir.path());
+    let cfg = config(&p, true);
+    let first = sync(&client(&sim), &cfg, &opts).await.expect("first");
+    let before = dump(&opts.db);
+    let second = sync(&client(&sim), &cfg, &opts).await.expect("second");
+    assert_eq!(
+        dump(&opts.db),
+        before,
+        "a second sync of the same data changes nothing"
+    );
+    assert!(first.threads_fetched > 0);
+    assert_eq!(
+        second.threads_fetched, 0,
+        "no thread moved, so no replies call"
+    );
+    // The lock: a second sync while one holds the lock is refused.
+    let held = insight_sync::lock(&opts.db).expect("lock");
+    let err = sync(&client(&sim), &cfg, &opts).await.expect_err("locked");
+    assert!(
+        err.to_string().contains("another insight-sync is running"),
+        "{err}"
+    );
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_give_the_same_database_as_a_clean_run() {
+    let ws = workspace();
+    let p = picks(&ws);
+    let cfg = config(&p, true);
+    let clean_sim = start(ws.clone(), 0.0).await;
+    let clean_dir = tempfile::tempdir().expect("tmp");
+    let clean = options(clean_dir.path());
+    sync(&client(&clean_sim), &cfg, &clean)
+        .await
+        .expect("clean");
+    let faulty_sim = start(ws, 0.1).await;
+    let faulty_dir = tempfile::tempdir().expect("tmp");
+    let faulty = options(faulty_dir.path());
+    let s = sync(&client(&faulty_sim), &cfg, &faulty)
+        .await
+        .expect("faulty");
+    let reqs = faulty_sim.requests();
+    let faults = reqs.iter().filter(|r| r.fault.is_some()).count();
+    assert!(
+        faults > 0,
+        "faults were injected: {faults} of {}",
+        reqs.len()
+    );
+    assert!(
+        s.failed_channels.is_empty(),
+        "retries absorbed the faults: {s}"
+    );
+    assert_eq!(dump(&faulty.db), dump(&clean.db));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_points_then_resync_matches_an_uninterrupted_run() {
+    let ws = workspace();
+    let p = picks(&ws);
+    let cfg = config(&p, true);
+    let sim = start(ws, 0.0).await;
+    let cfg_dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        cfg_dir.path().join("insight.json"),
+        serde_json::json!({
+            "channels": {"name_contains": []},
+            "private_channels_opt_in": [p.opted_in],
+            "opt_out_users": [p.opt_out_email],
+            "window_days": 7, "timezone": "Europe/Berlin"
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let since_day = since()
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").expect("tz"))
+        .date()
+        .to_string();
+    // Same start instant as the reference run: Berlin midnight differs from UTC midnight, so the
+    // reference is re-run with the Berlin day start.
+    let berlin_since: jiff::civil::Date = since_day.parse().expect("day");
+    let ref_dir2 = tempfile::tempdir().expect("tmp");
+    let mut reference2 = options(ref_dir2.path());
+    reference2.since = Some(
+        berlin_since
+            .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").expect("tz"))
+            .expect("zoned")
+            .timestamp(),
+    );
+    sync(&client(&sim), &cfg, &reference2)
+        .await
+        .expect("reference");
+    let expected2 = dump(&reference2.db);
+    assert!(!expected2.is_empty());
+
+    let base = sim.base_url();
+    let bin = env!("CARGO_BIN_EXE_insight-sync");
+    let cfg_path = cfg_dir.path().to_path_buf();
+    let mut rng = fastrand_seed();
+    let mut killed_mid_run = 0;
+    for trial in 0..20 {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (c, b, sd) = (cfg_path.clone(), base.clone(), since_day.clone());
+        let run = move |dir: &Path| spawn_sync(bin, &c, dir, &sd, &b);
+        let run2 = run.clone();
+        let delay_ms = 20 + rng.next() % 400;
+        let d = dir.path().to_path_buf();
+        let finished_early = tokio::task::spawn_blocking(move || {
+            let mut child = run(&d);
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let early = child.try_wait().expect("wait").is_some();
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            early
+        })
+        .await
+        .expect("join");
+        if !finished_early {
+            killed_mid_run += 1;
+        }
+        let d = dir.path().to_path_buf();
+        let status = tokio::task::spawn_blocking(move || run2(&d).wait().expect("wait"))
+            .await
+            .expect("join");
+        assert!(status.success(), "trial {trial}: the resync succeeds");
+        assert_eq!(
+            dump(&dir.path().join("insight.db")),
+            expected2,
+            "trial {trial} (killed after {delay_ms} ms)"
+        );
+    }
+    assert!(
+        killed_mid_run >= 5,
+        "most kills should land mid-run, got {killed_mid_run}"
+    );
+}
+
+fn spawn_sync(
+    bin: &str,
+    cfg: &Path,
+    dir: &Path,
+    since_day: &str,
+    base: &str,
+) -> std::process::Child {
+    std::process::Command::new(bin)
+        .arg("--config")
+        .arg(cfg)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--db")
+        .arg(dir.join("insight.db"))
+        .args(["--since", since_day, "-q"])
+        .env("SLACK_API_BASE", base)
+        .env("SLACK_TOKEN", TOKEN)
+        .env("SLACK_RATE_SCALE", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
+/// A tiny deterministic generator for kill delays (no extra dependency).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+fn fastrand_seed() -> Lcg {
+    Lcg(20260101)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_user_and_prune_remove_rows_and_snapshot_traces() {
+    let ws = workspace();
+    let p = picks(&ws);
+    let sim = start(ws, 0.0).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = options(dir.path());
+    let cfg = config(&p, true);
+    sync(&client(&sim), &cfg, &opts).await.expect("sync");
+    // The most active stored user.
+    let victim: String = Store::open(&opts.db)
+        .expect("open")
+        .conn()
+        .query_row(
+            "SELECT user_id FROM insight_events GROUP BY user_id ORDER BY count(*) DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("a user");
+    assert!(db_mentions(&opts.db, &victim) > 0);
+    assert!(
+        snapshot_texts(&opts.out)
+            .iter()
+            .any(|(_, t)| t.contains(&victim))
+    );
+    let mut store = Store::open(&opts.db).expect("open");
+    let removed = store.insight_purge_user(&victim).expect("purge");
+    drop(store);
+    assert!(
+        removed
+            .iter()
+            .any(|(t, n)| *t == "insight_events" && *n > 0)
+    );
+    let files = insight_sync::snapshot::purge_user(&opts.out, &victim, false).expect("scrub");
+    assert!(files > 0);
+    assert_eq!(db_mentions(&opts.db, &victim), 0);
+    assert!(
+        snapshot_texts(&opts.out)
+            .iter()
+            .all(|(_, t)| !t.contains(&victim))
+    );
+
+    // Prune: with a 1-day raw retention, events older than a day go and aggregates stay.
+    let mut short = cfg.clone();
+    short.retention.raw_days = 1;
+    short.retention.aggregate_days = 1;
+    let mut store = Store::open(&opts.db).expect("open");
+    let old_before: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM insight_daily_user_channel", [], |r| {
+            r.get(0)
+        })
+        .expect("count");
+    let (rows, _files) = insight_sync::sync::prune(&mut store, &short, &opts.out).expect("prune");
+    assert!(rows > 0);
+    let cutoff = jiff::Timestamp::now().as_microsecond() - 86_400_000_000;
+    let stale: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM insight_events WHERE at_us < ?1",
+            [cutoff],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(stale, 0);
+    let after: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM insight_daily_user_channel", [], |r| {
+            r.get(0)
+        })
+        .expect("count");
+    assert!(after < old_before);
+}
