@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use audit::{Changes, GapChange, GroupFinding, GroupRef};
 use jiff::Timestamp;
 use report::{Cell, Column, Row, Table, Workbook};
-use roster::AuditConfig;
+use roster::{AuditConfig, Platform};
 use serde::Serialize;
 use serde_json::json;
 
@@ -59,7 +59,7 @@ pub fn groups_table(findings: &[GroupFinding]) -> Table {
     for f in findings {
         let row = Row::new(vec![
             Cell::text(f.platform.as_str()),
-            Cell::text(&f.group_id),
+            group_id_cell(f),
             Cell::text(&f.group_name),
             Cell::text(&f.category),
             Cell::Int(i64::from(f.required_present)),
@@ -80,6 +80,15 @@ pub fn groups_table(findings: &[GroupFinding]) -> Table {
         table.push(row.highlighted(!f.missing_required.is_empty() || f.error.is_some()));
     }
     table
+}
+
+/// A group's ID cell. Telegram chat IDs are negative numbers: as text they would get the
+/// formula-guard `'` (they start with `-`) and stop being the chat ID, so they go in as numbers.
+fn group_id_cell(f: &GroupFinding) -> Cell {
+    match (f.platform, f.group_id.parse::<i64>()) {
+        (Platform::Telegram, Ok(id)) => Cell::Int(id),
+        _ => Cell::text(&f.group_id),
+    }
 }
 
 /// The Missing table: one row per group and missing required member, with the user ID to add
@@ -108,7 +117,7 @@ pub fn missing_table(run: &AuditRun, config: &AuditConfig) -> Table {
             let user_id = resolution.and_then(|r| r.by_handle.get(handle)).cloned();
             table.push(Row::new(vec![
                 Cell::text(f.platform.as_str()),
-                Cell::text(&f.group_id),
+                group_id_cell(f),
                 Cell::text(&f.group_name),
                 Cell::text(&f.category),
                 Cell::text(handle),

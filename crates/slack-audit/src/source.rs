@@ -40,6 +40,10 @@ pub struct PlatformScan {
 pub enum SourceError {
     #[error(transparent)]
     Slack(#[from] slack_client::Error),
+    /// The Telegram part failed (not logged in, FLOOD_WAIT too long, ...); its message carries
+    /// its own `hint:` line.
+    #[error(transparent)]
+    Telegram(#[from] telegram::TelegramError),
 }
 
 impl SourceError {
@@ -47,12 +51,24 @@ impl SourceError {
     pub fn hint(&self) -> Option<String> {
         match self {
             SourceError::Slack(e) => e.hint(),
+            SourceError::Telegram(_) => None,
         }
     }
 
     /// True when the fix is in the settings (a missing token): exit code 2 rather than 1.
     pub fn is_usage(&self) -> bool {
-        matches!(self, SourceError::Slack(slack_client::Error::Config { .. }))
+        use telegram::TelegramError as T;
+        matches!(
+            self,
+            SourceError::Slack(slack_client::Error::Config { .. })
+                | SourceError::Telegram(
+                    T::NotLoggedIn
+                        | T::NoTerminal
+                        | T::Config { .. }
+                        | T::Fixture { .. }
+                        | T::Session { .. }
+                )
+        )
     }
 }
 

@@ -44,33 +44,43 @@ fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_writes_xlsx_and_csv_with_the_demo_numbers() {
     let t = TestDir::new();
-    // From a directory without any config: --demo brings its own.
+    // From a directory without any config: --demo brings its own (Slack sim and Telegram account).
     let mut cmd = t.command(None);
     cmd.arg("--demo");
     let out = run(cmd).await;
     assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
     let text = stdout(&out);
+    assert!(!text.contains("Telegram: skipped"), "{text}");
+    // gina is optional in the demo but her Slack identifier still matches nobody.
+    assert!(text.contains("`gina` matches no slack user"), "{text}");
+    // Slack: 4 of 6 BD Customer channels complete; Telegram: 3 of 9 groups.
     assert!(
-        text.contains("Telegram: skipped (not configured)"),
+        text.contains("Coverage: 46.7% of BD Customer groups have every required member (7 of 15)"),
         "{text}"
     );
-    assert!(text.contains("`gina` matches no slack user"), "{text}");
 
     let csv = t.reports().join("slack-audit-latest-groups.csv");
     let (header, rows) = read_csv(&csv);
     assert_eq!(&header[..ISSUE_HEADERS.len()], ISSUE_HEADERS);
-    // 12 channels: general, random (out of scope) and bitsafe-oldco (archived) are not audited.
-    assert_eq!(rows.len(), 9, "{rows:?}");
+    // Slack: 12 channels, of which general, random (out of scope) and bitsafe-oldco (archived)
+    // are not audited. Telegram: 14 dialogs, of which the broadcast channel and the group not
+    // shared with mojo_onchain are left out.
+    let on = |p: &str| rows.iter().filter(|r| r[0] == p).count();
+    assert_eq!(on("slack"), 9, "{rows:?}");
+    assert_eq!(on("telegram"), 12, "{rows:?}");
+    assert_eq!(rows.len(), 21);
     let initech = csv_row(&csv, "bitsafe-initech");
     assert_eq!(initech["category"], "BD Customer");
-    assert_eq!(initech["missing_required"], "maria;sam;gina");
+    assert_eq!(initech["missing_required"], "maria;sam");
     assert_eq!(initech["required_present"], "2");
-    assert_eq!(initech["required_total"], "5");
+    assert_eq!(initech["required_total"], "4");
+    assert_eq!(initech["missing_optional"], "gina;frank;alice;bob");
     assert_eq!(initech["is_private"], "no");
     assert_eq!(initech["flag_public"], "yes");
     let stark = csv_row(&csv, "bitsafe-stark");
     assert_eq!(stark["excluded"], "maria");
-    assert_eq!(stark["required_total"], "4");
+    assert_eq!(stark["required_total"], "3");
+    assert_eq!(stark["missing_required"], "");
     let umbrella = csv_row(&csv, "bitsafe-ibtc-umbrella");
     assert_eq!(umbrella["flag_rename"], "yes");
     assert_eq!(umbrella["suggested_name"], "bitsafe-cbtc-umbrella");
@@ -80,6 +90,20 @@ async fn demo_writes_xlsx_and_csv_with_the_demo_numbers() {
     let internal = csv_row(&csv, "bitsafe-internal-ops");
     assert_eq!(internal["required_total"], "0");
     assert_eq!(internal["completeness_pct"], "100.0");
+    // Telegram rows: chat id as group_id, same categories and rename rules.
+    let tg_globex = csv_row(&csv, "iBTC <> Globex");
+    assert_eq!(tg_globex["platform"], "telegram");
+    assert_eq!(tg_globex["group_id"], "-1001000000002");
+    assert_eq!(tg_globex["missing_required"], "aki;dev;sam");
+    assert_eq!(tg_globex["suggested_name"], "cbtc <> Globex");
+    assert_eq!(tg_globex["flag_public"], "no");
+    let tg_hooli = csv_row(&csv, "Hooli <> BitSafe");
+    assert_eq!(tg_hooli["missing_required"], "aki;maria;dev");
+    assert_eq!(tg_hooli["optional_present"], "1"); // frankfox
+    let tg_intro = csv_row(&csv, "Globex intro");
+    assert_eq!(tg_intro["category"], "Intro");
+    assert_eq!(tg_intro["missing_required"], "aki;sam");
+    assert_eq!(csv_row(&csv, "Hooli treasury")["missing_required"], "");
 
     // Timestamped copies next to the stable `latest` ones.
     let names: Vec<String> = std::fs::read_dir(t.reports())
@@ -92,19 +116,27 @@ async fn demo_writes_xlsx_and_csv_with_the_demo_numbers() {
             .iter()
             .any(|n| n.ends_with("-groups.csv") && !n.contains("latest"))
     );
+    // The demo account was copied under --out; the built-in data is untouched by construction.
+    assert!(t.out().join("telegram-demo.json").exists());
 
     let xlsx = t.reports().join("slack-audit-latest.xlsx");
     let groups = sheet(&xlsx, "Groups");
-    assert_eq!(groups.len(), 10);
+    assert_eq!(groups.len(), 22);
     assert_eq!(&groups[0][..ISSUE_HEADERS.len()], ISSUE_HEADERS);
-    // Missing: one row per group × missing required member; gina misses everywhere she is required.
+    // Missing: one row per group × missing required member. Slack: globex dev, initech maria
+    // and sam, mktg bob, intro-hooli sam = 5. Telegram: 3 each in six BD groups, 4 in Pied
+    // Piper, alice and bob in the marketing group, aki and sam in the intro = 23.
     let missing = sheet(&xlsx, "Missing");
-    assert_eq!(missing.len() - 1, 12, "{missing:?}");
+    assert_eq!(missing.len() - 1, 28, "{missing:?}");
     assert!(
         missing
             .iter()
             .any(|r| r[2] == "bitsafe-globex" && r[4] == "dev" && r[6] == "U0DEMODEV")
     );
+    assert!(missing.iter().any(|r| r[0] == "telegram"
+        && r[2] == "iBTC <> Globex"
+        && r[4] == "aki"
+        && r[6] == "2002"));
     let summary = sheet(&xlsx, "Summary");
     let value = |key: &str| {
         summary
@@ -113,11 +145,16 @@ async fn demo_writes_xlsx_and_csv_with_the_demo_numbers() {
             .map(|r| r[1].clone())
             .unwrap_or_else(|| panic!("no summary row {key}: {summary:?}"))
     };
-    assert_eq!(value("Groups audited"), "9");
+    assert_eq!(value("Platforms"), "slack, telegram");
+    assert_eq!(value("Groups audited"), "21");
+    assert_eq!(value("Groups with gaps"), "12");
     assert_eq!(value("Public channels"), "1");
-    assert_eq!(value("Groups to rename"), "1");
-    assert_eq!(value("Unmatched team members"), "gina (slack)");
-    assert_eq!(value("Skipped"), "Telegram: skipped (not configured)");
+    assert_eq!(value("Groups to rename"), "5");
+    assert_eq!(
+        value("Unmatched team members"),
+        "gina (slack); gina (telegram); alice (telegram); bob (telegram)"
+    );
+    assert!(!summary.iter().any(|r| r[0] == "Skipped"), "{summary:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,6 +52,14 @@ impl TestDir {
         std::fs::write(self.config().join("categories.json"), categories).expect("categories.json");
     }
 
+    /// Writes a Telegram fixture account (docs/telegram.md) into the temp dir; returns its path
+    /// for `TELEGRAM_FIXTURE`.
+    pub fn write_telegram_fixture(&self, json: &str) -> PathBuf {
+        let path = self.path().join("telegram.json");
+        std::fs::write(&path, json).expect("telegram fixture");
+        path
+    }
+
     /// The binary with a clean environment pointed at `base_url` (None: no Slack settings).
     pub fn command(&self, base_url: Option<&str>) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_slack-audit"));
@@ -64,6 +72,11 @@ impl TestDir {
             .env_remove("SLACK_TOOLS_OUT")
             .env_remove("SLACK_TOOLS_DB")
             .env_remove("RUST_LOG")
+            .env_remove("TELEGRAM_FIXTURE")
+            .env_remove("TELEGRAM_API_ID")
+            .env_remove("TELEGRAM_API_HASH")
+            .env_remove("TELEGRAM_PHONE")
+            .env_remove("TELEGRAM_SESSION")
             .arg("--config")
             .arg(self.config())
             .arg("--out")
