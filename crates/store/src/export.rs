@@ -36,6 +36,14 @@ pub struct SpoolMessage<'a> {
     pub replace: bool,
 }
 
+/// One thread's messages and the `latest_reply` they are current to.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadBatch<'a> {
+    pub thread_ts: &'a str,
+    pub latest_reply: &'a str,
+    pub messages: &'a [SpoolMessage<'a>],
+}
+
 /// A spooled message read back.
 #[derive(Debug, Clone, Copy)]
 pub struct StoredMessage<'a> {
@@ -128,13 +136,35 @@ impl Store {
         latest_reply: &str,
         messages: &[SpoolMessage<'_>],
     ) -> Result<usize, StoreError> {
+        self.export_put_threads(
+            channel,
+            &[ThreadBatch {
+                thread_ts,
+                latest_reply,
+                messages,
+            }],
+        )
+    }
+
+    /// [`Store::export_put_thread`] for several threads in one transaction: one commit per batch
+    /// instead of per thread is most of the spool's cost on channels with many small threads.
+    pub fn export_put_threads(
+        &self,
+        channel: i64,
+        threads: &[ThreadBatch<'_>],
+    ) -> Result<usize, StoreError> {
         let tx = self.conn.unchecked_transaction()?;
-        let added = put_messages(&tx, channel, messages)?;
-        tx.execute(
-            "INSERT INTO export_threads (channel, thread_ts, latest_reply) VALUES (?1, ?2, ?3)
-             ON CONFLICT (channel, thread_ts) DO UPDATE SET latest_reply = excluded.latest_reply",
-            params![channel, thread_ts, latest_reply],
-        )?;
+        let mut added = 0;
+        {
+            let mut record = tx.prepare_cached(
+                "INSERT INTO export_threads (channel, thread_ts, latest_reply) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (channel, thread_ts) DO UPDATE SET latest_reply = excluded.latest_reply",
+            )?;
+            for t in threads {
+                added += put_messages(&tx, channel, t.messages)?;
+                record.execute(params![channel, t.thread_ts, t.latest_reply])?;
+            }
+        }
         tx.commit()?;
         Ok(added)
     }
