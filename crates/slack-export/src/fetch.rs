@@ -4,11 +4,12 @@
 
 use std::collections::VecDeque;
 
+use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use slack_client::{Message, SlackClient, TimeRange};
 use store::Store;
-use store::export::SpoolMessage;
+use store::export::{SpoolMessage, ThreadBatch};
 use tracing::{debug, warn};
 
 use crate::sink::ExportError;
@@ -146,22 +147,37 @@ pub async fn fetch_channel(
                     }
                 }
             },
-            Some((ts, latest, result)) = in_flight.next(), if !in_flight.is_empty() => match result {
-                Ok(messages) => {
-                    let owned = rows(&messages, Source::Replies)?;
-                    let added = store.export_put_thread(spool_id, &ts, &latest, &spool_view(&owned))?;
-                    stats.new_messages += added as u64;
-                    let replies = messages.iter().filter(|m| m.is_reply()).count() as u64;
-                    stats.replies += replies;
-                    stats.threads_fetched += 1;
-                    bar.inc(replies);
+            Some(first) = in_flight.next(), if !in_flight.is_empty() => {
+                // Take every other thread that is already done too, and store them in one commit.
+                let mut done = vec![first];
+                while let Some(Some(more)) = in_flight.next().now_or_never() {
+                    done.push(more);
                 }
-                Err(e) if e.is_fatal() => return Err(e.into()),
-                Err(e) => {
-                    warn!(channel, thread = %ts, error = %e, "could not fetch a thread's replies");
-                    stats.thread_errors.push((ts, e));
+                let mut ok = Vec::with_capacity(done.len());
+                for (ts, latest, result) in done {
+                    match result {
+                        Ok(messages) => {
+                            let replies = messages.iter().filter(|m| m.is_reply()).count() as u64;
+                            stats.replies += replies;
+                            stats.threads_fetched += 1;
+                            bar.inc(replies);
+                            ok.push((ts, latest, rows(&messages, Source::Replies)?));
+                        }
+                        Err(e) if e.is_fatal() => return Err(e.into()),
+                        Err(e) => {
+                            warn!(channel, thread = %ts, error = %e, "could not fetch a thread's replies");
+                            stats.thread_errors.push((ts, e));
+                        }
+                    }
                 }
-            },
+                let views: Vec<Vec<SpoolMessage<'_>>> = ok.iter().map(|(_, _, r)| spool_view(r)).collect();
+                let batch: Vec<ThreadBatch<'_>> = ok
+                    .iter()
+                    .zip(&views)
+                    .map(|((ts, latest, _), messages)| ThreadBatch { thread_ts: ts, latest_reply: latest, messages })
+                    .collect();
+                stats.new_messages += store.export_put_threads(spool_id, &batch)? as u64;
+            }
         }
     }
     debug!(channel, ?stats, "channel fetched");

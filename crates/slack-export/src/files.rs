@@ -63,9 +63,10 @@ impl AtomicFile {
     }
 
     pub fn commit(mut self) -> io::Result<()> {
-        if let Some(w) = self.writer.take() {
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_data()?;
+        // No fsync: the rename alone makes a killed run leave the old file or the new one, and
+        // every run re-renders its files from the spool, so a power cut costs a rerun, not data.
+        if let Some(mut w) = self.writer.take() {
+            w.flush()?;
         }
         std::fs::rename(&self.tmp, &self.dest)
     }

@@ -345,7 +345,10 @@ fn progress(label: &str, quiet: bool) -> ProgressBar {
         bar.set_style(style);
     }
     bar.set_message(label.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
+    if visible {
+        // The ticker is a thread: only worth it when someone sees the spinner.
+        bar.enable_steady_tick(Duration::from_millis(200));
+    }
     bar
 }
 

@@ -323,7 +323,7 @@ impl Sink for SlackSink {
                 path: path.clone(),
                 source,
             })?;
-            file.sync_data().map_err(ExportError::io(&tmp))?;
+            drop(file);
             std::fs::rename(&tmp, &path).map_err(ExportError::io(&path))?;
         }
         Ok(())
