@@ -318,4 +318,16 @@ async fn long_flood_wait_is_reported_and_a_short_one_waited_out() {
     // The rule fired and was consumed: the fixture written back has no flood_wait left.
     let after = std::fs::read_to_string(&fixture).expect("fixture");
     assert!(!after.contains("flood_wait"), "{after}");
+    // The previous run had no Telegram part: its groups are not "new", and the coverage change
+    // over different platforms is not given.
+    let since = "Since the previous run: 0 new group(s), 0 removed, 0 gap(s) closed, 0 opened\n";
+    assert!(stdout(&out).contains(since), "{}", stdout(&out));
+
+    // Telegram fails again: its groups are not "removed" either.
+    let fixture = t.write_telegram_fixture(&long);
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.env("TELEGRAM_FIXTURE", &fixture);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 1, "stderr: {}", stderr(&out));
+    assert!(stdout(&out).contains(since), "{}", stdout(&out));
 }
