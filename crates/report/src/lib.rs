@@ -53,10 +53,31 @@ pub enum ReportError {
 /// carriage return would be run as a formula (OWASP "CSV injection"), so it gets a leading `'`,
 /// which spreadsheets show as plain text. Numbers belong in numeric cells, which are not touched.
 pub fn neutralize_formula(s: &str) -> Cow<'_, str> {
+    // A plain number such as `-1001234` (a Telegram chat id written as text) is not a formula and
+    // a spreadsheet reads it as the number it is: leave it alone.
+    if is_plain_number(s) {
+        return Cow::Borrowed(s);
+    }
     match s.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
         _ => Cow::Borrowed(s),
     }
+}
+
+/// `-12`, `+3.5`, `42`: an optional sign, digits, at most one decimal point. Nothing else.
+fn is_plain_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let mut dot = false;
+    !digits.is_empty()
+        && digits.chars().all(|c| match c {
+            '0'..='9' => true,
+            '.' if !dot => {
+                dot = true;
+                true
+            }
+            _ => false,
+        })
+        && digits.chars().any(|c| c.is_ascii_digit())
 }
 
 /// Writes a file atomically: `write` fills a temp file in the same directory, which is flushed to
@@ -97,11 +118,30 @@ mod tests {
 
     #[test]
     fn formula_prefixes_are_neutralized() {
-        for risky in ["=SUM(A1:A2)", "+1", "-2+3", "@cmd", "\tx", "\rx"] {
+        for risky in [
+            "=SUM(A1:A2)",
+            "+1+cmd|' /C calc'!A0",
+            "-2+3",
+            "-",
+            "@cmd",
+            "\tx",
+            "\rx",
+            "-1e5",
+            "--1",
+        ] {
             let safe = neutralize_formula(risky);
             assert_eq!(safe, format!("'{risky}"), "{risky:?}");
         }
-        for plain in ["alice", "", "a=b", " =x", "'already"] {
+        for plain in [
+            "alice",
+            "",
+            "a=b",
+            " =x",
+            "'already",
+            "-1001234567890",
+            "+3.5",
+            "42",
+        ] {
             assert!(
                 matches!(neutralize_formula(plain), Cow::Borrowed(_)),
                 "{plain:?}"

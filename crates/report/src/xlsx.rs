@@ -28,9 +28,11 @@ pub struct Workbook<'a> {
 struct Formats {
     header: Format,
     text: Format,
+    int: Format,
     float: Format,
     percent: Format,
     gap_text: Format,
+    gap_int: Format,
     gap_float: Format,
     gap_percent: Format,
 }
@@ -48,9 +50,12 @@ impl Formats {
                 .set_background_color(Color::RGB(0xD9E1F2))
                 .set_border_bottom(FormatBorder::Thin),
             text: Format::new(),
+            // "0", not General: General shows long ids (Telegram chat ids) as -1.00123E+12.
+            int: Format::new().set_num_format("0"),
             float: Format::new().set_num_format("0.00"),
             percent: Format::new().set_num_format("0.0%"),
             gap_text: gap(Format::new()),
+            gap_int: gap(Format::new().set_num_format("0")),
             gap_float: gap(Format::new().set_num_format("0.00")),
             gap_percent: gap(Format::new().set_num_format("0.0%")),
         }
@@ -131,16 +136,16 @@ fn fill_sheet(sheet: &mut Worksheet, table: &Table, f: &Formats) -> Result<(), R
         let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
         for (col, cell) in row.cells.iter().enumerate() {
             let c = col_index(col);
-            let (text_fmt, float_fmt, pct_fmt) = if row.highlight {
-                (&f.gap_text, &f.gap_float, &f.gap_percent)
+            let (text_fmt, int_fmt, float_fmt, pct_fmt) = if row.highlight {
+                (&f.gap_text, &f.gap_int, &f.gap_float, &f.gap_percent)
             } else {
-                (&f.text, &f.float, &f.percent)
+                (&f.text, &f.int, &f.float, &f.percent)
             };
             let shown_len = match cell {
                 Cell::Int(i) => {
                     // Excel numbers are f64; ids above 2^53 would lose digits, so they go in as text.
                     if i.unsigned_abs() < (1 << 53) {
-                        sheet.write_number_with_format(r, c, *i as f64, text_fmt)?;
+                        sheet.write_number_with_format(r, c, *i as f64, int_fmt)?;
                     } else {
                         sheet.write_string_with_format(r, c, i.to_string(), text_fmt)?;
                     }
