@@ -213,6 +213,17 @@ struct Ctx<'a> {
     users: HashMap<String, UserInfo>,
     /// channel id -> (name, is_private), cohort-filtered.
     channels: BTreeMap<String, (String, bool)>,
+    /// channel id -> its membership snapshots, oldest first. Read once: the snapshot table is
+    /// keyed by run, so a per-channel query would scan all of it for every channel.
+    snapshots: HashMap<String, Vec<Snapshot>>,
+}
+
+/// One membership snapshot of a channel.
+#[derive(Debug, Clone, Copy)]
+struct Snapshot {
+    taken_us: i64,
+    run_id: i64,
+    members: u64,
 }
 
 /// Per-channel figures of one period (what week-over-week compares).
@@ -264,12 +275,35 @@ pub fn compute(
             }
         }
     }
+    let mut snapshots: HashMap<String, Vec<Snapshot>> = HashMap::new();
+    {
+        let mut stmt = conn.prepare(
+            "SELECT s.channel_id, s.run_id, s.taken_us, count(m.user_id) FROM insight_member_snapshots s
+             LEFT JOIN insight_members m ON m.run_id = s.run_id AND m.channel_id = s.channel_id
+             GROUP BY s.run_id, s.channel_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            if channels.contains_key(&id) {
+                snapshots.entry(id).or_default().push(Snapshot {
+                    run_id: r.get(1)?,
+                    taken_us: r.get(2)?,
+                    members: r.get::<_, i64>(3)? as u64,
+                });
+            }
+        }
+    }
+    for list in snapshots.values_mut() {
+        list.sort_by_key(|s| (s.taken_us, s.run_id));
+    }
     let ctx = Ctx {
         store,
         tz,
         cohort,
         users,
         channels,
+        snapshots,
     };
     let now = core(&ctx, period)?;
     let previous = period.previous();
@@ -292,25 +326,26 @@ pub fn compute(
 /// Membership snapshots of a channel used for a period: those taken inside it, or else the one
 /// nearest to it (the latest before its end, else the earliest after), so a report over days
 /// without a sync still knows who the members were.
-fn snapshot_runs(ctx: &Ctx<'_>, channel: &str, period: Period) -> Result<Vec<i64>, MetricsError> {
+fn snapshot_runs(ctx: &Ctx<'_>, channel: &str, period: Period) -> Vec<i64> {
     let (start, end) = period.bounds_us(ctx.tz);
-    let conn = ctx.store.conn();
-    let mut stmt = conn.prepare_cached(
-        "SELECT run_id FROM insight_member_snapshots WHERE channel_id = ?1 AND taken_us BETWEEN ?2 AND ?3",
-    )?;
-    let runs = stmt
-        .query_map(params![channel, start, end], |r| r.get(0))?
-        .collect::<Result<Vec<i64>, _>>()?;
+    let Some(snaps) = ctx.snapshots.get(channel) else {
+        return Vec::new();
+    };
+    let runs: Vec<i64> = snaps
+        .iter()
+        .filter(|s| (start..=end).contains(&s.taken_us))
+        .map(|s| s.run_id)
+        .collect();
     if !runs.is_empty() {
-        return Ok(runs);
+        return runs;
     }
-    let mut near = conn.prepare_cached(
-        "SELECT run_id FROM insight_member_snapshots WHERE channel_id = ?1
-         ORDER BY (taken_us > ?2), CASE WHEN taken_us > ?2 THEN taken_us ELSE -taken_us END LIMIT 1",
-    )?;
-    Ok(near
-        .query_map(params![channel, end], |r| r.get(0))?
-        .collect::<Result<Vec<i64>, _>>()?)
+    snaps
+        .iter()
+        .rev()
+        .find(|s| s.taken_us <= end)
+        .or_else(|| snaps.first())
+        .map(|s| vec![s.run_id])
+        .unwrap_or_default()
 }
 
 /// user -> number of the given snapshots the user is in.
@@ -394,7 +429,7 @@ fn core(ctx: &Ctx<'_>, period: Period) -> Result<Core, MetricsError> {
     let mut rows = Vec::new();
     let mut channels = Vec::new();
     for (channel_id, (channel_name, is_private)) in &ctx.channels {
-        let runs = snapshot_runs(ctx, channel_id, period)?;
+        let runs = snapshot_runs(ctx, channel_id, period);
         let membership = membership_counts(ctx, channel_id, &runs)?;
         let empty = HashMap::new();
         let act = activity.get(channel_id).unwrap_or(&empty);
@@ -561,28 +596,20 @@ fn channel_days(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ChannelDay>, Metric
     }
     let mut out = Vec::new();
     for (channel_id, (channel_name, _)) in &ctx.channels {
-        // (taken_us, members) of every snapshot, to count the members of each day.
-        let mut snaps: Vec<(i64, u64)> = {
-            let mut stmt = ctx.store.conn().prepare_cached(
-                "SELECT s.taken_us, count(m.user_id) FROM insight_member_snapshots s
-                 LEFT JOIN insight_members m ON m.run_id = s.run_id AND m.channel_id = s.channel_id
-                 WHERE s.channel_id = ?1 GROUP BY s.run_id ORDER BY s.taken_us",
-            )?;
-            stmt.query_map([channel_id], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-            })?
-            .collect::<Result<_, _>>()?
-        };
-        snaps.sort();
+        let snaps = ctx
+            .snapshots
+            .get(channel_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let mut day = period.since;
         while day <= period.until {
             let end = day_start_us(day.tomorrow().unwrap_or(day), ctx.tz);
             let members = snaps
                 .iter()
                 .rev()
-                .find(|(t, _)| *t < end)
+                .find(|s| s.taken_us < end)
                 .or(snaps.first())
-                .map_or(0, |s| s.1);
+                .map_or(0, |s| s.members);
             let key = (channel_id.clone(), day.to_string());
             let (active, posts, replies, reactions) = stored.get(&key).copied().unwrap_or_default();
             let mut l = lat.remove(&key).unwrap_or_default();
