@@ -7,6 +7,7 @@
 //! The file format, flags and the fault/rate model are documented in `docs/slack-sim.md`.
 
 mod generate;
+mod index;
 mod methods;
 mod model;
 mod params;

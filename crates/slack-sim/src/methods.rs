@@ -2,13 +2,14 @@
 //! response shapes. Each method reads its params as strings and answers a JSON body without `ok`
 //! (added by the server) or an [`ApiError`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
-use crate::model::{Channel, ChannelKind, ThreadSummary, Workspace, format_ts, str_field, ts_key};
+use crate::index::{ChannelIndex, IndexCache};
+use crate::model::{Channel, ChannelKind, Workspace, format_ts, str_field, ts_key};
 
 /// A Slack `ok:false` answer: the `error` code plus any extra fields (`needed`, `errors`, ...).
 #[derive(Debug, Clone)]
@@ -40,6 +41,8 @@ pub(crate) struct Ctx<'a> {
     pub scopes: Option<&'a [String]>,
     /// Last `ts` handed out (microseconds).
     pub clock: &'a mut u128,
+    /// Per-channel message indexes; the server clears it after every write.
+    pub index: &'a mut IndexCache,
 }
 
 type Params = BTreeMap<String, String>;
@@ -204,7 +207,7 @@ fn is_reply(m: &Value) -> bool {
 
 /// A stored message with the fields Slack derives: parent thread fields from the current
 /// replies, `parent_user_id` on replies.
-fn decorate(c: &Channel, m: &Value, summaries: &HashMap<String, ThreadSummary>) -> Value {
+fn decorate(c: &Channel, m: &Value, idx: &ChannelIndex) -> Value {
     let mut out = m.clone();
     let Value::Object(obj) = &mut out else {
         return out;
@@ -212,7 +215,10 @@ fn decorate(c: &Channel, m: &Value, summaries: &HashMap<String, ThreadSummary>) 
     let ts = str_field(m, "ts").unwrap_or("").to_string();
     if is_reply(m) {
         let thread_ts = str_field(m, "thread_ts").unwrap_or("");
-        if let Some(pu) = c.message(thread_ts).and_then(|pm| str_field(pm, "user")) {
+        if let Some(pu) = idx
+            .message(c, thread_ts)
+            .and_then(|pm| str_field(pm, "user"))
+        {
             obj.insert("parent_user_id".into(), json!(pu));
         }
         for k in [
@@ -225,7 +231,7 @@ fn decorate(c: &Channel, m: &Value, summaries: &HashMap<String, ThreadSummary>) 
         }
         return out;
     }
-    match summaries.get(&ts) {
+    match idx.summaries.get(&ts) {
         Some(s) => {
             obj.insert("thread_ts".into(), json!(ts));
             obj.insert("reply_count".into(), json!(s.reply_count));
@@ -481,7 +487,7 @@ fn conversations_members(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
     }))
 }
 
-fn conversations_history(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+fn conversations_history(ws: &Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Answer {
     let c = &ws.channels[visible_index(ws, p.get("channel"))?];
     need1(ctx, &kind_scope(c.kind(), "history"))?;
     let lim = limit(p, 100, 999)?;
@@ -489,23 +495,30 @@ fn conversations_history(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
     let latest = ts_param(p, "latest", "invalid_ts_latest")?;
     let inclusive = flag(p, "inclusive");
     let cursor = decode_ts_cursor(p)?;
-    // Top-level messages and broadcast replies, newest first.
-    let listed: Vec<&Value> = c
-        .messages
+    let idx = ctx.index.get(c);
+    // Top-level messages and broadcast replies, newest first: walk the listing backwards from the
+    // newest key the window and the cursor allow.
+    let key = |i: &usize| idx.keys[*i];
+    let upper = idx.listed.partition_point(|i| {
+        let k = key(i);
+        latest.is_none_or(|l| if inclusive { k <= l } else { k < l })
+            && cursor.is_none_or(|cur| k <= cur)
+    });
+    let lower = idx.listed.partition_point(|i| {
+        oldest.is_some_and(|o| if inclusive { key(i) < o } else { key(i) <= o })
+    });
+    let listed: Vec<usize> = idx.listed[lower..upper.max(lower)]
         .iter()
         .rev()
-        .filter(|m| !is_reply(m) || str_field(m, "subtype") == Some("thread_broadcast"))
-        .filter(|m| in_window(msg_key(m), oldest, latest, inclusive))
-        .filter(|m| cursor.is_none_or(|cur| msg_key(m) <= cur))
+        .copied()
         .collect();
-    let summaries = c.thread_summaries();
     let page: Vec<Value> = listed
         .iter()
         .take(lim)
-        .map(|m| decorate(c, m, &summaries))
+        .map(|&i| decorate(c, &c.messages[i], &idx))
         .collect();
     let has_more = listed.len() > lim;
-    let next = listed.get(lim).map(|m| ts_cursor(msg_key(m)));
+    let next = listed.get(lim).map(|&i| ts_cursor(idx.keys[i]));
     Ok(json!({
         "messages": page,
         "has_more": has_more,
@@ -516,7 +529,7 @@ fn conversations_history(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
     }))
 }
 
-fn conversations_replies(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
+fn conversations_replies(ws: &Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Answer {
     let c = &ws.channels[visible_index(ws, p.get("channel"))?];
     need1(ctx, &kind_scope(c.kind(), "history"))?;
     let ts = p
@@ -524,12 +537,13 @@ fn conversations_replies(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::new("invalid_arguments"))?;
-    let msg = c
-        .message(ts)
+    let idx = ctx.index.get(c);
+    let msg = idx
+        .message(c, ts)
         .ok_or_else(|| ApiError::new("thread_not_found"))?;
     // A reply's ts names its whole thread.
     let parent = if is_reply(msg) {
-        c.message(str_field(msg, "thread_ts").unwrap_or(""))
+        idx.message(c, str_field(msg, "thread_ts").unwrap_or(""))
             .ok_or_else(|| ApiError::new("thread_not_found"))?
     } else {
         msg
@@ -540,12 +554,15 @@ fn conversations_replies(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
     let latest = ts_param(p, "latest", "invalid_ts_latest")?;
     let inclusive = flag(p, "inclusive");
     let cursor = decode_ts_cursor(p)?;
-    let replies: Vec<&Value> = c
-        .messages
+    let replies: Vec<usize> = idx
+        .threads
+        .get(&parent_ts)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
         .iter()
-        .filter(|m| is_reply(m) && str_field(m, "thread_ts") == Some(parent_ts.as_str()))
-        .filter(|m| in_window(msg_key(m), oldest, latest, inclusive))
-        .filter(|m| cursor.is_none_or(|cur| msg_key(m) >= cur))
+        .copied()
+        .filter(|&i| in_window(idx.keys[i], oldest, latest, inclusive))
+        .filter(|&i| cursor.is_none_or(|cur| idx.keys[i] >= cur))
         .collect();
     // Every page starts with the parent (as Slack does in practice; clients de-duplicate by
     // ts). On the first page it counts toward the limit; later pages carry at least one reply.
@@ -554,16 +571,15 @@ fn conversations_replies(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
     } else {
         lim.saturating_sub(1).max(1)
     };
-    let summaries = c.thread_summaries();
-    let mut page = vec![decorate(c, parent, &summaries)];
+    let mut page = vec![decorate(c, parent, &idx)];
     page.extend(
         replies
             .iter()
             .take(take)
-            .map(|m| decorate(c, m, &summaries)),
+            .map(|&i| decorate(c, &c.messages[i], &idx)),
     );
     let has_more = replies.len() > take;
-    let next = replies.get(take).map(|m| ts_cursor(msg_key(m)));
+    let next = replies.get(take).map(|&i| ts_cursor(idx.keys[i]));
     Ok(json!({
         "messages": page,
         "has_more": has_more,
@@ -652,6 +668,8 @@ fn conversations_invite(ws: &mut Workspace, ctx: &mut Ctx<'_>, p: &Params) -> An
             "team": team,
         }));
     }
+    // New join messages: the channel's cached index is stale.
+    ctx.index.clear();
     let mut out = json!({ "channel": channel_json(ws, &ws.channels[idx], false) });
     if !errors.is_empty()
         && let Value::Object(m) = &mut out
@@ -717,7 +735,9 @@ fn chat_post_message(ws: &mut Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Answe
     let msg = Value::Object(msg);
     let channel_id = ws.channels[idx].id.clone();
     ws.channels[idx].messages.push(msg.clone());
+    // The channel changed: its cached index is stale.
+    ctx.index.clear();
     let c = &ws.channels[idx];
-    let shown = decorate(c, &msg, &c.thread_summaries());
+    let shown = decorate(c, &msg, &ctx.index.get(c));
     Ok(json!({ "channel": channel_id, "ts": ts, "message": shown }))
 }

@@ -24,6 +24,7 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::index::IndexCache;
 use crate::methods::{self, Ctx};
 use crate::params::{parse_form, parse_json};
 use crate::rate::{RateLimiter, rate_rule};
@@ -75,6 +76,7 @@ impl SimHandle {
         for c in &mut st.ws.channels {
             c.sort_messages();
         }
+        st.index.clear();
         out
     }
 
@@ -95,6 +97,8 @@ impl SimHandle {
 
 struct State0 {
     ws: Workspace,
+    /// Message indexes of channels read since the last change (see `index.rs`).
+    index: IndexCache,
     /// Last `ts` handed out, in microseconds: new messages are stamped strictly after it.
     clock: u128,
 }
@@ -155,7 +159,11 @@ pub async fn start(
         .map_err(|source| SimError::Bind { addr, source })?;
     let clock = ws.max_ts_micros();
     let shared = Arc::new(Shared {
-        state: Mutex::new(State0 { ws, clock }),
+        state: Mutex::new(State0 {
+            ws,
+            index: IndexCache::default(),
+            clock,
+        }),
         token: opts.token,
         scopes: opts.scopes,
         faults: opts.faults,
@@ -356,19 +364,25 @@ async fn api(
                 }
             }
             let mut st = lock(&sh.state);
-            let State0 { ws, clock } = &mut *st;
+            let State0 { ws, index, clock } = &mut *st;
             if fault == Some(Fault::Truncated) && methods::is_write(&method) {
                 // The client never sees a whole answer, so the write must not happen: run it on
                 // a scratch copy only to produce a realistic (then truncated) body.
                 let mut scratch = ws.clone();
                 let mut scratch_clock = *clock;
+                let mut scratch_index = IndexCache::default();
                 let mut ctx = Ctx {
                     scopes,
                     clock: &mut scratch_clock,
+                    index: &mut scratch_index,
                 };
                 methods::call(&mut scratch, &mut ctx, &method, &params)
             } else {
-                let mut ctx = Ctx { scopes, clock };
+                let mut ctx = Ctx {
+                    scopes,
+                    clock,
+                    index,
+                };
                 methods::call(ws, &mut ctx, &method, &params)
             }
         }
