@@ -64,6 +64,9 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(code) = cli_support::handle_generators::<Cli>() {
+        return code;
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
