@@ -266,7 +266,7 @@ impl fmt::Display for ResolutionWarning {
             Self::NoIdentifiers { platform, handle } => {
                 write!(
                     f,
-                    "team member `{handle}` has no {platform} identifiers in team.json; counted as missing on {platform}"
+                    "team member `{handle}` has no {platform} identifiers in team.json, so they are never found in {platform} groups (add \"{platform}\": [...] to their entry)"
                 )
             }
             Self::Unmatched {
