@@ -34,7 +34,7 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "DIR", default_value = "output", env = env::OUT_DIR)]
     pub out: PathBuf,
 
-    /// SQLite file for history and state [default: <out>/slack-tools.db].
+    /// SQLite file for history and state [default: <out>/slack-tools.db; with --demo <out>/slack-tools-demo.db].
     #[arg(long, global = true, value_name = "FILE", env = env::DB)]
     pub db: Option<PathBuf>,
 
@@ -52,11 +52,14 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
-    /// The database path: `--db`, else `<out>/slack-tools.db`.
+    /// The database path: `--db`, else `<out>/slack-tools.db`. Demo runs default to their own
+    /// `<out>/slack-tools-demo.db`, so trying a demo never mixes into real history or state.
     pub fn db_path(&self) -> PathBuf {
-        self.db
-            .clone()
-            .unwrap_or_else(|| self.out.join("slack-tools.db"))
+        match (&self.db, self.demo) {
+            (Some(db), _) => db.clone(),
+            (None, false) => self.out.join("slack-tools.db"),
+            (None, true) => self.out.join("slack-tools-demo.db"),
+        }
     }
 }
 
@@ -155,7 +158,9 @@ pub fn handle_generators<C: CommandFactory>() -> Option<ExitCode> {
         let shell: clap_complete::Shell = match shell.parse() {
             Ok(s) => s,
             Err(_) => {
-                eprintln!("error: unknown shell {shell:?}; use bash, zsh, fish, elvish or powershell");
+                eprintln!(
+                    "error: unknown shell {shell:?}; use bash, zsh, fish, elvish or powershell"
+                );
                 return Some(ExitCode::from(2));
             }
         };
@@ -209,7 +214,10 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool, UsageError> {
     std::io::stdin()
         .read_line(&mut answer)
         .map_err(|e| UsageError::new(format!("could not read the answer: {e}")))?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// A progress bar on stderr, drawn only when both stdout and stderr are terminals (so piped or
@@ -224,9 +232,10 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
             ProgressDrawTarget::hidden()
         },
     );
-    let style = ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(what.to_string());
     bar
@@ -302,9 +311,14 @@ mod tests {
             demo: false,
         };
         assert_eq!(common.db_path(), PathBuf::from("/tmp/x/slack-tools.db"));
+        let demo = CommonArgs {
+            demo: true,
+            ..common.clone()
+        };
+        assert_eq!(demo.db_path(), PathBuf::from("/tmp/x/slack-tools-demo.db"));
         let with_db = CommonArgs {
             db: Some("a.db".into()),
-            ..common
+            ..demo
         };
         assert_eq!(with_db.db_path(), PathBuf::from("a.db"));
     }

@@ -103,10 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// The database a run uses: `--db`, else `<out>/slack-tools.db`; demo runs keep their own
 /// history (`<out>/slack-tools-demo.db`) so trying the demo never mixes into the real trend.
 pub fn history_db(common: &CommonArgs) -> PathBuf {
-    match (&common.db, common.demo) {
-        (None, true) => common.out.join("slack-tools-demo.db"),
-        _ => common.db_path(),
-    }
+    common.db_path()
 }
 
 /// A config-file problem: exit 2, with the file, the place in it and what to do.
