@@ -21,5 +21,5 @@ pub use futures::stream::BoxStream;
 pub use rate::{Tier, per_minute, rate_floor, tier_of};
 pub use types::{
     AuthTest, Conversation, ConversationType, Edited, InviteOutcome, ListConversations, Message,
-    PostedMessage, Profile, Reaction, Team, TimeRange, User,
+    PostedMessage, Profile, RawMessage, Reaction, Team, TimeRange, User,
 };

@@ -195,6 +195,18 @@ impl Message {
     }
 }
 
+/// A message together with its JSON text, from [`crate::SlackClient::history_raw`] and
+/// [`crate::SlackClient::replies_raw`]: the cheap way to copy messages losslessly, without a
+/// `Value` tree per message.
+#[derive(Debug, Clone, Default)]
+pub struct RawMessage {
+    /// The typed fields. Its `raw` is left `Null`: the message is in `json`.
+    pub message: Message,
+    /// The message object's JSON text as it appeared in the answer (compact re-serialised JSON in
+    /// the rare answers that had to go through the general decoder).
+    pub json: String,
+}
+
 /// Records that keep their raw JSON next to the typed fields.
 pub(crate) trait WithRaw: for<'de> Deserialize<'de> {
     fn set_raw(&mut self, raw: Value);

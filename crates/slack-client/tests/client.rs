@@ -173,6 +173,105 @@ async fn replies_start_with_the_parent_and_drop_repeats_across_pages() {
 }
 
 #[tokio::test]
+async fn raw_history_keeps_each_message_text_as_sent_and_decodes_like_history() {
+    let mock = Mock::start().await;
+    // Spacing, `\/` and `\u00e9` are kept verbatim; the typed fields are the same as history's.
+    let first = r#"{"type":"message", "ts":"1700000002.000200","user":"U1","text":"caf\u00e9 http:\/\/x","thread_ts":"1700000002.000200","reply_count":2,"latest_reply":"1700000009.000100","blocks":[{"type":"rich_text"}]}"#;
+    let second = r#"{"type":"message","subtype":"channel_join","ts":"1700000001.000100","user":"U2","text":null}"#;
+    let page1 = format!(
+        r#"{{"ok":true,"messages":[ {first} ,{second}],"has_more":true,"response_metadata":{{"next_cursor":"c2","warnings":["superfluous_charset"]}},"warning":"superfluous_charset"}}"#
+    );
+    // The last page has an odd `response_metadata` (a number cursor): the general decoder's rules
+    // apply (no cursor, so the listing ends) and the message comes back re-serialised.
+    let page2 = r#"{"ok":true,"messages":[{"ts":"1700000000.000100","text":"x"}],"response_metadata":{"next_cursor":5}}"#;
+    mock.seq(
+        "conversations.history",
+        [page1.as_str(), page2, page1.as_str(), page2]
+            .map(|p| Reply::Text(p.into()))
+            .to_vec(),
+    );
+    let client = mock.client();
+    let raw: Vec<slack_client::RawMessage> = client
+        .history_raw("C1", TimeRange::default())
+        .try_concat()
+        .await
+        .expect("raw history");
+    let typed: Vec<slack_client::Message> = client
+        .history("C1", TimeRange::default())
+        .try_concat()
+        .await
+        .expect("history");
+    assert_eq!(raw.len(), 3);
+    assert_eq!(raw[0].json, first);
+    assert_eq!(raw[1].json, second);
+    assert_eq!(raw[2].json, r#"{"ts":"1700000000.000100","text":"x"}"#);
+    for (r, t) in raw.iter().zip(&typed) {
+        assert_eq!(r.message.ts, t.ts);
+        assert_eq!(r.message.text, t.text);
+        assert_eq!(r.message.reply_count, t.reply_count);
+        assert_eq!(r.message.latest_reply, t.latest_reply);
+        assert_eq!(r.message.subtype, t.subtype);
+        assert!(
+            r.message.raw.is_null(),
+            "raw path keeps the text, not a Value"
+        );
+        let reparsed: serde_json::Value = serde_json::from_str(&r.json).expect("json");
+        assert_eq!(reparsed, t.raw);
+    }
+    assert_eq!(
+        mock.seen_for("conversations.history")[1].params["cursor"],
+        "c2"
+    );
+}
+
+#[tokio::test]
+async fn raw_pages_map_errors_and_retry_cut_off_bodies_like_the_typed_ones() {
+    let mock = Mock::start().await;
+    mock.seq(
+        "conversations.replies",
+        vec![
+            Reply::Text(r#"{"ok":true,"messages":[{"ts":"1.0","#.into()),
+            Reply::Json(json!({"ok": true, "messages": [
+                {"ts": "1.0", "thread_ts": "1.0", "reply_count": 1},
+                {"ts": "2.0", "thread_ts": "1.0"}
+            ]})),
+        ],
+    );
+    mock.seq(
+        "conversations.history",
+        vec![
+            Reply::Json(json!({"ok": false, "error": "channel_not_found"})),
+            Reply::Json(json!({"ok": true, "messages": [{"ts": "1.0"}, {"ts": 5}]})),
+        ],
+    );
+    let client = mock.client();
+    let replies: Vec<slack_client::RawMessage> = client
+        .replies_raw("C1", "1.0", TimeRange::default())
+        .try_concat()
+        .await
+        .expect("replies after a retry");
+    assert_eq!(replies.len(), 2);
+    assert!(replies[1].message.is_reply());
+    assert_eq!(mock.seen_for("conversations.replies").len(), 2);
+
+    let err = client
+        .history_raw("C1", TimeRange::default())
+        .try_concat()
+        .await
+        .expect_err("unknown channel");
+    assert_eq!(err.code(), Some("channel_not_found"));
+    let err = client
+        .history_raw("C1", TimeRange::default())
+        .try_concat()
+        .await
+        .expect_err("a message with a numeric ts");
+    assert!(
+        matches!(&err, Error::Decode { detail, .. } if detail.starts_with("messages[1]")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_429_pauses_only_its_method_for_retry_after() {
     let mock = Mock::start().await;
     mock.seq(
