@@ -361,7 +361,13 @@ fn membership_counts(
     for run in runs {
         let mut rows = stmt.query(params![channel, run])?;
         while let Some(r) = rows.next()? {
-            *out.entry(r.get::<_, String>(0)?).or_insert(0) += 1;
+            let user = text_ref(r, 0)?;
+            match out.get_mut(user) {
+                Some(n) => *n += 1,
+                None => {
+                    out.insert(user.to_string(), 1);
+                }
+            }
         }
     }
     Ok(out)
@@ -391,10 +397,24 @@ fn latencies(
     )?;
     let mut out: HashMap<(String, String), Vec<f64>> = HashMap::new();
     let mut rows = stmt.query(params![since, until])?;
+    // Rows come in key order (channel, thread ts), so runs of one channel-day are consecutive:
+    // gather each run before touching the map, instead of allocating a key per thread.
+    let mut run: Option<((String, String), Vec<f64>)> = None;
     while let Some(r) = rows.next()? {
-        out.entry((r.get(0)?, r.get(1)?))
-            .or_default()
-            .push(r.get(2)?);
+        let (channel, day) = (text_ref(r, 0)?, text_ref(r, 1)?);
+        let latency: f64 = r.get(2)?;
+        match &mut run {
+            Some(((c, d), v)) if c == channel && d == day => v.push(latency),
+            _ => {
+                if let Some((key, v)) = run.take() {
+                    out.entry(key).or_default().extend(v);
+                }
+                run = Some(((channel.to_string(), day.to_string()), vec![latency]));
+            }
+        }
+    }
+    if let Some((key, v)) = run {
+        out.entry(key).or_default().extend(v);
     }
     Ok(out)
 }
@@ -403,23 +423,21 @@ fn core(ctx: &Ctx<'_>, period: Period) -> Result<Core, MetricsError> {
     let (since, until) = period.days_text();
     // channel -> user -> (posts, replies, reactions)
     let mut activity: HashMap<String, HashMap<String, (u64, u64, u64)>> = HashMap::new();
-    {
-        let mut stmt = ctx.store.conn().prepare_cached(
-            "SELECT channel_id, user_id, sum(posts), sum(replies), sum(reactions)
-             FROM insight_daily_user_channel WHERE day BETWEEN ?1 AND ?2
-             GROUP BY channel_id, user_id",
-        )?;
-        let mut rows = stmt.query(params![since, until])?;
+    // Per channel, so each query is a range of the (channel_id, day, user_id) key: a query over
+    // all channels is planned on the user_id index without statistics, a random lookup per row.
+    let mut stmt = ctx.store.conn().prepare_cached(
+        "SELECT user_id, sum(posts), sum(replies), sum(reactions)
+         FROM insight_daily_user_channel WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3
+         GROUP BY user_id",
+    )?;
+    for channel in ctx.channels.keys() {
+        let mut rows = stmt.query(params![channel, since, until])?;
         while let Some(r) = rows.next()? {
-            let channel: String = r.get(0)?;
-            if !ctx.channels.contains_key(&channel) {
-                continue;
-            }
-            let (p, re, x): (i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?);
+            let (p, re, x): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
             activity
-                .entry(channel)
+                .entry(channel.clone())
                 .or_default()
-                .insert(r.get(1)?, (p as u64, re as u64, x as u64));
+                .insert(r.get(0)?, (p as u64, re as u64, x as u64));
         }
     }
     let mut lat_by_channel: HashMap<String, Vec<f64>> = HashMap::new();
@@ -639,26 +657,49 @@ fn channel_days(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ChannelDay>, Metric
 fn active_windows(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ActiveWindow>, MetricsError> {
     let (since, until) = period.days_text();
     let mut stmt = ctx.store.conn().prepare_cached(
-        "SELECT channel_id, user_id, day, first_us, last_us FROM insight_active_windows
-         WHERE day BETWEEN ?1 AND ?2",
+        "SELECT user_id, day, first_us, last_us FROM insight_active_windows
+         WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3",
     )?;
-    let mut by: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
-    let mut rows = stmt.query(params![since, until])?;
-    while let Some(r) = rows.next()? {
-        let channel: String = r.get(0)?;
-        if !ctx.channels.contains_key(&channel) {
-            continue;
+    // user -> day -> (first, last); looked up by borrowed text, so keys are allocated once.
+    let mut nested: HashMap<String, HashMap<String, (i64, i64)>> = HashMap::new();
+    let unknown = UserInfo::default();
+    let everyone = ctx.cohort.users.is_none() && ctx.cohort.department.is_none();
+    for channel in ctx.channels.keys() {
+        let mut rows = stmt.query(params![channel, since, until])?;
+        while let Some(r) = rows.next()? {
+            let user = text_ref(r, 0)?;
+            if !everyone
+                && !ctx
+                    .cohort
+                    .has_user(ctx.users.get(user).unwrap_or(&unknown), user)
+            {
+                continue;
+            }
+            let (first, last): (i64, i64) = (r.get(2)?, r.get(3)?);
+            let days = match nested.get_mut(user) {
+                Some(d) => d,
+                None => nested.entry(user.to_string()).or_default(),
+            };
+            let day = text_ref(r, 1)?;
+            match days.get_mut(day) {
+                Some(e) => {
+                    e.0 = e.0.min(first);
+                    e.1 = e.1.max(last);
+                }
+                None => {
+                    days.insert(day.to_string(), (first, last));
+                }
+            }
         }
-        let user: String = r.get(1)?;
-        let info = ctx.users.get(&user).cloned().unwrap_or_default();
-        if !ctx.cohort.has_user(&info, &user) {
-            continue;
-        }
-        let (first, last): (i64, i64) = (r.get(3)?, r.get(4)?);
-        let e = by.entry((user, r.get(2)?)).or_insert((first, last));
-        e.0 = e.0.min(first);
-        e.1 = e.1.max(last);
     }
+    let mut by: Vec<((String, String), (i64, i64))> = nested
+        .into_iter()
+        .flat_map(|(user, days)| {
+            days.into_iter()
+                .map(move |(day, w)| ((user.clone(), day), w))
+        })
+        .collect();
+    by.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(by
         .into_iter()
         .map(|((user_id, date), (first, last))| ActiveWindow {
@@ -675,59 +716,87 @@ fn active_windows(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ActiveWindow>, Me
         .collect())
 }
 
+/// A text column borrowed from the row (no allocation per row on million-row scans).
+fn text_ref<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
+    r.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 fn heatmap(ctx: &Ctx<'_>, period: Period) -> Result<Vec<HeatCell>, MetricsError> {
     let (since, until) = period.days_text();
-    // Grouped in SQL by (channel, user's department, day, hour): the per-user rows never leave SQLite
-    // unless the cohort names users.
-    let by_user = ctx.cohort.users.is_some();
-    let sql = if by_user {
-        "SELECT h.channel_id, h.user_id, u.department, h.day, h.hour, sum(h.events)
-         FROM insight_daily_user_hour h LEFT JOIN insight_users u ON u.user_id = h.user_id
-         WHERE h.day BETWEEN ?1 AND ?2 GROUP BY h.channel_id, h.user_id, h.day, h.hour"
-    } else {
-        "SELECT h.channel_id, '', u.department, h.day, h.hour, sum(h.events)
-         FROM insight_daily_user_hour h LEFT JOIN insight_users u ON u.user_id = h.user_id
-         WHERE h.day BETWEEN ?1 AND ?2 GROUP BY h.channel_id, u.department, h.day, h.hour"
-    };
-    let mut stmt = ctx.store.conn().prepare_cached(sql)?;
+    // Per channel over the (channel_id, day, user_id, hour) key and summed here by department:
+    // grouping millions of rows joined to users in SQL sorted them all in a temporary b-tree.
+    let mut stmt = ctx.store.conn().prepare_cached(
+        "SELECT user_id, day, hour, events FROM insight_daily_user_hour
+         WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3",
+    )?;
     let mut cells: BTreeMap<(String, u8, u8), u64> = BTreeMap::new();
+    // (department, weekday, hour) -> events, departments by index while summing.
+    let mut dept_index: HashMap<Option<&str>, usize> = HashMap::new();
+    let mut sums: Vec<[[u64; 24]; 7]> = Vec::new();
     let mut weekday_of: HashMap<String, u8> = HashMap::new();
-    let mut rows = stmt.query(params![since, until])?;
-    while let Some(r) = rows.next()? {
-        let channel: String = r.get(0)?;
-        if !ctx.channels.contains_key(&channel) {
-            continue;
+    let none = UserInfo::default();
+    for channel in ctx.channels.keys() {
+        let mut rows = stmt.query(params![channel, since, until])?;
+        // Rows come in key order (day, user, hour): the last day's weekday and the last user's
+        // department slot are reused while they repeat.
+        let mut last_day = (String::new(), 0u8);
+        let mut last_user: (String, Option<usize>) = (String::new(), None);
+        while let Some(r) = rows.next()? {
+            let user = text_ref(r, 0)?;
+            if user != last_user.0 {
+                let info = ctx.users.get(user).unwrap_or(&none);
+                let keep = ctx.cohort.users.as_ref().is_none_or(|u| u.contains(user))
+                    && ctx
+                        .cohort
+                        .department
+                        .as_ref()
+                        .is_none_or(|d| info.department.as_deref() == Some(d.as_str()));
+                let slot = keep.then(|| {
+                    let next = dept_index.len();
+                    let k = *dept_index.entry(info.department.as_deref()).or_insert(next);
+                    if k == sums.len() {
+                        sums.push([[0; 24]; 7]);
+                    }
+                    k
+                });
+                last_user = (user.to_string(), slot);
+            }
+            let Some(k) = last_user.1 else {
+                continue;
+            };
+            let day = text_ref(r, 1)?;
+            if day != last_day.0 {
+                let w = match weekday_of.get(day) {
+                    Some(w) => *w,
+                    None => {
+                        let w = day
+                            .parse::<Date>()
+                            .map_or(0, |d| d.weekday().to_monday_zero_offset() as u8);
+                        weekday_of.insert(day.to_string(), w);
+                        w
+                    }
+                };
+                last_day = (day.to_string(), w);
+            }
+            let hour: i64 = r.get(2)?;
+            let events: i64 = r.get(3)?;
+            sums[k][usize::from(last_day.1.min(6))][hour.clamp(0, 23) as usize] += events as u64;
         }
-        let user: String = r.get(1)?;
-        let department: Option<String> = r.get(2)?;
-        if by_user
-            && ctx
-                .cohort
-                .users
-                .as_ref()
-                .is_some_and(|u| !u.contains(&user))
-        {
-            continue;
+    }
+    for (department, k) in dept_index {
+        for (weekday, hours) in sums[k].iter().enumerate() {
+            for (hour, events) in hours.iter().enumerate().filter(|(_, e)| **e > 0) {
+                *cells
+                    .entry((
+                        department.unwrap_or(NO_DEPARTMENT).to_string(),
+                        weekday as u8,
+                        hour as u8,
+                    ))
+                    .or_insert(0) += events;
+            }
         }
-        if let Some(d) = &ctx.cohort.department
-            && department.as_deref() != Some(d.as_str())
-        {
-            continue;
-        }
-        let day: String = r.get(3)?;
-        let weekday = *weekday_of.entry(day.clone()).or_insert_with(|| {
-            day.parse::<Date>()
-                .map_or(0, |d| d.weekday().to_monday_zero_offset() as u8)
-        });
-        let hour: i64 = r.get(4)?;
-        let events: i64 = r.get(5)?;
-        *cells
-            .entry((
-                department.unwrap_or_else(|| NO_DEPARTMENT.to_string()),
-                weekday,
-                hour as u8,
-            ))
-            .or_insert(0) += events as u64;
     }
     Ok(cells
         .into_iter()
