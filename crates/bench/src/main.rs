@@ -7,6 +7,7 @@
 mod audit;
 mod client;
 mod export;
+mod insight;
 mod invite;
 mod sim;
 
@@ -30,6 +31,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("audit", audit::run),
     ("client", client::run),
     ("export", export::run),
+    ("insight", insight::run),
     ("invite", invite::run),
 ];
 
