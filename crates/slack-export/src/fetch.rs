@@ -7,11 +7,12 @@ use std::collections::VecDeque;
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
-use slack_client::{Message, SlackClient, TimeRange};
+use slack_client::{RawMessage, SlackClient, TimeRange};
 use store::Store;
 use store::export::{SpoolMessage, ThreadBatch};
 use tracing::{debug, warn};
 
+use crate::compact;
 use crate::sink::ExportError;
 use crate::window::ts_key;
 
@@ -41,7 +42,7 @@ enum Source {
     Replies,
 }
 
-/// A message ready to spool, owning its serialised JSON.
+/// A message ready to spool, owning its JSON text.
 struct Row {
     ts_key: i64,
     thread_key: i64,
@@ -51,30 +52,31 @@ struct Row {
     raw: String,
 }
 
-fn rows(messages: &[Message], source: Source) -> Result<Vec<Row>, ExportError> {
+fn rows(messages: Vec<RawMessage>, source: Source) -> Result<Vec<Row>, ExportError> {
     let mut out = Vec::with_capacity(messages.len());
-    for m in messages {
+    for RawMessage { message: m, json } in messages {
         let Some(key) = ts_key(&m.ts) else {
             warn!(ts = %m.ts, "skipping a message with an unreadable ts");
             continue;
         };
+        let is_reply = m.is_reply();
         let thread_key = match m.thread_ts.as_deref() {
-            Some(t) if m.is_reply() => ts_key(t).unwrap_or(key),
+            Some(t) if is_reply => ts_key(t).unwrap_or(key),
             _ => key,
         };
         // The history copy of a top-level message and the replies copy of a reply win: each run
         // (resumed or not) then ends with the same copy whichever call came last.
         let replace = match source {
-            Source::History => !m.is_reply(),
-            Source::Replies => m.is_reply(),
+            Source::History => !is_reply,
+            Source::Replies => is_reply,
         };
         out.push(Row {
             ts_key: key,
             thread_key,
             replace,
-            ts: m.ts.clone(),
-            user: m.user.clone(),
-            raw: serde_json::to_string(&m.raw)?,
+            ts: m.ts,
+            user: m.user,
+            raw: compact::normalized(json)?,
         });
     }
     Ok(out)
@@ -105,7 +107,7 @@ pub async fn fetch_channel(
     bar: &ProgressBar,
 ) -> Result<FetchStats, ExportError> {
     let mut stats = FetchStats::default();
-    let mut history = client.history(channel, range);
+    let mut history = client.history_raw(channel, range);
     let mut history_done = false;
     let mut queue: VecDeque<(String, String)> = VecDeque::new();
     let mut in_flight = FuturesUnordered::new();
@@ -117,8 +119,8 @@ pub async fn fetch_channel(
             let client = client.clone();
             let channel = channel.to_string();
             in_flight.push(async move {
-                let result: Result<Vec<Message>, slack_client::Error> = client
-                    .replies(&channel, &ts, TimeRange::default())
+                let result: Result<Vec<RawMessage>, slack_client::Error> = client
+                    .replies_raw(&channel, &ts, TimeRange::default())
                     .try_concat()
                     .await;
                 (ts, latest, result)
@@ -132,17 +134,23 @@ pub async fn fetch_channel(
                 None => history_done = true,
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok(page)) => {
-                    let owned = rows(&page, Source::History)?;
+                    let count = page.len() as u64;
+                    let parents: Vec<(String, String)> = page
+                        .iter()
+                        .map(|r| &r.message)
+                        .filter(|m| m.reply_count > 0 && !m.is_reply())
+                        .map(|m| (m.ts.clone(), m.latest_reply.clone().unwrap_or_default()))
+                        .collect();
+                    let owned = rows(page, Source::History)?;
                     stats.new_messages += store.export_put_messages(spool_id, &spool_view(&owned))? as u64;
-                    stats.history_messages += page.len() as u64;
-                    bar.inc(page.len() as u64);
-                    for m in page.iter().filter(|m| m.reply_count > 0 && !m.is_reply()) {
-                        let latest = m.latest_reply.clone().unwrap_or_default();
-                        let stored = store.export_thread_latest(spool_id, &m.ts)?;
+                    stats.history_messages += count;
+                    bar.inc(count);
+                    for (ts, latest) in parents {
+                        let stored = store.export_thread_latest(spool_id, &ts)?;
                         if !latest.is_empty() && stored.as_deref() == Some(latest.as_str()) {
                             stats.threads_skipped += 1;
                         } else {
-                            queue.push_back((m.ts.clone(), latest));
+                            queue.push_back((ts, latest));
                         }
                     }
                 }
@@ -157,11 +165,11 @@ pub async fn fetch_channel(
                 for (ts, latest, result) in done {
                     match result {
                         Ok(messages) => {
-                            let replies = messages.iter().filter(|m| m.is_reply()).count() as u64;
+                            let replies = messages.iter().filter(|m| m.message.is_reply()).count() as u64;
                             stats.replies += replies;
                             stats.threads_fetched += 1;
                             bar.inc(replies);
-                            ok.push((ts, latest, rows(&messages, Source::Replies)?));
+                            ok.push((ts, latest, rows(messages, Source::Replies)?));
                         }
                         Err(e) if e.is_fatal() => return Err(e.into()),
                         Err(e) => {

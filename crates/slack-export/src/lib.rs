@@ -5,6 +5,7 @@
 //! per page); [`sink::render_channel`] streams the spool, in the order a format asks for, into a
 //! [`sink::Sink`] ([`formats`]). The binary's `main` only parses flags and calls [`run`].
 
+pub mod compact;
 pub mod fetch;
 pub mod files;
 pub mod formats;

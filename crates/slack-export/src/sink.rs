@@ -2,6 +2,7 @@
 //! which streams a channel's spooled messages to a sink in the order it asks for. Fetch code never
 //! sees a format; a new format is a new `Sink`.
 
+use std::cell::OnceCell;
 use std::path::PathBuf;
 
 use slack_client::{Conversation, Message, User};
@@ -50,11 +51,34 @@ pub struct ChannelMeta {
 /// One message handed to a sink.
 #[derive(Debug)]
 pub struct Item<'a> {
-    pub message: &'a Message,
+    /// The message's JSON as spooled (serde_json's compact form, see [`crate::compact`]).
+    pub raw: &'a str,
     /// `ts` in microseconds.
     pub ts_key: i64,
     /// For a thread parent (only if the sink [`Sink::wants_reply_refs`]): its exported replies.
     pub replies: &'a [ReplyRef],
+    /// The typed message, decoded from `raw` on first use (the json format never needs it).
+    message: OnceCell<Message>,
+}
+
+impl<'a> Item<'a> {
+    pub fn new(raw: &'a str, ts_key: i64, replies: &'a [ReplyRef]) -> Self {
+        Item {
+            raw,
+            ts_key,
+            replies,
+            message: OnceCell::new(),
+        }
+    }
+
+    /// The typed fields of the message.
+    pub fn message(&self) -> Result<&Message, ExportError> {
+        if let Some(m) = self.message.get() {
+            return Ok(m);
+        }
+        let decoded: Message = serde_json::from_str(self.raw)?;
+        Ok(self.message.get_or_init(|| decoded))
+    }
 }
 
 /// An export format. Calls come as: per channel `begin_channel`, `message`* (in [`Sink::order`]),
@@ -87,19 +111,13 @@ pub fn render_channel(
     let mut count = 0u64;
     let no_refs: Vec<ReplyRef> = Vec::new();
     store.export_for_each::<ExportError>(spool_id, sink.order(), |row| {
-        let raw: serde_json::Value = serde_json::from_str(row.raw)?;
-        let mut message: Message = serde_json::from_value(raw.clone())?;
-        message.raw = raw;
-        let refs = if wants_refs && row.thread_key == row.ts_key && message.reply_count > 0 {
-            store.export_reply_refs(spool_id, row.ts_key)?
-        } else {
-            Vec::new()
-        };
-        sink.message(&Item {
-            message: &message,
-            ts_key: row.ts_key,
-            replies: if refs.is_empty() { &no_refs } else { &refs },
-        })?;
+        let refs;
+        let mut item = Item::new(row.raw, row.ts_key, &no_refs);
+        if wants_refs && row.thread_key == row.ts_key && item.message()?.reply_count > 0 {
+            refs = store.export_reply_refs(spool_id, row.ts_key)?;
+            item.replies = &refs;
+        }
+        sink.message(&item)?;
         count += 1;
         Ok(())
     })?;

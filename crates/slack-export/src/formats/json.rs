@@ -43,7 +43,9 @@ impl Sink for JsonSink {
             *first = false;
             file.write_all(sep)
                 .map_err(ExportError::io(path.as_path()))?;
-            serde_json::to_writer(&mut *file, &item.message.raw)?;
+            // Spooled in serde_json's compact form: written as it is, not parsed and re-printed.
+            file.write_all(item.raw.as_bytes())
+                .map_err(ExportError::io(path.as_path()))?;
         }
         Ok(())
     }

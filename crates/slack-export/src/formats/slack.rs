@@ -255,7 +255,7 @@ impl Sink for SlackSink {
             self.day = Some(day);
             self.first_in_day = true;
         }
-        let mut value = item.message.raw.clone();
+        let mut value: Value = serde_json::from_str(item.raw)?;
         if !item.replies.is_empty()
             && let Value::Object(obj) = &mut value
         {

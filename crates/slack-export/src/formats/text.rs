@@ -106,7 +106,7 @@ impl Sink for TextSink {
     }
 
     fn message(&mut self, item: &Item<'_>) -> Result<(), ExportError> {
-        let line = self.format_message(item.message, item.ts_key);
+        let line = self.format_message(item.message()?, item.ts_key);
         if let Some((path, file)) = &mut self.current {
             file.write_all(line.as_bytes())
                 .and_then(|()| file.write_all(b"\n"))
