@@ -283,25 +283,19 @@ fn put_messages(
     channel: i64,
     messages: &[SpoolMessage<'_>],
 ) -> Result<usize, StoreError> {
-    let mut replace = tx.prepare_cached(
-        "INSERT INTO export_messages (channel, ts_key, thread_key, ts, user, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (channel, ts_key) DO UPDATE
-           SET thread_key = excluded.thread_key, user = excluded.user, raw = excluded.raw",
-    )?;
-    let mut keep = tx.prepare_cached(
+    // Insert-or-ignore tells from its change count whether the row is new, so a message costs one
+    // statement (two only when an already stored copy is replaced), not a lookup plus an upsert.
+    let mut insert = tx.prepare_cached(
         "INSERT INTO export_messages (channel, ts_key, thread_key, ts, user, raw)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (channel, ts_key) DO NOTHING",
     )?;
-    let mut exists =
-        tx.prepare_cached("SELECT 1 FROM export_messages WHERE channel = ?1 AND ts_key = ?2")?;
+    let mut replace = tx.prepare_cached(
+        "UPDATE export_messages SET thread_key = ?3, user = ?4, raw = ?5
+         WHERE channel = ?1 AND ts_key = ?2",
+    )?;
     let mut added = 0;
     for m in messages {
-        if !exists.exists(params![channel, m.ts_key])? {
-            added += 1;
-        }
-        let stmt = if m.replace { &mut replace } else { &mut keep };
-        stmt.execute(params![
+        let inserted = insert.execute(params![
             channel,
             m.ts_key,
             m.thread_key,
@@ -309,6 +303,11 @@ fn put_messages(
             m.user,
             m.raw
         ])?;
+        if inserted > 0 {
+            added += 1;
+        } else if m.replace {
+            replace.execute(params![channel, m.ts_key, m.thread_key, m.user, m.raw])?;
+        }
     }
     Ok(added)
 }
