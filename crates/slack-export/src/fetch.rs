@@ -4,12 +4,13 @@
 
 use std::collections::VecDeque;
 
-use futures::FutureExt;
-use futures::stream::{FuturesUnordered, StreamExt, TryStreamExt};
+use futures::stream::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use slack_client::{RawMessage, SlackClient, TimeRange};
 use store::Store;
 use store::export::{SpoolMessage, ThreadBatch};
+use tokio::sync::mpsc;
+use tokio::task::{JoinError, JoinSet};
 use tracing::{debug, warn};
 
 use crate::compact;
@@ -95,9 +96,73 @@ fn spool_view(rows: &[Row]) -> Vec<SpoolMessage<'_>> {
         .collect()
 }
 
+/// A history page, already turned into rows (off the task that writes the spool).
+struct HistoryPage {
+    count: u64,
+    /// `(ts, latest_reply)` of the thread parents on the page.
+    parents: Vec<(String, String)>,
+    rows: Vec<Row>,
+}
+
+fn history_page(page: Vec<RawMessage>) -> Result<HistoryPage, ExportError> {
+    let parents = page
+        .iter()
+        .map(|r| &r.message)
+        .filter(|m| m.reply_count > 0 && !m.is_reply())
+        .map(|m| (m.ts.clone(), m.latest_reply.clone().unwrap_or_default()))
+        .collect();
+    Ok(HistoryPage {
+        count: page.len() as u64,
+        parents,
+        rows: rows(page, Source::History)?,
+    })
+}
+
+/// What a thread's fetch came to.
+enum Thread {
+    Fetched { replies: u64, rows: Vec<Row> },
+    Failed(slack_client::Error),
+}
+
+/// `(thread ts, latest_reply, outcome)`.
+type ThreadDone = (String, String, Result<Thread, ExportError>);
+
+async fn fetch_thread(
+    client: SlackClient,
+    channel: String,
+    ts: String,
+    latest: String,
+) -> ThreadDone {
+    let outcome = match client
+        .replies_raw(&channel, &ts, TimeRange::default())
+        .try_concat()
+        .await
+    {
+        Ok(messages) => {
+            let replies = messages.iter().filter(|m| m.message.is_reply()).count() as u64;
+            rows(messages, Source::Replies).map(|rows| Thread::Fetched { replies, rows })
+        }
+        Err(e) => Ok(Thread::Failed(e)),
+    };
+    (ts, latest, outcome)
+}
+
+/// A finished task's value; a panic inside it continues here.
+fn joined<T>(result: Result<T, JoinError>) -> Result<T, ExportError> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(ExportError::Task(e.to_string())),
+    }
+}
+
 /// Fetches `channel` within `range` into the spool `spool_id`, updating `bar` as pages arrive.
 /// A fatal Slack error (auth, scope) or a history failure is returned; a failed thread is recorded
 /// in the stats and the others go on.
+///
+/// History pages and threads are fetched and decoded on the runtime's worker threads (the next
+/// history page while this one is stored); this task only writes the spool. Dropping the future
+/// aborts them.
 pub async fn fetch_channel(
     client: &SlackClient,
     store: &Store,
@@ -107,45 +172,49 @@ pub async fn fetch_channel(
     bar: &ProgressBar,
 ) -> Result<FetchStats, ExportError> {
     let mut stats = FetchStats::default();
-    let mut history = client.history_raw(channel, range);
+    let (tx, mut pages) = mpsc::channel::<Result<HistoryPage, ExportError>>(1);
+    let mut history_task = JoinSet::new();
+    {
+        let client = client.clone();
+        let channel = channel.to_string();
+        history_task.spawn(async move {
+            let mut history = client.history_raw(&channel, range);
+            while let Some(page) = history.next().await {
+                let page = page.map_err(ExportError::from).and_then(history_page);
+                let failed = page.is_err();
+                if tx.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+    }
     let mut history_done = false;
     let mut queue: VecDeque<(String, String)> = VecDeque::new();
-    let mut in_flight = FuturesUnordered::new();
+    let mut in_flight: JoinSet<ThreadDone> = JoinSet::new();
 
     loop {
         while in_flight.len() < THREADS_IN_FLIGHT
             && let Some((ts, latest)) = queue.pop_front()
         {
-            let client = client.clone();
-            let channel = channel.to_string();
-            in_flight.push(async move {
-                let result: Result<Vec<RawMessage>, slack_client::Error> = client
-                    .replies_raw(&channel, &ts, TimeRange::default())
-                    .try_concat()
-                    .await;
-                (ts, latest, result)
-            });
+            in_flight.spawn(fetch_thread(
+                client.clone(),
+                channel.to_string(),
+                ts,
+                latest,
+            ));
         }
         if history_done && in_flight.is_empty() {
             break;
         }
         tokio::select! {
-            page = history.next(), if !history_done => match page {
+            page = pages.recv(), if !history_done => match page {
                 None => history_done = true,
-                Some(Err(e)) => return Err(e.into()),
+                Some(Err(e)) => return Err(e),
                 Some(Ok(page)) => {
-                    let count = page.len() as u64;
-                    let parents: Vec<(String, String)> = page
-                        .iter()
-                        .map(|r| &r.message)
-                        .filter(|m| m.reply_count > 0 && !m.is_reply())
-                        .map(|m| (m.ts.clone(), m.latest_reply.clone().unwrap_or_default()))
-                        .collect();
-                    let owned = rows(page, Source::History)?;
-                    stats.new_messages += store.export_put_messages(spool_id, &spool_view(&owned))? as u64;
-                    stats.history_messages += count;
-                    bar.inc(count);
-                    for (ts, latest) in parents {
+                    stats.new_messages += store.export_put_messages(spool_id, &spool_view(&page.rows))? as u64;
+                    stats.history_messages += page.count;
+                    bar.inc(page.count);
+                    for (ts, latest) in page.parents {
                         let stored = store.export_thread_latest(spool_id, &ts)?;
                         if !latest.is_empty() && stored.as_deref() == Some(latest.as_str()) {
                             stats.threads_skipped += 1;
@@ -155,24 +224,23 @@ pub async fn fetch_channel(
                     }
                 }
             },
-            Some(first) = in_flight.next(), if !in_flight.is_empty() => {
+            Some(first) = in_flight.join_next(), if !in_flight.is_empty() => {
                 // Take every other thread that is already done too, and store them in one commit.
-                let mut done = vec![first];
-                while let Some(Some(more)) = in_flight.next().now_or_never() {
-                    done.push(more);
+                let mut done = vec![joined(first)?];
+                while let Some(more) = in_flight.try_join_next() {
+                    done.push(joined(more)?);
                 }
                 let mut ok = Vec::with_capacity(done.len());
-                for (ts, latest, result) in done {
-                    match result {
-                        Ok(messages) => {
-                            let replies = messages.iter().filter(|m| m.message.is_reply()).count() as u64;
+                for (ts, latest, outcome) in done {
+                    match outcome? {
+                        Thread::Fetched { replies, rows } => {
                             stats.replies += replies;
                             stats.threads_fetched += 1;
                             bar.inc(replies);
-                            ok.push((ts, latest, rows(messages, Source::Replies)?));
+                            ok.push((ts, latest, rows));
                         }
-                        Err(e) if e.is_fatal() => return Err(e.into()),
-                        Err(e) => {
+                        Thread::Failed(e) if e.is_fatal() => return Err(e.into()),
+                        Thread::Failed(e) => {
                             warn!(channel, thread = %ts, error = %e, "could not fetch a thread's replies");
                             stats.thread_errors.push((ts, e));
                         }

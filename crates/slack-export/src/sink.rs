@@ -29,6 +29,8 @@ pub enum ExportError {
     Json(#[from] serde_json::Error),
     #[error(transparent)]
     Slack(#[from] slack_client::Error),
+    #[error("an internal task stopped: {0}")]
+    Task(String),
 }
 
 impl ExportError {
