@@ -3,6 +3,7 @@
 //! `reply_count > 0` cost a replies call; threads already stored at the same `latest_reply` cost none.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use futures::stream::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
@@ -11,6 +12,7 @@ use store::Store;
 use store::export::{SpoolMessage, ThreadBatch};
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
+use tokio::time::{Instant, sleep_until};
 use tracing::{debug, warn};
 
 use crate::compact;
@@ -19,6 +21,11 @@ use crate::window::ts_key;
 
 /// Threads whose replies are fetched at the same time (the client caps requests in flight too).
 const THREADS_IN_FLIGHT: usize = 8;
+/// Messages of finished threads stored per commit (bounds what a kill loses and what waits in
+/// memory).
+const THREAD_BATCH_ROWS: usize = 1000;
+/// Longest a finished thread waits for its batch's commit.
+const THREAD_BATCH_WAIT: Duration = Duration::from_millis(100);
 
 /// What one channel's fetch did.
 #[derive(Debug, Default)]
@@ -147,6 +154,28 @@ async fn fetch_thread(
     (ts, latest, outcome)
 }
 
+/// Stores finished threads in one commit; returns how many messages were new.
+fn store_threads(
+    store: &Store,
+    spool_id: i64,
+    threads: &[(String, String, Vec<Row>)],
+) -> Result<usize, ExportError> {
+    if threads.is_empty() {
+        return Ok(0);
+    }
+    let views: Vec<Vec<SpoolMessage<'_>>> = threads.iter().map(|(_, _, r)| spool_view(r)).collect();
+    let batch: Vec<ThreadBatch<'_>> = threads
+        .iter()
+        .zip(&views)
+        .map(|((ts, latest, _), messages)| ThreadBatch {
+            thread_ts: ts,
+            latest_reply: latest,
+            messages,
+        })
+        .collect();
+    Ok(store.export_put_threads(spool_id, &batch)?)
+}
+
 /// A finished task's value; a panic inside it continues here.
 fn joined<T>(result: Result<T, JoinError>) -> Result<T, ExportError> {
     match result {
@@ -191,6 +220,9 @@ pub async fn fetch_channel(
     let mut history_done = false;
     let mut queue: VecDeque<(String, String)> = VecDeque::new();
     let mut in_flight: JoinSet<ThreadDone> = JoinSet::new();
+    let mut pending: Vec<(String, String, Vec<Row>)> = Vec::new();
+    let mut pending_rows = 0usize;
+    let mut pending_since: Option<Instant> = None;
 
     loop {
         while in_flight.len() < THREADS_IN_FLIGHT
@@ -206,7 +238,10 @@ pub async fn fetch_channel(
         if history_done && in_flight.is_empty() {
             break;
         }
+        let flush_at = pending_since.map(|t| t + THREAD_BATCH_WAIT);
+        let mut due = false;
         tokio::select! {
+            () = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => due = true,
             page = pages.recv(), if !history_done => match page {
                 None => history_done = true,
                 Some(Err(e)) => return Err(e),
@@ -214,8 +249,9 @@ pub async fn fetch_channel(
                     stats.new_messages += store.export_put_messages(spool_id, &spool_view(&page.rows))? as u64;
                     stats.history_messages += page.count;
                     bar.inc(page.count);
-                    for (ts, latest) in page.parents {
-                        let stored = store.export_thread_latest(spool_id, &ts)?;
+                    let parent_ts: Vec<&str> = page.parents.iter().map(|(ts, _)| ts.as_str()).collect();
+                    let stored_latest = store.export_threads_latest(spool_id, &parent_ts)?;
+                    for ((ts, latest), stored) in page.parents.into_iter().zip(stored_latest) {
                         if !latest.is_empty() && stored.as_deref() == Some(latest.as_str()) {
                             stats.threads_skipped += 1;
                         } else {
@@ -225,19 +261,19 @@ pub async fn fetch_channel(
                 }
             },
             Some(first) = in_flight.join_next(), if !in_flight.is_empty() => {
-                // Take every other thread that is already done too, and store them in one commit.
                 let mut done = vec![joined(first)?];
                 while let Some(more) = in_flight.try_join_next() {
                     done.push(joined(more)?);
                 }
-                let mut ok = Vec::with_capacity(done.len());
                 for (ts, latest, outcome) in done {
                     match outcome? {
                         Thread::Fetched { replies, rows } => {
                             stats.replies += replies;
                             stats.threads_fetched += 1;
                             bar.inc(replies);
-                            ok.push((ts, latest, rows));
+                            pending_rows += rows.len();
+                            pending.push((ts, latest, rows));
+                            pending_since.get_or_insert_with(Instant::now);
                         }
                         Thread::Failed(e) if e.is_fatal() => return Err(e.into()),
                         Thread::Failed(e) => {
@@ -246,14 +282,17 @@ pub async fn fetch_channel(
                         }
                     }
                 }
-                let views: Vec<Vec<SpoolMessage<'_>>> = ok.iter().map(|(_, _, r)| spool_view(r)).collect();
-                let batch: Vec<ThreadBatch<'_>> = ok
-                    .iter()
-                    .zip(&views)
-                    .map(|((ts, latest, _), messages)| ThreadBatch { thread_ts: ts, latest_reply: latest, messages })
-                    .collect();
-                stats.new_messages += store.export_put_threads(spool_id, &batch)? as u64;
             }
+        }
+        // Finished threads are stored in batches: a commit per thread was most of the spool's
+        // cost (WAL frames, locks) on channels with many small threads. A batch waits at most
+        // THREAD_BATCH_WAIT, so a slow (rate-limited) export still saves its progress as it goes;
+        // a kill loses at most the batch, whose threads a `--resume` fetches again.
+        if due || pending_rows >= THREAD_BATCH_ROWS || (history_done && in_flight.is_empty()) {
+            stats.new_messages += store_threads(store, spool_id, &pending)? as u64;
+            pending.clear();
+            pending_rows = 0;
+            pending_since = None;
         }
     }
     debug!(channel, ?stats, "channel fetched");

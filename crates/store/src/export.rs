@@ -184,6 +184,29 @@ impl Store {
             .optional()?)
     }
 
+    /// [`Store::export_thread_latest`] for several threads, in one read transaction.
+    pub fn export_threads_latest(
+        &self,
+        channel: i64,
+        thread_ts: &[&str],
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut out = Vec::with_capacity(thread_ts.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT latest_reply FROM export_threads WHERE channel = ?1 AND thread_ts = ?2",
+            )?;
+            for ts in thread_ts {
+                out.push(
+                    stmt.query_row(params![channel, ts], |r| r.get(0))
+                        .optional()?,
+                );
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Marks a channel's pass finished, with the newest top-level `ts` it has.
     pub fn export_finish_channel(
         &self,
@@ -383,6 +406,12 @@ mod tests {
                 .expect("latest")
                 .as_deref(),
             Some("40")
+        );
+        assert_eq!(
+            store
+                .export_threads_latest(ch, &["20", "10"])
+                .expect("latest of several"),
+            [None, Some("40".to_string())]
         );
         assert_eq!(
             store
