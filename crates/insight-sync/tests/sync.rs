@@ -374,13 +374,28 @@ async fn kill_9_at_random_points_then_resync_matches_an_uninterrupted_run() {
     let bin = env!("CARGO_BIN_EXE_insight-sync");
     let cfg_path = cfg_dir.path().to_path_buf();
     let mut rng = fastrand_seed();
+    // Kill points are drawn within the time one uninterrupted run of the binary takes here, so
+    // they land mid-run however fast the machine and the sim are (a fixed 20-420 ms missed most
+    // runs once the sim indexed its messages).
+    let full_ms = {
+        let (c, b, sd) = (cfg_path.clone(), base.clone(), since_day.clone());
+        tokio::task::spawn_blocking(move || {
+            let d = tempfile::tempdir().expect("tmp");
+            let started = std::time::Instant::now();
+            let status = spawn_sync(bin, &c, d.path(), &sd, &b).wait().expect("wait");
+            assert!(status.success(), "the timing run succeeds");
+            started.elapsed().as_millis() as u64
+        })
+        .await
+        .expect("join")
+    };
     let mut killed_mid_run = 0;
     for trial in 0..20 {
         let dir = tempfile::tempdir().expect("tmp");
         let (c, b, sd) = (cfg_path.clone(), base.clone(), since_day.clone());
         let run = move |dir: &Path| spawn_sync(bin, &c, dir, &sd, &b);
         let run2 = run.clone();
-        let delay_ms = 20 + rng.next() % 400;
+        let delay_ms = 5 + rng.next() % full_ms.max(10);
         let d = dir.path().to_path_buf();
         let finished_early = tokio::task::spawn_blocking(move || {
             let mut child = run(&d);
