@@ -55,7 +55,7 @@ fn workspace(users: usize, groups: usize, min_members: usize, max_members: usize
         // The token user always; the team members in most channels; then others.
         let mut members: Vec<String> = vec![ids[0].clone()];
         for id in ids.iter().skip(1).take(5) {
-            if rng() % 10 != 0 {
+            if !rng().is_multiple_of(10) {
                 members.push(id.clone());
             }
         }
@@ -121,14 +121,13 @@ fn run_audit(dir: &Path, base_url: &str, rate_scale: &str) -> anyhow::Result<(Du
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak_kb = 0;
     let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_path) {
-            if let Some(kb) = text
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(kb) = text
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                peak_kb = peak_kb.max(kb);
-            }
+        {
+            peak_kb = peak_kb.max(kb);
         }
         if let Some(status) = child.try_wait()? {
             break status;

@@ -5,6 +5,7 @@ pub mod dashboard;
 pub mod tables;
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -120,8 +121,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         written.len(),
         started.elapsed().as_secs_f64()
     );
+    let mut stdout = std::io::stdout().lock();
     for p in written {
-        println!("{}", p.display());
+        writeln!(stdout, "{}", p.display())?;
     }
     Ok(Outcome::Success)
 }

@@ -51,13 +51,13 @@ fn build(path: &std::path::Path) -> Store {
     };
     // 2026-01-05 23:30 UTC is 2026-01-06 00:30 in Berlin: the day boundary is the local one.
     let t0 = 1_767_655_800_000_000_i64;
-    let events = vec![
+    let events = [
         ev(t0, EventKind::Post, "U1", &tz),
         ev(t0 + 3_600_000_000, EventKind::Post, "U1", &tz),
         ev(t0 + 7_200_000_000, EventKind::Reply, "U1", &tz),
         ev(t0, EventKind::Reaction, "U2", &tz),
     ];
-    let threads = vec![
+    let threads = [
         ThreadRow {
             thread_ts: "a".into(),
             latest_reply: "x".into(),

@@ -6,6 +6,7 @@
 pub mod snapshot;
 pub mod sync;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -76,7 +77,11 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
             let _lock = sync::lock(&db)?;
             let mut store = Store::open(&db)?;
             let (rows, files) = sync::prune(&mut store, &cfg, &out)?;
-            println!("insight-sync prune: rows={rows} files={files}");
+            // writeln!, not println!: a closed pipe is an error to report, not a panic.
+            writeln!(
+                std::io::stdout(),
+                "insight-sync prune: rows={rows} files={files}"
+            )?;
             return Ok(Outcome::Success);
         }
         Some(Command::PurgeUser { user }) => return purge_user(&db, &out, &cfg, &user),
@@ -102,7 +107,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
         },
     )
     .await?;
-    println!("{summary}");
+    writeln!(std::io::stdout(), "{summary}")?;
     Ok(if summary.failed_channels.is_empty() {
         Outcome::Success
     } else {
@@ -139,10 +144,11 @@ fn purge_user(db: &Path, out: &Path, cfg: &InsightConfig, user: &str) -> anyhow:
         )
     })?;
     let total: usize = removed.iter().map(|(_, n)| n).sum();
+    let mut stdout = std::io::stdout().lock();
     for (table, n) in &removed {
-        println!("{table}\t{n}");
+        writeln!(stdout, "{table}\t{n}")?;
     }
-    println!("snapshot_files_rewritten\t{files}");
+    writeln!(stdout, "snapshot_files_rewritten\t{files}")?;
     eprintln!("insight-sync purge-user {id}: removed {total} rows, rewrote {files} snapshot files");
     Ok(Outcome::Success)
 }

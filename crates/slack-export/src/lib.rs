@@ -151,7 +151,7 @@ fn settings(cli: &Cli) -> Result<Settings, UsageError> {
         v.as_deref()
             .map(|s| {
                 parse_bound(s, end, &tz)
-                    .map(|t| t.as_microsecond() as i64)
+                    .map(|t| t.as_microsecond())
                     .map_err(|e| UsageError::new(e.to_string()))
             })
             .transpose()

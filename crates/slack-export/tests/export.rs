@@ -484,6 +484,8 @@ async fn killed_export_resumes_to_the_same_files() {
     };
     let total_threads =
         sim.with_workspace(|ws| ws.channel(ACME).expect("acme").thread_summaries().len() as i64);
+    // The child is killed and waited on below; a panic before that ends the test run anyway.
+    #[allow(clippy::zombie_processes)]
     let killed_at = tokio::task::spawn_blocking(move || {
         let mut child = cmd.spawn().expect("spawn");
         let deadline = Instant::now() + Duration::from_secs(60);

@@ -21,6 +21,8 @@ use crate::window::key_time;
 /// The folder (and zip file stem) the layout is written to under `--out`.
 pub const EXPORT_DIR: &str = "slack-export";
 
+// One Target per export: the size difference between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 enum Target {
     Dir(PathBuf),
     Zip {
