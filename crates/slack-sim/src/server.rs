@@ -20,7 +20,6 @@ use axum::response::Response;
 use axum::routing::any;
 use axum::serve::{IncomingStream, Listener};
 use serde::Serialize;
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -388,19 +387,13 @@ async fn api(
         }
     };
 
-    let body = match result {
-        Ok(mut v) => {
-            if let Value::Object(m) = &mut v {
-                m.shift_insert(0, "ok".into(), Value::Bool(true));
-            }
-            v
-        }
+    let mut text = match result {
+        Ok(reply) => reply.into_text(),
         Err(e) => {
             rec.error = Some(e.code.clone());
-            e.into_body()
+            e.into_body().to_string()
         }
     };
-    let mut text = body.to_string();
     if fault == Some(Fault::Truncated) {
         let mut cut = text.len() / 2;
         while !text.is_char_boundary(cut) {
