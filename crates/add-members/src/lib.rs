@@ -17,6 +17,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Parser;
+use cli_support::slack_error;
 use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -74,20 +75,6 @@ pub fn main(cli: Cli) -> anyhow::Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(run(cli))
-}
-
-/// A Slack error as the command reports it: with its hint, and exit 2 for configuration problems.
-fn slack_error(e: slack_client::Error) -> anyhow::Error {
-    let usage = matches!(e, slack_client::Error::Config { .. });
-    match e.hint() {
-        Some(hint) => anyhow::Error::new(Hinted {
-            message: e.to_string(),
-            hint,
-            usage,
-        }),
-        None if usage => anyhow::Error::new(UsageError::new(e.to_string())),
-        None => anyhow::Error::new(e),
-    }
 }
 
 fn stdout_write(text: &str) -> anyhow::Result<()> {

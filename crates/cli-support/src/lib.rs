@@ -280,6 +280,32 @@ pub struct Hinted {
     pub usage: bool,
 }
 
+/// An error with the fix the library knows for it, as the tools report it: printed with a `hint:`
+/// line, exit 2 when it is a usage/configuration problem, else 1. The original error stays in the
+/// chain when there is nothing to add, so callers can still downcast it.
+pub fn with_hint<E>(err: E, hint: Option<String>, usage: bool) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match hint {
+        Some(hint) => anyhow::Error::new(Hinted {
+            message: err.to_string(),
+            hint,
+            usage,
+        }),
+        None if usage => anyhow::Error::new(UsageError::new(err.to_string())),
+        None => anyhow::Error::new(err),
+    }
+}
+
+/// A Slack client error as every Slack tool reports it: with its fix, and exit 2 when the
+/// settings are wrong (no token, bad SLACK_RATE_SCALE) rather than the call failing.
+pub fn slack_error(e: slack_client::Error) -> anyhow::Error {
+    let usage = matches!(e, slack_client::Error::Config { .. });
+    let hint = e.hint();
+    with_hint(e, hint, usage)
+}
+
 /// Final step of every `main`: map the command's result to the process exit code.
 pub fn exit_with(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
@@ -331,6 +357,20 @@ mod tests {
         assert_eq!(report_error(&e), ExitCode::from(1));
         let e = anyhow::Error::new(UsageError::new("inner")).context("outer");
         assert_eq!(report_error(&e), ExitCode::from(2));
+    }
+
+    #[test]
+    fn slack_settings_errors_are_usage_errors_with_their_hint() {
+        let missing = slack_client::ClientConfig::from_lookup(|_| None).expect_err("no token");
+        let err = slack_error(missing);
+        assert_eq!(report_error(&err), ExitCode::from(2));
+        assert!(err.chain().any(|c| c.downcast_ref::<Hinted>().is_some()));
+        let plain = with_hint(std::io::Error::other("network down"), None, false);
+        assert_eq!(report_error(&plain), ExitCode::from(1));
+        assert!(
+            plain.downcast_ref::<std::io::Error>().is_some(),
+            "original error kept"
+        );
     }
 
     #[test]

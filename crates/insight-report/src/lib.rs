@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
+use cli_support::{CommonArgs, Outcome, UsageError};
 use insight::{Cohort, InsightConfig, Period};
 use jiff::civil::Date;
 use store::Store;
@@ -129,11 +129,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 fn config_error(e: insight::ConfigError) -> anyhow::Error {
-    anyhow::Error::new(Hinted {
-        message: e.to_string(),
-        hint: e.hint.clone(),
-        usage: true,
-    })
+    let hint = e.hint.clone();
+    cli_support::with_hint(e, Some(hint), true)
 }
 
 fn parse_day(s: &str, flag: &str) -> anyhow::Result<Date> {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
+use cli_support::{CommonArgs, Outcome, UsageError};
 use insight::InsightConfig;
 use store::Store;
 
@@ -43,11 +43,8 @@ pub enum Command {
 }
 
 fn config_error(e: insight::ConfigError) -> anyhow::Error {
-    anyhow::Error::new(Hinted {
-        message: e.to_string(),
-        hint: e.hint.clone(),
-        usage: true,
-    })
+    let hint = e.hint.clone();
+    cli_support::with_hint(e, Some(hint), true)
 }
 
 /// Parses and runs the command line.
@@ -94,7 +91,9 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
         .transpose()?;
     let client = match &demo {
         Some(d) => d.client()?,
-        None => slack_client::SlackClient::new(slack_client::ClientConfig::from_env()?)?,
+        None => slack_client::ClientConfig::from_env()
+            .and_then(slack_client::SlackClient::new)
+            .map_err(cli_support::slack_error)?,
     };
     let summary = sync::sync(
         &client,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use audit::{AuditResult, Changes};
 use clap::{Args, Parser, Subcommand};
-use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
+use cli_support::{CommonArgs, Outcome, UsageError};
 use futures::TryFutureExt;
 use indicatif::ProgressBar;
 use jiff::Timestamp;
@@ -122,17 +122,8 @@ fn config_error(e: ConfigError) -> anyhow::Error {
 /// A run-stopping source failure (bad token, missing scope, missing settings, Telegram not
 /// logged in) with its fix.
 fn source_error(e: SourceError) -> anyhow::Error {
-    let message = e.to_string();
-    match e.hint() {
-        Some(hint) => Hinted {
-            message,
-            hint,
-            usage: e.is_usage(),
-        }
-        .into(),
-        None if e.is_usage() => UsageError::new(message).into(),
-        None => anyhow::Error::new(e),
-    }
+    let (hint, usage) = (e.hint(), e.is_usage());
+    cli_support::with_hint(e, hint, usage)
 }
 
 /// "Changes since the previous run" over the platforms audited now: a platform skipped or

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
+use cli_support::slack_error;
+use cli_support::{CommonArgs, Outcome, UsageError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::tz::TimeZone;
 use slack_client::{ClientConfig, Conversation, ListConversations, SlackClient, TimeRange};
@@ -109,20 +110,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(run_async(cli))
-}
-
-/// A Slack error as an error whose hint line says what to do.
-fn slack_error(e: slack_client::Error) -> anyhow::Error {
-    let usage = matches!(e, slack_client::Error::Config { .. });
-    match e.hint() {
-        Some(hint) => anyhow::Error::new(Hinted {
-            message: e.to_string(),
-            hint,
-            usage,
-        }),
-        None if usage => anyhow::Error::new(UsageError::new(e.to_string())),
-        None => anyhow::Error::new(e),
-    }
 }
 
 fn export_error(e: ExportError) -> anyhow::Error {
