@@ -9,8 +9,9 @@ demo:
     cargo run --release --bin slack-audit -- --demo
 
 # Benchmarks: ratios measured side by side in one run (see README).
-bench:
-    cargo run --release -p bench -- all
+bench scenario="all":
+    cargo build --release --workspace
+    target/release/bench {{scenario}}
 
 # Shell completions and man pages for every tool into output/share/.
 completions:
