@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cli_support::UsageError;
-use roster::{Identity, Platform, Resolution, Team, UserIndex, resolve_team};
+use roster::{Identity, Platform, Resolution, Team, UserIndex, resolve_person, resolve_team};
 use slack_client::User;
 
 /// Someone to invite: their Slack user ID and how reports name them.
@@ -119,22 +119,19 @@ impl Directory {
         ))
     }
 
+    /// One HANDLE, resolved by roster (team handle first, then Slack identifier); this only
+    /// refuses deactivated users and words the failures.
     fn resolve_one(&self, arg: &str) -> Result<Invitee, String> {
-        let wanted = arg.trim().trim_start_matches('@');
-        // A team handle means that member, resolved with their identifiers from team.json.
-        if let Some(member) = self
-            .team
-            .members
-            .iter()
-            .find(|m| m.handle.eq_ignore_ascii_case(wanted))
-        {
-            return match self.resolution.by_handle.get(&member.handle) {
-                Some(id) if self.deleted(id) => Err(format!(
+        let identity = resolve_person(arg, &self.team, Platform::Slack, &self.index);
+        if let Some(member) = self.team.member_named(arg) {
+            return match identity {
+                Identity::One(id) if self.deleted(&id) => Err(format!(
                     "`{arg}`: team member `{}` is Slack user {id}, which is deactivated",
                     member.handle
                 )),
-                Some(id) => Ok(self.invitee(id)),
-                None => Err(self
+                Identity::One(id) => Ok(self.invitee(&id)),
+                // resolve_team applied the same rules to this member and said why it failed.
+                _ => Err(self
                     .resolution
                     .warnings
                     .iter()
@@ -143,7 +140,7 @@ impl Directory {
                     .unwrap_or_else(|| format!("`{arg}`: team member has no Slack user"))),
             };
         }
-        match self.index.lookup(wanted) {
+        match identity {
             Identity::One(id) if self.deleted(&id) => {
                 Err(format!("`{arg}` is Slack user {id}, which is deactivated"))
             }
@@ -155,19 +152,13 @@ impl Directory {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            Identity::None { suggestions } => {
-                let mut close: Vec<String> = self.close_handles(wanted);
-                close.extend(suggestions);
-                close.truncate(4);
-                if close.is_empty() {
-                    Err(format!("`{arg}` is neither a team handle nor a Slack user"))
-                } else {
-                    Err(format!(
-                        "`{arg}` is neither a team handle nor a Slack user; close matches: {}",
-                        close.join(", ")
-                    ))
-                }
+            Identity::None { suggestions } if suggestions.is_empty() => {
+                Err(format!("`{arg}` is neither a team handle nor a Slack user"))
             }
+            Identity::None { suggestions } => Err(format!(
+                "`{arg}` is neither a team handle nor a Slack user; close matches: {}",
+                suggestions.join(", ")
+            )),
         }
     }
 
@@ -176,29 +167,6 @@ impl Directory {
             Some(name) if !name.is_empty() => format!("{name} ({user_id})"),
             _ => user_id.to_string(),
         }
-    }
-
-    /// Team handles within a typo or two of `wanted`, as `handle (team handle)`.
-    fn close_handles(&self, wanted: &str) -> Vec<String> {
-        let wanted = wanted.to_lowercase();
-        let mut scored: Vec<(f64, &str)> = self
-            .team
-            .members
-            .iter()
-            .map(|m| {
-                let h = m.handle.to_lowercase();
-                (strsim::jaro_winkler(&wanted, &h), m.handle.as_str())
-            })
-            .filter(|(score, h)| {
-                *score >= 0.85 || strsim::damerau_levenshtein(&wanted, &h.to_lowercase()) <= 1
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        scored
-            .into_iter()
-            .take(2)
-            .map(|(_, h)| format!("{h} (team handle)"))
-            .collect()
     }
 
     /// A team handle named by a stored audit: the invitee, or why it cannot be invited.
@@ -298,5 +266,45 @@ mod tests {
         );
         assert!(text.contains("deactivated"), "{text}");
         assert!(err.hint.is_some());
+    }
+
+    #[test]
+    fn team_handles_that_do_not_resolve_say_why() {
+        let team = Team {
+            members: vec![
+                TeamMember {
+                    handle: "john".into(),
+                    name: "John".into(),
+                    role: Role::Optional,
+                    slack: vec!["John Smith".into()],
+                    telegram: vec![],
+                },
+                TeamMember {
+                    handle: "tg-only".into(),
+                    name: "Telegram Only".into(),
+                    role: Role::Optional,
+                    slack: vec![],
+                    telegram: vec!["tgonly".into()],
+                },
+            ],
+        };
+        let users = vec![
+            user("U2", "john.a", "John Smith", "ja@example.com", false),
+            user("U3", "john.b", "John Smith", "jb@example.com", false),
+        ];
+        let d = Directory::new(&team, &users);
+        let text = d
+            .resolve_args(&["@John".into(), "TG-only".into()])
+            .expect_err("must refuse")
+            .to_string();
+        assert!(text.contains("cannot resolve 2"), "{text}");
+        assert!(
+            text.contains("`@John`: team member `john` matches more than one slack user (U2, U3)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`TG-only`: team member `tg-only` has no slack identifiers"),
+            "{text}"
+        );
     }
 }

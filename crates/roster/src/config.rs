@@ -113,6 +113,15 @@ impl Team {
         self.members.iter().find(|m| m.handle == handle)
     }
 
+    /// The member a person typed on a command line means: the handle compared ignoring case,
+    /// surrounding whitespace and leading `@`s (people paste `@Frank` from Slack).
+    pub fn member_named(&self, name: &str) -> Option<&TeamMember> {
+        let wanted = name.trim().trim_start_matches('@').to_lowercase();
+        self.members
+            .iter()
+            .find(|m| m.handle.to_lowercase() == wanted)
+    }
+
     /// Handles of members with the given role, in team.json order.
     pub fn handles_with_role(&self, role: Role) -> impl Iterator<Item = &str> {
         self.members
@@ -620,6 +629,22 @@ mod tests {
 
     fn cat_err(text: &str) -> ConfigError {
         categories(text).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn member_named_ignores_case_whitespace_and_at() {
+        let t = team();
+        for name in ["frank", "Frank", " @FRANK ", "@@frank"] {
+            assert_eq!(
+                t.member_named(name).map(|m| m.handle.as_str()),
+                Some("frank"),
+                "{name}"
+            );
+        }
+        assert!(t.member_named("fran").is_none());
+        assert!(t.member_named("@").is_none());
+        // The exact lookup stays exact.
+        assert!(t.member("Frank").is_none());
     }
 
     #[test]

@@ -432,12 +432,7 @@ fn resolve_identifiers(identifiers: &[String], index: &UserIndex) -> Identity {
 /// leading `@`) resolves through that member's identifiers for the platform; anything else is
 /// looked up as a platform identifier. Misses suggest close team handles before close users.
 pub fn resolve_person(arg: &str, team: &Team, platform: Platform, index: &UserIndex) -> Identity {
-    let wanted = arg.trim().trim_start_matches('@').to_lowercase();
-    if let Some(member) = team
-        .members
-        .iter()
-        .find(|m| m.handle.to_lowercase() == wanted)
-    {
+    if let Some(member) = team.member_named(arg) {
         let identifiers = match platform {
             Platform::Slack => &member.slack,
             Platform::Telegram => &member.telegram,
@@ -446,11 +441,19 @@ pub fn resolve_person(arg: &str, team: &Team, platform: Platform, index: &UserIn
     }
     match index.lookup(arg) {
         Identity::None { suggestions } => {
-            let mut close: Vec<String> = team
+            let wanted = arg.trim().trim_start_matches('@').to_lowercase();
+            let mut scored: Vec<(f64, &str)> = team
                 .members
                 .iter()
-                .filter(|m| closeness(&wanted, &m.handle.to_lowercase()).is_some())
-                .map(|m| format!("{} (team handle)", m.handle))
+                .filter_map(|m| {
+                    closeness(&wanted, &m.handle.to_lowercase()).map(|s| (s, m.handle.as_str()))
+                })
+                .collect();
+            // Best first; the sort is stable, so equally close handles keep team.json order.
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut close: Vec<String> = scored
+                .into_iter()
+                .map(|(_, h)| format!("{h} (team handle)"))
                 .collect();
             close.extend(suggestions);
             close.truncate(3);
@@ -780,6 +783,27 @@ mod tests {
             Identity::None { suggestions } => assert_eq!(
                 suggestions.first().map(String::as_str),
                 Some("akibalogh (team handle)")
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn close_team_handles_are_suggested_best_first() {
+        // Both handles are close to the typo, but team.json lists the weaker match first: the
+        // suggestions must still lead with the closest.
+        let team = Team {
+            members: vec![
+                member("johnsmithers", Role::Optional, &[]),
+                member("johnsmith", Role::Optional, &[]),
+            ],
+        };
+        let index = UserIndex::new(&users());
+        match resolve_person("johnsmyth", &team, Platform::Slack, &index) {
+            Identity::None { suggestions } => assert_eq!(
+                suggestions.first().map(String::as_str),
+                Some("johnsmith (team handle)"),
+                "{suggestions:?}"
             ),
             other => panic!("{other:?}"),
         }
