@@ -30,19 +30,7 @@ pub struct Directory {
 
 /// Maps Slack's user records to what the roster matcher reads.
 pub fn platform_users(users: &[User]) -> Vec<roster::PlatformUser> {
-    let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.to_string());
-    users
-        .iter()
-        .map(|u| roster::PlatformUser {
-            id: u.id.clone(),
-            username: non_empty(&u.name),
-            display_name: non_empty(&u.profile.display_name),
-            real_name: non_empty(&u.profile.real_name)
-                .or_else(|| u.real_name.as_deref().and_then(non_empty)),
-            email: u.profile.email.as_deref().and_then(non_empty),
-            deleted: u.deleted,
-        })
-        .collect()
+    users.iter().map(User::platform_user).collect()
 }
 
 impl Directory {

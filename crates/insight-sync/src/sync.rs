@@ -152,17 +152,6 @@ pub fn lock(db: &Path) -> Result<SyncLock, SyncError> {
     }
 }
 
-fn platform_user(u: &User) -> PlatformUser {
-    PlatformUser {
-        id: u.id.clone(),
-        username: Some(u.name.clone()),
-        display_name: Some(u.profile.display_name.clone()).filter(|s| !s.is_empty()),
-        real_name: Some(u.profile.real_name.clone()).filter(|s| !s.is_empty()),
-        email: u.profile.email.clone(),
-        deleted: u.deleted,
-    }
-}
-
 /// The IDs of the opted-out users. An identifier matching several users opts all of them out:
 /// with privacy, erring on the side of collecting less is the safe mistake.
 pub fn opted_out(cfg: &InsightConfig, index: &UserIndex) -> HashSet<String> {
@@ -403,7 +392,7 @@ pub async fn sync(
     };
 
     let users = client.all_users().await?;
-    let platform: Vec<PlatformUser> = users.iter().map(platform_user).collect();
+    let platform: Vec<PlatformUser> = users.iter().map(User::platform_user).collect();
     let index = UserIndex::new(&platform);
     let drop = opted_out(cfg, &index);
     let depts = departments(cfg, &opts.config_dir, &users, &index)?;

@@ -5,7 +5,7 @@
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
-use roster::{AuditConfig, Platform, PlatformUser};
+use roster::{AuditConfig, Platform};
 use slack_client::{Conversation, ListConversations, SlackClient, User};
 use tracing::{debug, warn};
 
@@ -86,7 +86,7 @@ impl SlackSource {
         groups.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         Ok(PlatformScan {
             platform: Platform::Slack,
-            users: users.iter().map(platform_user).collect(),
+            users: users.iter().map(User::platform_user).collect(),
             groups,
             listed,
         })
@@ -104,22 +104,5 @@ impl GroupSource for SlackSource {
         progress: &'a ProgressBar,
     ) -> BoxFuture<'a, Result<PlatformScan, SourceError>> {
         self.scan_inner(config, progress).boxed()
-    }
-}
-
-/// A Slack user as identity matching sees it.
-fn platform_user(u: &User) -> PlatformUser {
-    let non_empty = |s: &str| {
-        let s = s.trim();
-        (!s.is_empty()).then(|| s.to_string())
-    };
-    PlatformUser {
-        id: u.id.clone(),
-        username: non_empty(&u.name),
-        display_name: non_empty(&u.profile.display_name),
-        real_name: non_empty(&u.profile.real_name)
-            .or_else(|| u.real_name.as_deref().and_then(non_empty)),
-        email: u.profile.email.as_deref().and_then(non_empty),
-        deleted: u.deleted,
     }
 }

@@ -86,6 +86,26 @@ impl User {
         .find(|s| !s.trim().is_empty())
         .unwrap_or(&self.name)
     }
+
+    /// This user as the roster's identity matcher sees every platform's people: blank fields are
+    /// absent, and the real name falls back from the profile to the top-level field. One mapping
+    /// for every tool, so an identifier that matches in the audit matches in add-members and in
+    /// insight's opt-out list too.
+    pub fn platform_user(&self) -> roster::PlatformUser {
+        let non_empty = |s: &str| {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_string())
+        };
+        roster::PlatformUser {
+            id: self.id.clone(),
+            username: non_empty(&self.name),
+            display_name: non_empty(&self.profile.display_name),
+            real_name: non_empty(&self.profile.real_name)
+                .or_else(|| self.real_name.as_deref().and_then(non_empty)),
+            email: self.profile.email.as_deref().and_then(non_empty),
+            deleted: self.deleted,
+        }
+    }
 }
 
 /// `topic` / `purpose` objects: only their `value` matters.
@@ -333,6 +353,20 @@ mod tests {
         assert_eq!(m.text, "");
         assert_eq!(m.reactions[0].count, 3);
         assert_eq!(m.raw, v);
+    }
+
+    #[test]
+    fn platform_user_drops_blanks_and_falls_back_to_the_top_level_real_name() {
+        let u: User = decode_with_raw(json!({"id": "U1", "name": "ann", "deleted": true,
+            "real_name": "Ann Lee", "profile": {"display_name": "  ", "real_name": "", "email": "a@x.io"}}))
+        .expect("decode");
+        let p = u.platform_user();
+        assert_eq!(p.id, "U1");
+        assert_eq!(p.username.as_deref(), Some("ann"));
+        assert_eq!(p.display_name, None, "blank display name is absent");
+        assert_eq!(p.real_name.as_deref(), Some("Ann Lee"));
+        assert_eq!(p.email.as_deref(), Some("a@x.io"));
+        assert!(p.deleted);
     }
 
     #[test]
