@@ -154,14 +154,19 @@ impl Store {
         threads: &[ThreadBatch<'_>],
     ) -> Result<usize, StoreError> {
         let tx = self.conn.unchecked_transaction()?;
-        let mut added = 0;
+        // All the threads' messages go in as one batch, so small threads fill multi-row statements
+        // too (put_messages gives the same result as one call per thread).
+        let all: Vec<SpoolMessage<'_>> = threads
+            .iter()
+            .flat_map(|t| t.messages.iter().copied())
+            .collect();
+        let added = put_messages(&tx, channel, &all)?;
         {
             let mut record = tx.prepare_cached(
                 "INSERT INTO export_threads (channel, thread_ts, latest_reply) VALUES (?1, ?2, ?3)
                  ON CONFLICT (channel, thread_ts) DO UPDATE SET latest_reply = excluded.latest_reply",
             )?;
             for t in threads {
-                added += put_messages(&tx, channel, t.messages)?;
                 record.execute(params![channel, t.thread_ts, t.latest_reply])?;
             }
         }
@@ -301,38 +306,81 @@ impl Store {
     }
 }
 
+/// Rows per multi-row INSERT, largest first: a batch is cut into statements of these sizes, so a
+/// few cached statements serve any batch length.
+const INSERT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
 fn put_messages(
     tx: &rusqlite::Transaction<'_>,
     channel: i64,
     messages: &[SpoolMessage<'_>],
 ) -> Result<usize, StoreError> {
-    // Insert-or-ignore tells from its change count whether the row is new, so a message costs one
-    // statement (two only when an already stored copy is replaced), not a lookup plus an upsert.
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO export_messages (channel, ts_key, thread_key, ts, user, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (channel, ts_key) DO NOTHING",
-    )?;
-    let mut replace = tx.prepare_cached(
-        "UPDATE export_messages SET thread_key = ?3, user = ?4, raw = ?5
-         WHERE channel = ?1 AND ts_key = ?2",
-    )?;
+    // Messages whose copy wins go in first, then those that yield to a stored copy: within one batch
+    // the same `ts` then ends as it would row by row (a winning copy is never undone by a yielding
+    // one; among winning copies the last one stays, see `put_group`).
+    let (winning, yielding): (Vec<&SpoolMessage<'_>>, Vec<&SpoolMessage<'_>>) =
+        messages.iter().partition(|m| m.replace);
+    Ok(put_group(tx, channel, &winning, true)? + put_group(tx, channel, &yielding, false)?)
+}
+
+/// Inserts `messages` with multi-row insert-or-ignore statements (one statement per message cost
+/// most of the spool's CPU: a VDBE run, bind and reset each). Returns how many were new. With
+/// `replace`, a chunk that hit stored rows (rare: a resumed run, a broadcast reply) has each of its
+/// messages written over the stored copy, in order; rewriting a row just inserted changes nothing.
+fn put_group(
+    tx: &rusqlite::Transaction<'_>,
+    channel: i64,
+    messages: &[&SpoolMessage<'_>],
+    replace: bool,
+) -> Result<usize, StoreError> {
     let mut added = 0;
-    for m in messages {
-        let inserted = insert.execute(params![
-            channel,
-            m.ts_key,
-            m.thread_key,
-            m.ts,
-            m.user,
-            m.raw
-        ])?;
-        if inserted > 0 {
-            added += 1;
-        } else if m.replace {
-            replace.execute(params![channel, m.ts_key, m.thread_key, m.user, m.raw])?;
+    let mut rest = messages;
+    while !rest.is_empty() {
+        let size = INSERT_CHUNKS
+            .into_iter()
+            .find(|&n| n <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut insert = tx.prepare_cached(&insert_sql(size))?;
+        for (i, m) in chunk.iter().enumerate() {
+            let at = i * 6;
+            insert.raw_bind_parameter(at + 1, channel)?;
+            insert.raw_bind_parameter(at + 2, m.ts_key)?;
+            insert.raw_bind_parameter(at + 3, m.thread_key)?;
+            insert.raw_bind_parameter(at + 4, m.ts)?;
+            insert.raw_bind_parameter(at + 5, m.user)?;
+            insert.raw_bind_parameter(at + 6, m.raw)?;
+        }
+        let inserted = insert.raw_execute()?;
+        added += inserted;
+        if replace && inserted < chunk.len() {
+            let mut update = tx.prepare_cached(
+                "UPDATE export_messages SET thread_key = ?3, user = ?4, raw = ?5
+                 WHERE channel = ?1 AND ts_key = ?2",
+            )?;
+            for m in chunk {
+                update.execute(params![channel, m.ts_key, m.thread_key, m.user, m.raw])?;
+            }
         }
     }
     Ok(added)
+}
+
+/// `INSERT ... VALUES (?,?,?,?,?,?), ... ON CONFLICT DO NOTHING` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO export_messages (channel, ts_key, thread_key, ts, user, raw) VALUES ",
+    );
+    for i in 0..rows {
+        sql.push_str(if i == 0 {
+            "(?,?,?,?,?,?)"
+        } else {
+            ",(?,?,?,?,?,?)"
+        });
+    }
+    sql.push_str(" ON CONFLICT (channel, ts_key) DO NOTHING");
+    sql
 }
 
 #[cfg(test)]
@@ -446,6 +494,66 @@ mod tests {
             .expect("put");
         assert_eq!(collect(&store, ch, SpoolOrder::Threaded)[0].1, "new");
         assert_eq!(store.export_message_count(ch).expect("count"), 1);
+    }
+
+    #[test]
+    fn batches_longer_than_one_statement_keep_row_by_row_semantics() {
+        let store = Store::open_in_memory().expect("opens");
+        let ch = store
+            .export_channel("/out", "C1", "general", false)
+            .expect("channel")
+            .id;
+        let texts: Vec<String> = (0..400).map(|i| format!("v{i}")).collect();
+        let ts: Vec<String> = (0..400).map(|i| i.to_string()).collect();
+        // Every 7th of 0..150 stored before, as "old".
+        let before: Vec<SpoolMessage<'_>> = (0..150)
+            .step_by(7)
+            .map(|i| SpoolMessage {
+                ts_key: i,
+                thread_key: i,
+                ts: &ts[i as usize],
+                user: None,
+                raw: "old",
+                replace: true,
+            })
+            .collect();
+        assert_eq!(store.export_put_messages(ch, &before).expect("put"), 22);
+        // 0..150, odd ones yielding; then 100..150 again (winning copies, text of i + 250).
+        let mut batch: Vec<SpoolMessage<'_>> = (0..150)
+            .map(|i| SpoolMessage {
+                ts_key: i,
+                thread_key: i,
+                ts: &ts[i as usize],
+                user: Some("U1"),
+                raw: &texts[i as usize],
+                replace: i % 2 == 0,
+            })
+            .collect();
+        batch.extend((100..150).map(|i| SpoolMessage {
+            ts_key: i,
+            thread_key: i,
+            ts: &ts[i as usize],
+            user: Some("U2"),
+            raw: &texts[i as usize + 250],
+            replace: true,
+        }));
+        assert_eq!(
+            store.export_put_messages(ch, &batch).expect("put"),
+            150 - 22
+        );
+        let got = collect(&store, ch, SpoolOrder::Chronological);
+        assert_eq!(got.len(), 150);
+        for (i, (t, raw)) in got.iter().enumerate() {
+            assert_eq!(t, &ts[i]);
+            let want = if i >= 100 {
+                texts[i + 250].clone()
+            } else if i % 7 == 0 && i % 2 == 1 {
+                "old".to_string()
+            } else {
+                texts[i].clone()
+            };
+            assert_eq!(raw, &want, "ts {i}");
+        }
     }
 
     #[test]
