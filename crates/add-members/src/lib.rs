@@ -63,6 +63,12 @@ pub struct Cli {
     #[arg(short, long)]
     pub yes: bool,
 
+    /// Print one JSON document on stdout instead of the tables: the plan (with --dry-run, or when
+    /// nothing is sent) or the results and counts by reason. Without --yes the plan to confirm
+    /// goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -75,6 +81,13 @@ pub fn main(cli: Cli) -> anyhow::Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(run(cli))
+}
+
+/// `--json`: the one document on stdout, pretty-printed (as slack-audit does).
+fn stdout_json(doc: &serde_json::Value) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(doc)?;
+    text.push('\n');
+    stdout_write(&text)
 }
 
 fn stdout_write(text: &str) -> anyhow::Result<()> {
@@ -153,7 +166,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     )?;
     if targets.is_empty() {
         tracing::info!("no channel in scope has anyone to add");
-        stdout_write("Nothing to do: no channel in scope.\n")?;
+        if cli.json {
+            stdout_json(&output::plan_json(&[], cli.dry_run))?;
+        } else {
+            stdout_write("Nothing to do: no channel in scope.\n")?;
+        }
         return Ok(Outcome::Success);
     }
     let target_count = targets.len() as u64;
@@ -181,21 +198,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         while let Some(p) = planned.recv().await {
             plans.push(p.map_err(slack_error)?);
         }
-        stdout_write(&report::render_text(&output::plan_table(&plans), None))?;
-        stdout_write(&format!("{}\n", output::plan_totals(&plans)))?;
         let work = plans
             .iter()
             .any(|p| !p.to_add.is_empty() || p.problem.is_some());
+        if cli.json {
+            // stdout carries one document only; a plan still to be confirmed is shown on stderr.
+            if work && !cli.dry_run {
+                let mut err = std::io::stderr().lock();
+                err.write_all(report::render_text(&output::plan_table(&plans), None).as_bytes())?;
+                writeln!(err, "{}", output::plan_totals(&plans))?;
+            }
+        } else {
+            stdout_write(&report::render_text(&output::plan_table(&plans), None))?;
+            stdout_write(&format!("{}\n", output::plan_totals(&plans)))?;
+        }
+        let say = |text: &str| -> anyhow::Result<()> {
+            if cli.json {
+                stdout_json(&output::plan_json(&plans, cli.dry_run))
+            } else {
+                stdout_write(text)
+            }
+        };
         if cli.dry_run {
-            stdout_write("Dry run: nothing was changed.\n")?;
+            say("Dry run: nothing was changed.\n")?;
             return Ok(Outcome::Success);
         }
         if !work {
-            stdout_write("Nothing to do: everyone is in already.\n")?;
+            say("Nothing to do: everyone is in already.\n")?;
             return Ok(Outcome::Success);
         }
         if !cli_support::confirm("Send these invites?", false)? {
-            stdout_write("Nothing was changed.\n")?;
+            say("Nothing was changed.\n")?;
             return Ok(Outcome::Success);
         }
         stop.on_ctrl_c();
@@ -203,11 +236,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         let stream = futures::stream::iter(plans.into_iter().map(Ok));
         execute::execute(&client, stream, &mut recorder, &stop, &bar).await?
     };
-    finish(&report, target_count as usize)
+    finish(&report, target_count as usize, cli.json)
 }
 
 /// Prints the results and the summary and turns the report into the exit outcome.
-fn finish(report: &RunReport, targets: usize) -> anyhow::Result<Outcome> {
+fn finish(report: &RunReport, targets: usize, json: bool) -> anyhow::Result<Outcome> {
+    if json {
+        stdout_json(&output::result_json(report, targets))?;
+    } else {
+        print_summary(report, targets)?;
+    }
+    if report.interrupted {
+        tracing::warn!(
+            "stopped by Ctrl-C; rerun the same command to finish (it skips what is done)"
+        );
+    }
+    if let Some(e) = &report.stopped_by {
+        let hint = e.hint().unwrap_or_default();
+        return Err(anyhow::Error::new(Hinted {
+            message: format!("stopped: {e}"),
+            hint,
+            usage: false,
+        }));
+    }
+    Ok(if report.succeeded() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// Results per channel, totals by reason and the one-line summary, as tables.
+fn print_summary(report: &RunReport, targets: usize) -> anyhow::Result<()> {
     let touched = report
         .channels
         .iter()
@@ -230,22 +290,5 @@ fn finish(report: &RunReport, targets: usize) -> anyhow::Result<Outcome> {
         line.push_str(&format!(" (run {id})"));
     }
     stdout_write(&format!("{line}\n"))?;
-    if report.interrupted {
-        tracing::warn!(
-            "stopped by Ctrl-C; rerun the same command to finish (it skips what is done)"
-        );
-    }
-    if let Some(e) = &report.stopped_by {
-        let hint = e.hint().unwrap_or_default();
-        return Err(anyhow::Error::new(Hinted {
-            message: format!("stopped: {e}"),
-            hint,
-            usage: false,
-        }));
-    }
-    Ok(if report.succeeded() {
-        Outcome::Success
-    } else {
-        Outcome::Failed
-    })
+    Ok(())
 }
