@@ -27,6 +27,9 @@ pub struct Cli {
     /// Backfill from this date (YYYY-MM-DD, in the configured timezone) instead of the window.
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
+    /// Print the summary as one JSON object on stdout instead of the cron line (sync only).
+    #[arg(long)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -69,6 +72,13 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
     let cfg = insight::load_config(&config_dir).map_err(config_error)?;
     let db = cli.common.db_path();
     let out = cli.common.out.clone();
+    if cli.json && cli.command.is_some() {
+        return Err(
+            UsageError::new("--json applies to a sync, not to a subcommand")
+                .with_hint("drop --json; prune and purge-user print plain lines")
+                .into(),
+        );
+    }
     match cli.command {
         Some(Command::Prune) => {
             let _lock = sync::lock(&db)?;
@@ -106,12 +116,32 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
         },
     )
     .await?;
-    writeln!(std::io::stdout(), "{summary}")?;
+    if cli.json {
+        writeln!(std::io::stdout(), "{}", summary_json(&summary)?)?;
+    } else {
+        writeln!(std::io::stdout(), "{summary}")?;
+    }
     Ok(if summary.failed_channels.is_empty() {
         Outcome::Success
     } else {
         Outcome::Failed
     })
+}
+
+/// `--json`: the summary's fields plus `status` ("ok" or "partial", as the cron line says),
+/// pretty-printed like every tool's `--json`.
+fn summary_json(summary: &SyncSummary) -> anyhow::Result<String> {
+    let mut doc = serde_json::Map::new();
+    let status = if summary.failed_channels.is_empty() {
+        "ok"
+    } else {
+        "partial"
+    };
+    doc.insert("status".into(), status.into());
+    if let serde_json::Value::Object(fields) = serde_json::to_value(summary)? {
+        doc.extend(fields);
+    }
+    Ok(serde_json::to_string_pretty(&doc)?)
 }
 
 fn parse_since(s: &str, cfg: &InsightConfig) -> anyhow::Result<jiff::Timestamp> {

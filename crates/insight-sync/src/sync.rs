@@ -72,8 +72,9 @@ pub struct SyncOptions {
     pub since: Option<Timestamp>,
 }
 
-/// What a sync did; printed as the cron summary line.
-#[derive(Debug, Clone, Default)]
+/// What a sync did; printed as the cron summary line (or, with `--json`, as one JSON object
+/// with these field names).
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SyncSummary {
     pub run_id: i64,
     pub users: usize,

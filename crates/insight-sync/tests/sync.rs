@@ -539,3 +539,77 @@ async fn purge_user_and_prune_remove_rows_and_snapshot_traces() {
         .expect("count");
     assert!(after < old_before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_summary_is_one_document_with_the_sync_counts() {
+    let ws = workspace();
+    let p = picks(&ws);
+    let total_users = ws.users.len() as u64;
+    let cfg = config(&p, true);
+    let sim = start(ws, 0.0).await;
+    let cfg_dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        cfg_dir.path().join("insight.json"),
+        serde_json::json!({
+            "channels": {"name_contains": []},
+            "private_channels_opt_in": [p.opted_in],
+            "opt_out_users": [p.opt_out_email],
+            "window_days": 7, "timezone": "UTC"
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let since_day = since().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    // The library run on the same sim is the reference for what the binary should report.
+    let ref_dir = tempfile::tempdir().expect("tmp");
+    let expected = sync(&client(&sim), &cfg, &options(ref_dir.path()))
+        .await
+        .expect("reference sync");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_insight-sync"));
+    cmd.arg("--config")
+        .arg(cfg_dir.path())
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .arg("--db")
+        .arg(dir.path().join("insight.db"))
+        .args(["--since", &since_day, "--json"])
+        .env("SLACK_API_BASE", sim.base_url())
+        .env("SLACK_TOKEN", TOKEN)
+        .env("SLACK_RATE_SCALE", "0");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["status"], "ok");
+    assert_eq!(doc["opted_out_users"], 1, "{doc:#}");
+    assert_eq!(doc["users"].as_u64(), Some(total_users - 1));
+    assert_eq!(doc["failed_channels"], serde_json::json!([]));
+    assert_eq!(doc["channels"].as_u64(), Some(expected.channels as u64));
+    assert_eq!(doc["events"].as_u64(), Some(expected.events));
+    assert_eq!(
+        doc["threads_fetched"].as_u64(),
+        Some(expected.threads_fetched)
+    );
+    assert!(expected.events > 0 && expected.channels > 0, "{expected:?}");
+    let store = Store::open(&dir.path().join("insight.db")).expect("db");
+    let last_run: i64 = store
+        .conn()
+        .query_row("SELECT max(rowid) FROM insight_sync_runs", [], |r| r.get(0))
+        .expect("run id");
+    assert_eq!(doc["run_id"].as_i64(), Some(last_run));
+    assert!(
+        !stdout.contains("insight-sync: ok"),
+        "no cron line with --json"
+    );
+}
