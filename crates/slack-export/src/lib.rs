@@ -11,6 +11,7 @@ pub mod files;
 pub mod formats;
 pub mod names;
 pub mod sink;
+pub mod summary;
 pub mod window;
 
 use std::collections::HashSet;
@@ -30,6 +31,7 @@ use store::Store;
 use tracing::{error, info, warn};
 
 use crate::sink::{ChannelMeta, ExportError, Sink};
+use crate::summary::{ApiCalls, ChannelSummary, ExportSummary};
 use crate::window::{End, parse_bound, slack_ts, ts_key};
 
 /// The channel `--demo` exports when none is named.
@@ -77,6 +79,11 @@ pub struct Cli {
     /// With --format slack: write one `slack-export.zip` instead of a folder.
     #[arg(long)]
     pub zip: bool,
+
+    /// Print the run's summary as one JSON document on stdout (per channel: id, name, messages
+    /// exported and new, threads fetched, files written, error). Progress stays on stderr.
+    #[arg(long)]
+    pub json: bool,
 
     /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(long, value_name = "SHELL")]
@@ -373,6 +380,12 @@ async fn export(
     let channels = select_channels(cli, client, config_dir, &known).await?;
     if channels.is_empty() {
         warn!("no channel matched; nothing to export");
+        if cli.json {
+            print_json(&ExportSummary {
+                format: format_name(cli.format).into(),
+                ..ExportSummary::default()
+            })?;
+        }
         return Ok(Outcome::Success);
     }
 
@@ -401,6 +414,7 @@ async fn export(
 
     let stems = file_stems(&channels);
     let mut metas = Vec::new();
+    let mut summaries: Vec<ChannelSummary> = Vec::new();
     let mut failed = 0usize;
     let mut total_messages = 0u64;
     for (conv, stem) in channels.into_iter().zip(stems) {
@@ -435,15 +449,19 @@ async fn export(
         let bar = progress(&label, cli.common.quiet);
         let fetched = fetch::fetch_channel(client, &store, state.id, &id, range, &bar).await;
         bar.finish_and_clear();
+        let mut summary = ChannelSummary::new(&id, &meta.conversation.name);
         let stats = match fetched {
             Ok(stats) => stats,
             Err(ExportError::Slack(e)) if e.is_fatal() => return Err(slack_error(e)),
             Err(e) => {
                 error!(channel = %label, error = %e, "export failed; rerun with --resume to continue");
                 failed += 1;
+                summary.error = Some(e.to_string());
+                summaries.push(summary);
                 continue;
             }
         };
+        summary.add_fetch(&stats);
         if stats.thread_errors.is_empty() {
             let newest = store.export_newest_top_level(state.id)?;
             store.export_finish_channel(state.id, newest.as_deref())?;
@@ -455,9 +473,13 @@ async fn export(
                 "some threads could not be fetched; their replies are missing (rerun with --resume)"
             );
         }
+        let files_before = sink.files_written();
         let written =
             sink::render_channel(&store, state.id, &meta, sink.as_mut()).map_err(export_error)?;
         total_messages += written;
+        summary.messages_exported = written;
+        summary.files_written = sink.files_written() - files_before;
+        summaries.push(summary);
         if !cli.common.quiet {
             eprintln!(
                 "{label}: {written} messages exported ({} new); {} threads fetched, {} unchanged",
@@ -495,11 +517,46 @@ async fn export(
             }
         );
     }
+    if cli.json {
+        print_json(&ExportSummary {
+            format: format_name(cli.format).into(),
+            location: sink.location(),
+            channels_exported: metas.len(),
+            channels_failed: failed,
+            messages_exported: total_messages,
+            files_written: sink.files_written(),
+            api: ApiCalls {
+                requests: api.requests,
+                http_429: api.http_429,
+                retries: api.retries,
+            },
+            seconds: elapsed.as_secs_f64(),
+            channels: summaries,
+        })?;
+    }
     Ok(if failed > 0 {
         Outcome::Failed
     } else {
         Outcome::Success
     })
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Text => "text",
+        Format::Json => "json",
+        Format::Slack => "slack",
+    }
+}
+
+/// `--json`: the one document on stdout, pretty-printed like every tool's `--json`.
+fn print_json(summary: &ExportSummary) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, summary)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

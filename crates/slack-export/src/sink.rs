@@ -99,6 +99,9 @@ pub trait Sink {
     fn finish(&mut self, users: &[User], channels: &[ChannelMeta]) -> Result<(), ExportError>;
     /// Where the output went, for the summary.
     fn location(&self) -> String;
+    /// Files written so far (entries, in a zip), for the summary: read before and after a
+    /// channel to count that channel's files.
+    fn files_written(&self) -> u64;
 }
 
 /// Streams the spooled messages of `spool_id` into `sink`, one at a time.

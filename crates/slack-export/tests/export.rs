@@ -617,3 +617,53 @@ async fn demo_all_in_scope_exports_every_scoped_channel() {
     assert!(expected.len() > 3, "{expected:?}");
     assert_eq!(files, expected);
 }
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_summary_counts_messages_threads_and_files_per_channel() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["export-lab", "--format", "slack", "--resume", "--json"];
+    let out = run(&sim, dir.path(), "out", &args).await;
+    ok(&out);
+    let doc = stdout_json(&out);
+    assert_eq!(doc["format"], "slack");
+    assert_eq!(doc["channels_exported"], 1);
+    assert_eq!(doc["channels_failed"], 0);
+    let lab = &doc["channels"][0];
+    assert_eq!(lab["id"], LAB);
+    assert_eq!(lab["name"], "export-lab");
+    // Three top-level messages and two replies, all new; the one thread fetched.
+    assert_eq!(lab["messages_exported"], 5, "{doc:#}");
+    assert_eq!(lab["new_messages"], 5);
+    assert_eq!(lab["threads_fetched"], 1);
+    assert!(lab["error"].is_null());
+    // Messages fall on 2026-01-05 and 2026-01-06: two day files.
+    assert_eq!(lab["files_written"], 2);
+    let on_disk = tree(&dir.path().join("out/slack-export")).len() as u64;
+    assert_eq!(doc["files_written"].as_u64(), Some(on_disk), "{doc:#}");
+    assert_eq!(doc["messages_exported"], 5);
+
+    add_reply_and_message(&sim, LAB, T_PARENT);
+    let resumed = run(
+        &sim,
+        dir.path(),
+        "out",
+        &[&args[..], &["--thread-lookback", "400"]].concat(),
+    )
+    .await;
+    ok(&resumed);
+    let doc = stdout_json(&resumed);
+    let lab = &doc["channels"][0];
+    assert_eq!(lab["messages_exported"], 7, "{doc:#}");
+    assert_eq!(lab["new_messages"], 2);
+    assert_eq!(lab["threads_fetched"], 1, "only the thread that moved");
+}

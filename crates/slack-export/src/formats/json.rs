@@ -13,6 +13,7 @@ use crate::sink::{ChannelMeta, ExportError, Item, Sink};
 pub struct JsonSink {
     out_dir: PathBuf,
     current: Option<(PathBuf, AtomicFile, bool)>,
+    files: u64,
 }
 
 impl JsonSink {
@@ -20,6 +21,7 @@ impl JsonSink {
         JsonSink {
             out_dir,
             current: None,
+            files: 0,
         }
     }
 }
@@ -55,6 +57,7 @@ impl Sink for JsonSink {
             file.write_all(b"\n]\n")
                 .map_err(ExportError::io(path.as_path()))?;
             file.commit().map_err(ExportError::io(path))?;
+            self.files += 1;
         }
         Ok(())
     }
@@ -65,5 +68,9 @@ impl Sink for JsonSink {
 
     fn location(&self) -> String {
         self.out_dir.display().to_string()
+    }
+
+    fn files_written(&self) -> u64 {
+        self.files
     }
 }

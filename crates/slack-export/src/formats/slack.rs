@@ -44,6 +44,8 @@ pub struct SlackSink {
     folder: String,
     day: Option<String>,
     first_in_day: bool,
+    /// Files (or zip entries) started, for the summary.
+    files: u64,
 }
 
 impl SlackSink {
@@ -68,6 +70,7 @@ impl SlackSink {
             folder: String::new(),
             day: None,
             first_in_day: true,
+            files: 0,
         })
     }
 
@@ -81,6 +84,7 @@ impl SlackSink {
 
     fn start_file(&mut self, rel: &str) -> Result<(), ExportError> {
         self.end_file()?;
+        self.files += 1;
         match &mut self.target {
             Target::Dir(root) => {
                 let path = root.join(rel);
@@ -336,6 +340,10 @@ impl Sink for SlackSink {
             Target::Dir(root) => root.display().to_string(),
             Target::Zip { path, .. } => path.display().to_string(),
         }
+    }
+
+    fn files_written(&self) -> u64 {
+        self.files
     }
 }
 

@@ -22,6 +22,7 @@ pub struct TextSink {
     tz: TimeZone,
     names: Arc<Directory>,
     current: Option<(PathBuf, AtomicFile)>,
+    files: u64,
 }
 
 impl TextSink {
@@ -31,6 +32,7 @@ impl TextSink {
             tz,
             names,
             current: None,
+            files: 0,
         }
     }
 
@@ -118,6 +120,7 @@ impl Sink for TextSink {
     fn end_channel(&mut self) -> Result<(), ExportError> {
         if let Some((path, file)) = self.current.take() {
             file.commit().map_err(ExportError::io(path))?;
+            self.files += 1;
         }
         Ok(())
     }
@@ -128,6 +131,10 @@ impl Sink for TextSink {
 
     fn location(&self) -> String {
         self.out_dir.display().to_string()
+    }
+
+    fn files_written(&self) -> u64 {
+        self.files
     }
 }
 
