@@ -259,11 +259,7 @@ impl SlackClient {
         channel: &str,
         range: TimeRange,
     ) -> BoxStream<'static, Result<Vec<Message>, Error>> {
-        let mut params = vec![
-            ("channel", channel.to_string()),
-            ("limit", LIMIT_HISTORY.into()),
-        ];
-        push_range(&mut params, &range);
+        let params = history_params(channel, &range);
         self.paginate(
             "conversations.history",
             params,
@@ -281,12 +277,7 @@ impl SlackClient {
         thread_ts: &str,
         range: TimeRange,
     ) -> BoxStream<'static, Result<Vec<Message>, Error>> {
-        let mut params = vec![
-            ("channel", channel.to_string()),
-            ("ts", thread_ts.to_string()),
-            ("limit", LIMIT_REPLIES.into()),
-        ];
-        push_range(&mut params, &range);
+        let params = replies_params(channel, thread_ts, &range);
         let mut seen = HashSet::new();
         self.paginate::<Message>(
             "conversations.replies",
@@ -309,11 +300,7 @@ impl SlackClient {
         channel: &str,
         range: TimeRange,
     ) -> BoxStream<'static, Result<Vec<RawMessage>, Error>> {
-        let mut params = vec![
-            ("channel", channel.to_string()),
-            ("limit", LIMIT_HISTORY.into()),
-        ];
-        push_range(&mut params, &range);
+        let params = history_params(channel, &range);
         self.paginate_as(
             "conversations.history",
             params,
@@ -329,12 +316,7 @@ impl SlackClient {
         thread_ts: &str,
         range: TimeRange,
     ) -> BoxStream<'static, Result<Vec<RawMessage>, Error>> {
-        let mut params = vec![
-            ("channel", channel.to_string()),
-            ("ts", thread_ts.to_string()),
-            ("limit", LIMIT_REPLIES.into()),
-        ];
-        push_range(&mut params, &range);
+        let params = replies_params(channel, thread_ts, &range);
         let mut seen = HashSet::new();
         self.paginate_as(
             "conversations.replies",
@@ -825,6 +807,31 @@ impl Answer for MessagePage {
             next_cursor: next_cursor(&body),
         }))
     }
+}
+
+/// Parameters of a `conversations.history` call (typed and raw variants share them).
+fn history_params(channel: &str, range: &TimeRange) -> Vec<(&'static str, String)> {
+    let mut params = vec![
+        ("channel", channel.to_string()),
+        ("limit", LIMIT_HISTORY.into()),
+    ];
+    push_range(&mut params, range);
+    params
+}
+
+/// Parameters of a `conversations.replies` call (typed and raw variants share them).
+fn replies_params(
+    channel: &str,
+    thread_ts: &str,
+    range: &TimeRange,
+) -> Vec<(&'static str, String)> {
+    let mut params = vec![
+        ("channel", channel.to_string()),
+        ("ts", thread_ts.to_string()),
+        ("limit", LIMIT_REPLIES.into()),
+    ];
+    push_range(&mut params, range);
+    params
 }
 
 fn push_range(params: &mut Vec<(&'static str, String)>, range: &TimeRange) {
