@@ -241,7 +241,7 @@ fn throughput_case(label: &str, channels: usize, shape: Shape) -> anyhow::Result
         );
     }
     let median = |runs: &mut Vec<Run>| {
-        runs.sort_by(|a, b| a.wall.cmp(&b.wall));
+        runs.sort_by_key(|r| r.wall);
         runs.swap_remove(runs.len() / 2)
     };
     let ours = median(&mut ours_runs);
