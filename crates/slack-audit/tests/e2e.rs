@@ -2,7 +2,6 @@
 
 mod common;
 
-use calamine::{Data, Reader, Xlsx, open_workbook};
 use common::*;
 use serde_json::Value;
 use slack_sim::SimOptions;
@@ -23,23 +22,6 @@ const ISSUE_HEADERS: &[&str] = &[
     "flag_rename",
     "suggested_name",
 ];
-
-fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
-    let mut book: Xlsx<_> = open_workbook(path).expect("open xlsx");
-    let range = book.worksheet_range(name).expect("sheet");
-    range
-        .rows()
-        .map(|r| {
-            r.iter()
-                .map(|c| match c {
-                    Data::String(s) => s.clone(),
-                    Data::Empty => String::new(),
-                    other => other.to_string(),
-                })
-                .collect()
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_writes_xlsx_and_csv_with_the_demo_numbers() {

@@ -3,7 +3,6 @@
 
 mod common;
 
-use calamine::{Data, Reader, Xlsx, open_workbook};
 use common::*;
 use slack_sim::SimOptions;
 
@@ -65,23 +64,6 @@ fn telegram_ids(t: &TestDir) -> Vec<String> {
         .collect();
     ids.sort();
     ids
-}
-
-fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
-    let mut book: Xlsx<_> = open_workbook(path).expect("open xlsx");
-    let range = book.worksheet_range(name).expect("sheet");
-    range
-        .rows()
-        .map(|r| {
-            r.iter()
-                .map(|c| match c {
-                    Data::String(s) => s.clone(),
-                    Data::Empty => String::new(),
-                    other => other.to_string(),
-                })
-                .collect()
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use calamine::{Data, Reader, Xlsx, open_workbook};
 use serde_json::{Value, json};
 use slack_sim::{Channel, SimHandle, SimOptions, Team, Workspace};
 
@@ -290,4 +291,23 @@ pub async fn failing_proxy(
         let _ = axum::serve(listener, app).await;
     });
     format!("http://{addr}/api")
+}
+
+/// The cells of one sheet of an xlsx report, as text (read back with calamine, as a user's
+/// spreadsheet would).
+pub fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
+    let mut book: Xlsx<_> = open_workbook(path).expect("open xlsx");
+    let range = book.worksheet_range(name).expect("sheet");
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::String(s) => s.clone(),
+                    Data::Empty => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
 }
