@@ -111,13 +111,15 @@ fn utc() -> jiff::tz::TimeZone {
 impl InsightConfig {
     /// Parses and checks the text of an insight.json; `file` names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<InsightConfig, ConfigError> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let mut cfg: InsightConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            json_error(file, (path != "." && path != "?").then_some(path), &inner)
+        // The same located JSON errors as team.json and categories.json.
+        let mut cfg: InsightConfig = roster::parse_json(text, file).map_err(|e| ConfigError {
+            file: e.file,
+            location: e.location,
+            message: e.message,
+            hint: e
+                .hint
+                .unwrap_or_else(|| "see docs/insight.md for every key of insight.json".into()),
         })?;
-        de.end().map_err(|e| json_error(file, None, &e))?;
         let at = |path: &str, message: String, hint: &str| ConfigError {
             file: file.to_path_buf(),
             location: Some(path.to_string()),
@@ -214,24 +216,6 @@ pub fn load_config(dir: &Path) -> Result<InsightConfig, ConfigError> {
         ),
     })?;
     InsightConfig::parse(&text, &file)
-}
-
-fn json_error(file: &Path, path: Option<String>, e: &serde_json::Error) -> ConfigError {
-    let full = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-    let position = (e.line() > 0).then(|| format!("line {}, column {}", e.line(), e.column()));
-    let location = match (path, position) {
-        (Some(p), Some(pos)) => Some(format!("{p} ({pos})")),
-        (Some(p), None) => Some(p),
-        (None, pos) => pos,
-    };
-    ConfigError {
-        file: file.to_path_buf(),
-        location,
-        message,
-        hint: "see docs/insight.md for every key of insight.json".into(),
-    }
 }
 
 #[cfg(test)]

@@ -523,7 +523,11 @@ fn handle_hint(unknown: &str, team: &Team) -> String {
 // ---------------------------------------------------------------------------------------------
 // JSON parsing with precise error locations
 
-fn parse_json<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, ConfigError> {
+/// Parses one JSON config file into `T` with the error users get from every tool: the file, the
+/// JSON path and line/column, serde's message without its position suffix, and a hint (syntax,
+/// truncation, or the closest known key for an unknown one). Shared by every config file the
+/// suite reads (team.json, categories.json, insight.json).
+pub fn parse_json<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, ConfigError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // Unknown segments (`?`, where the parser gave up inside an object) say nothing useful.

@@ -12,7 +12,7 @@ mod text;
 pub use config::{
     AuditConfig, CATEGORIES_FILE, Categories, Category, DEFAULT_CATEGORY_NAME, Exclusion,
     RenameRule, Role, SlackScope, TEAM_FILE, Team, TeamMember, TelegramScope, load,
-    parse_categories, parse_team,
+    parse_categories, parse_json, parse_team,
 };
 pub use error::ConfigError;
 pub use identity::{
