@@ -420,3 +420,61 @@ fn a_second_writer_waits_for_the_lock_instead_of_failing() {
         Some("2")
     );
 }
+
+#[test]
+fn spool_rebuilt_without_rowid_keeps_a_version_5_files_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v5.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("raw open");
+        store::migrations::MIGRATIONS
+            .to_version(&mut conn, 5)
+            .expect("schema as of 05_insight");
+        conn.execute_batch(
+            "INSERT INTO export_channels (id, export_key, channel_id, channel_name, newest_ts, complete, updated_at)
+                 VALUES (7, '/out', 'C1', 'general', '1700000010.000100', 1, '2026-11-01T00:00:00Z');
+             INSERT INTO export_messages (channel, ts_key, thread_key, ts, user, raw) VALUES
+                 (7, 1700000000000100, 1700000000000100, '1700000000.000100', 'U1', '{\"ts\":\"1700000000.000100\"}'),
+                 (7, 1700000001000100, 1700000000000100, '1700000001.000100', NULL, '{\"ts\":\"1700000001.000100\"}'),
+                 (7, 1700000010000100, 1700000010000100, '1700000010.000100', 'U2', '{\"ts\":\"1700000010.000100\"}');",
+        )
+        .expect("v5 rows");
+    }
+    let store = Store::open(&path).expect("migrates");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    let conn = store.conn();
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'export_messages'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("table");
+    assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+    let index: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'export_messages_thread'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index");
+    assert_eq!(index, 1);
+    let rows: Vec<(i64, i64, String, Option<String>, String)> = conn
+        .prepare("SELECT ts_key, thread_key, ts, user, raw FROM export_messages WHERE channel = 7 ORDER BY ts_key")
+        .expect("p")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .expect("q")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1].1, 1_700_000_000_000_100, "reply keeps its thread");
+    assert_eq!(rows[1].3, None);
+    assert_eq!(rows[2].4, r#"{"ts":"1700000010.000100"}"#);
+    // The foreign key still cascades: dropping the channel's state drops its spool.
+    conn.execute("DELETE FROM export_channels WHERE id = 7", [])
+        .expect("delete");
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM export_messages", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(left, 0);
+}
