@@ -24,7 +24,8 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use cli_support::slack_error;
 use cli_support::{CommonArgs, Outcome, UsageError};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use futures::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::tz::TimeZone;
 use slack_client::{ClientConfig, Conversation, ListConversations, SlackClient, TimeRange};
 use store::Store;
@@ -324,27 +325,95 @@ fn file_stems(channels: &[Conversation]) -> Vec<String> {
         .collect()
 }
 
-fn progress(label: &str, quiet: bool) -> ProgressBar {
+/// Where the per-channel bars are drawn: stderr when someone watches it, nowhere otherwise.
+fn progress_area(quiet: bool) -> MultiProgress {
     let visible = !quiet && std::io::stderr().is_terminal();
-    let bar = ProgressBar::with_draw_target(
-        None,
-        if visible {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
+    MultiProgress::with_draw_target(if visible {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    })
+}
+
+/// A channel's bar, to be added to the [`progress_area`].
+fn progress(label: &str) -> ProgressBar {
+    let bar = ProgressBar::no_length();
     if let Ok(style) =
         ProgressStyle::with_template("{spinner} {msg} {pos} messages ({per_sec}, {elapsed})")
     {
         bar.set_style(style);
     }
     bar.set_message(label.to_string());
-    if visible {
+    bar
+}
+
+/// Channels fetched at the same time (each also has its own threads in flight; the client caps
+/// requests in flight and paces each method whatever the count).
+const CHANNELS_IN_FLIGHT: usize = 3;
+
+/// A channel whose fetch has ended, waiting to be rendered.
+struct Fetched {
+    meta: ChannelMeta,
+    label: String,
+    spool_id: i64,
+    fetched: Result<fetch::FetchStats, ExportError>,
+}
+
+/// Prepares one channel's spool and fetches it. A fatal Slack error listing members ends the run;
+/// a failed fetch comes back in [`Fetched::fetched`] for the caller to report.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_one(
+    cli: &Cli,
+    settings: &Settings,
+    client: &SlackClient,
+    store: &Store,
+    export_key: &str,
+    bars: &MultiProgress,
+    conv: Conversation,
+    stem: String,
+) -> anyhow::Result<Fetched> {
+    let label = if conv.name.is_empty() {
+        conv.id.clone()
+    } else {
+        format!("#{}", conv.name)
+    };
+    let members = if cli.format == Format::Slack {
+        match client.all_members(&conv.id).await {
+            Ok(m) => m,
+            Err(e) if e.is_fatal() => return Err(slack_error(e)),
+            Err(e) => {
+                warn!(channel = %label, error = %e, "could not list members; channels.json lists none");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let meta = ChannelMeta {
+        conversation: conv,
+        file_stem: stem,
+        members,
+    };
+    let id = meta.conversation.id.clone();
+    let state = store.export_channel(export_key, &id, &meta.conversation.name, !cli.resume)?;
+    let resume_from = (cli.resume && state.complete)
+        .then_some(state.newest_ts.as_deref())
+        .flatten();
+    let range = pass_range(settings, resume_from, cli.thread_lookback);
+    let bar = bars.add(progress(&label));
+    if !bars.is_hidden() {
         // The ticker is a thread: only worth it when someone sees the spinner.
         bar.enable_steady_tick(Duration::from_millis(200));
     }
-    bar
+    let fetched = fetch::fetch_channel(client, store, state.id, &id, range, &bar).await;
+    bar.finish_and_clear();
+    bars.remove(&bar);
+    Ok(Fetched {
+        meta,
+        label,
+        spool_id: state.id,
+        fetched,
+    })
 }
 
 /// The history window of one channel's pass.
@@ -413,42 +482,39 @@ async fn export(
     };
 
     let stems = file_stems(&channels);
+    let bars = progress_area(cli.common.quiet);
     let mut metas = Vec::new();
     let mut summaries: Vec<ChannelSummary> = Vec::new();
     let mut failed = 0usize;
     let mut total_messages = 0u64;
-    for (conv, stem) in channels.into_iter().zip(stems) {
-        let label = if conv.name.is_empty() {
-            conv.id.clone()
-        } else {
-            format!("#{}", conv.name)
-        };
-        let members = if cli.format == Format::Slack {
-            match client.all_members(&conv.id).await {
-                Ok(m) => m,
-                Err(e) if e.is_fatal() => return Err(slack_error(e)),
-                Err(e) => {
-                    warn!(channel = %label, error = %e, "could not list members; channels.json lists none");
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
-        let meta = ChannelMeta {
-            conversation: conv,
-            file_stem: stem,
-            members,
-        };
+    // Several channels are fetched at once and rendered one at a time, in the order given: a
+    // channel's fetch waits on round trips (its first history page before any thread, the last
+    // threads trickling in), which the next channel's calls fill. All the futures run on this task,
+    // so they share the one store connection without locks; their HTTP calls run on the runtime's
+    // workers, and go on while a finished channel is rendered here.
+    let fetches = futures::stream::iter(channels.into_iter().zip(stems))
+        .map(|(conv, stem)| {
+            fetch_one(
+                cli,
+                settings,
+                client,
+                &store,
+                &export_key,
+                &bars,
+                conv,
+                stem,
+            )
+        })
+        .buffered(CHANNELS_IN_FLIGHT);
+    futures::pin_mut!(fetches);
+    while let Some(done) = fetches.next().await {
+        let Fetched {
+            meta,
+            label,
+            spool_id,
+            fetched,
+        } = done?;
         let id = meta.conversation.id.clone();
-        let state = store.export_channel(&export_key, &id, &meta.conversation.name, !cli.resume)?;
-        let resume_from = (cli.resume && state.complete)
-            .then_some(state.newest_ts.as_deref())
-            .flatten();
-        let range = pass_range(settings, resume_from, cli.thread_lookback);
-        let bar = progress(&label, cli.common.quiet);
-        let fetched = fetch::fetch_channel(client, &store, state.id, &id, range, &bar).await;
-        bar.finish_and_clear();
         let mut summary = ChannelSummary::new(&id, &meta.conversation.name);
         let stats = match fetched {
             Ok(stats) => stats,
@@ -463,8 +529,8 @@ async fn export(
         };
         summary.add_fetch(&stats);
         if stats.thread_errors.is_empty() {
-            let newest = store.export_newest_top_level(state.id)?;
-            store.export_finish_channel(state.id, newest.as_deref())?;
+            let newest = store.export_newest_top_level(spool_id)?;
+            store.export_finish_channel(spool_id, newest.as_deref())?;
         } else {
             failed += 1;
             error!(
@@ -475,16 +541,18 @@ async fn export(
         }
         let files_before = sink.files_written();
         let written =
-            sink::render_channel(&store, state.id, &meta, sink.as_mut()).map_err(export_error)?;
+            sink::render_channel(&store, spool_id, &meta, sink.as_mut()).map_err(export_error)?;
         total_messages += written;
         summary.messages_exported = written;
         summary.files_written = sink.files_written() - files_before;
         summaries.push(summary);
         if !cli.common.quiet {
-            eprintln!(
-                "{label}: {written} messages exported ({} new); {} threads fetched, {} unchanged",
-                stats.new_messages, stats.threads_fetched, stats.threads_skipped
-            );
+            bars.suspend(|| {
+                eprintln!(
+                    "{label}: {written} messages exported ({} new); {} threads fetched, {} unchanged",
+                    stats.new_messages, stats.threads_fetched, stats.threads_skipped
+                );
+            });
         }
         metas.push(meta);
     }

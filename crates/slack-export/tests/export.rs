@@ -667,3 +667,53 @@ async fn json_summary_counts_messages_threads_and_files_per_channel() {
     assert_eq!(lab["new_messages"], 2);
     assert_eq!(lab["threads_fetched"], 1, "only the thread that moved");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_channels_come_out_in_the_order_asked_and_whole_under_faults() {
+    // More channels than are fetched at once, named in an order that is neither by ID nor by name:
+    // the summary must list them as asked and every file must match a fault-free run.
+    let clean = sim(SimOptions::default()).await;
+    let faulty = sim(SimOptions {
+        faults: 0.15,
+        fault_seed: 5,
+        ..SimOptions::default()
+    })
+    .await;
+    let mut ids: Vec<String> = clean.with_workspace(|ws| {
+        ws.channels
+            .iter()
+            .filter(|c| !c.is_archived && c.id != "C0LAB00002")
+            .map(|c| c.id.clone())
+            .collect()
+    });
+    assert!(ids.len() >= 8, "the demo workspace has {} channels", ids.len());
+    ids.sort();
+    let half = ids.len() / 2;
+    ids.rotate_left(half);
+    ids.swap(0, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut args: Vec<&str> = ids.iter().map(String::as_str).collect();
+    args.extend(["--format", "json", "--json"]);
+    let a = run(&clean, dir.path(), "clean", &args).await;
+    ok(&a);
+    let b = run(&faulty, dir.path(), "faulty", &args).await;
+    ok(&b);
+    for out in [&a, &b] {
+        let doc = stdout_json(out);
+        let listed: Vec<&str> = doc["channels"]
+            .as_array()
+            .expect("channels")
+            .iter()
+            .map(|c| c["id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(listed, ids, "summary order");
+        assert_eq!(doc["channels_exported"].as_u64(), Some(ids.len() as u64));
+    }
+    let files = outputs(&dir.path().join("clean"));
+    assert_eq!(files.len(), ids.len());
+    assert_eq!(files, outputs(&dir.path().join("faulty")));
+    assert!(
+        faulty.requests().iter().any(|r| r.fault.is_some()),
+        "the faulty sim injected no faults"
+    );
+}
