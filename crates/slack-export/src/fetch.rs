@@ -145,7 +145,10 @@ async fn fetch_thread(
         .try_concat()
         .await
     {
-        Ok(messages) => {
+        Ok(mut messages) => {
+            // The parent comes first in every answer; its history copy is already stored (and
+            // wins over this one), so spooling it again would only cost a no-op insert.
+            messages.retain(|m| m.message.ts != ts);
             let replies = messages.iter().filter(|m| m.message.is_reply()).count() as u64;
             rows(messages, Source::Replies).map(|rows| Thread::Fetched { replies, rows })
         }
