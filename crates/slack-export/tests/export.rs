@@ -686,7 +686,11 @@ async fn many_channels_come_out_in_the_order_asked_and_whole_under_faults() {
             .map(|c| c.id.clone())
             .collect()
     });
-    assert!(ids.len() >= 8, "the demo workspace has {} channels", ids.len());
+    assert!(
+        ids.len() >= 8,
+        "the demo workspace has {} channels",
+        ids.len()
+    );
     ids.sort();
     let half = ids.len() / 2;
     ids.rotate_left(half);
