@@ -2,7 +2,6 @@
 //! the replies of every thread parent whose `latest_reply` is not already stored. Only messages with
 //! `reply_count > 0` cost a replies call; threads already stored at the same `latest_reply` cost none.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::stream::{StreamExt, TryStreamExt};
@@ -21,6 +20,8 @@ use crate::window::ts_key;
 
 /// Threads whose replies are fetched at the same time (the client caps requests in flight too).
 const THREADS_IN_FLIGHT: usize = 8;
+/// Finished threads that may wait to be stored before the fetcher stops taking new ones.
+const THREADS_WAITING: usize = 64;
 /// Messages of finished threads stored per commit (bounds what a kill loses and what waits in
 /// memory).
 const THREAD_BATCH_ROWS: usize = 1000;
@@ -188,13 +189,49 @@ fn joined<T>(result: Result<T, JoinError>) -> Result<T, ExportError> {
     }
 }
 
+/// Fetches the threads that arrive on `want`, up to [`THREADS_IN_FLIGHT`] at once, and hands each
+/// outcome to `done`. It is a task of its own so calls keep going out while the task that writes
+/// the spool is busy (a commit, another channel's render). Ends when `want` is closed and every
+/// thread is handed over, or when `done` is dropped.
+async fn thread_fetcher(
+    client: SlackClient,
+    channel: String,
+    mut want: mpsc::UnboundedReceiver<(String, String)>,
+    done: mpsc::Sender<ThreadDone>,
+) {
+    let mut in_flight: JoinSet<ThreadDone> = JoinSet::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            next = want.recv(), if open && in_flight.len() < THREADS_IN_FLIGHT => match next {
+                Some((ts, latest)) => {
+                    in_flight.spawn(fetch_thread(client.clone(), channel.clone(), ts, latest));
+                }
+                None => open = false,
+            },
+            Some(finished) = in_flight.join_next(), if !in_flight.is_empty() => {
+                let outcome = match finished {
+                    Ok(outcome) => outcome,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // Only an abort cancels a thread task, and only dropping this task aborts them.
+                    Err(_) => return,
+                };
+                if done.send(outcome).await.is_err() {
+                    return;
+                }
+            },
+            else => return,
+        }
+    }
+}
+
 /// Fetches `channel` within `range` into the spool `spool_id`, updating `bar` as pages arrive.
 /// A fatal Slack error (auth, scope) or a history failure is returned; a failed thread is recorded
 /// in the stats and the others go on.
 ///
-/// History pages and threads are fetched and decoded on the runtime's worker threads (the next
-/// history page while this one is stored); this task only writes the spool. Dropping the future
-/// aborts them.
+/// History pages and threads are fetched and decoded by tasks on the runtime's workers (the next
+/// history page while this one is stored, threads as soon as their parent's page is read); this
+/// task only writes the spool. Dropping the future aborts them.
 pub async fn fetch_channel(
     client: &SlackClient,
     store: &Store,
@@ -220,54 +257,80 @@ pub async fn fetch_channel(
             }
         });
     }
+    // Wanted threads queue up as history pages are read (a few dozen bytes each, as the queue
+    // inside this task did before); finished ones hold their messages, so at most
+    // THREADS_WAITING of them wait for this task before the fetcher holds back.
+    let (want_tx, want_rx) = mpsc::unbounded_channel();
+    let (done_tx, mut finished) = mpsc::channel(THREADS_WAITING);
+    let mut fetcher = JoinSet::new();
+    fetcher.spawn(thread_fetcher(
+        client.clone(),
+        channel.to_string(),
+        want_rx,
+        done_tx,
+    ));
+    let mut want = Some(want_tx);
+    let mut outstanding = 0usize;
     let mut history_done = false;
-    let mut queue: VecDeque<(String, String)> = VecDeque::new();
-    let mut in_flight: JoinSet<ThreadDone> = JoinSet::new();
     let mut pending: Vec<(String, String, Vec<Row>)> = Vec::new();
     let mut pending_rows = 0usize;
     let mut pending_since: Option<Instant> = None;
 
     loop {
-        while in_flight.len() < THREADS_IN_FLIGHT
-            && let Some((ts, latest)) = queue.pop_front()
-        {
-            in_flight.spawn(fetch_thread(
-                client.clone(),
-                channel.to_string(),
-                ts,
-                latest,
-            ));
-        }
-        if history_done && in_flight.is_empty() {
-            break;
+        if history_done {
+            // No more threads will be wanted: the fetcher ends once it has handed over the rest.
+            want = None;
+            if outstanding == 0 {
+                break;
+            }
         }
         let flush_at = pending_since.map(|t| t + THREAD_BATCH_WAIT);
         let mut due = false;
         tokio::select! {
             () = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => due = true,
             page = pages.recv(), if !history_done => match page {
-                None => history_done = true,
+                None => {
+                    // The history task has ended: a panic in it is carried on here.
+                    if let Some(ended) = history_task.join_next().await {
+                        joined(ended)?;
+                    }
+                    history_done = true;
+                }
                 Some(Err(e)) => return Err(e),
                 Some(Ok(page)) => {
-                    stats.new_messages += store.export_put_messages(spool_id, &spool_view(&page.rows))? as u64;
-                    stats.history_messages += page.count;
-                    bar.inc(page.count);
                     let parent_ts: Vec<&str> = page.parents.iter().map(|(ts, _)| ts.as_str()).collect();
                     let stored_latest = store.export_threads_latest(spool_id, &parent_ts)?;
                     for ((ts, latest), stored) in page.parents.into_iter().zip(stored_latest) {
                         if !latest.is_empty() && stored.as_deref() == Some(latest.as_str()) {
                             stats.threads_skipped += 1;
-                        } else {
-                            queue.push_back((ts, latest));
+                        } else if let Some(want) = &want
+                            && want.send((ts, latest)).is_ok()
+                        {
+                            outstanding += 1;
                         }
                     }
+                    // Stored after its threads are handed to the fetcher, so their calls go out
+                    // during this commit. Their rows are stored by this task later, so the page is
+                    // always in before them.
+                    stats.new_messages += store.export_put_messages(spool_id, &spool_view(&page.rows))? as u64;
+                    stats.history_messages += page.count;
+                    bar.inc(page.count);
                 }
             },
-            Some(first) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let mut done = vec![joined(first)?];
-                while let Some(more) = in_flight.try_join_next() {
-                    done.push(joined(more)?);
+            first = finished.recv(), if outstanding > 0 => {
+                let Some(first) = first else {
+                    // The fetcher ended with threads still owed: it panicked (carried on here) or
+                    // was stopped.
+                    if let Some(ended) = fetcher.join_next().await {
+                        joined(ended)?;
+                    }
+                    return Err(ExportError::Task("the thread fetcher stopped early".into()));
+                };
+                let mut done = vec![first];
+                while let Ok(more) = finished.try_recv() {
+                    done.push(more);
                 }
+                outstanding -= done.len();
                 for (ts, latest, outcome) in done {
                     match outcome? {
                         Thread::Fetched { replies, rows } => {
@@ -291,7 +354,7 @@ pub async fn fetch_channel(
         // cost (WAL frames, locks) on channels with many small threads. A batch waits at most
         // THREAD_BATCH_WAIT, so a slow (rate-limited) export still saves its progress as it goes;
         // a kill loses at most the batch, whose threads a `--resume` fetches again.
-        if due || pending_rows >= THREAD_BATCH_ROWS || (history_done && in_flight.is_empty()) {
+        if due || pending_rows >= THREAD_BATCH_ROWS || (history_done && outstanding == 0) {
             stats.new_messages += store_threads(store, spool_id, &pending)? as u64;
             pending.clear();
             pending_rows = 0;
