@@ -8,21 +8,20 @@ use rusqlite_migration::{M, Migrations};
 
 /// Every migration, oldest first. A migration's position in this list is its schema version.
 ///
-/// - `01_core.sql`         meta and the shared tables
-/// - `02_audit.sql`        slack-audit: runs, groups, findings (history and trend)
-/// - `03_invites.sql`      add-members: invite runs and per-channel invite results
-/// - `04_export.sql`       slack-export: per-channel export state for `--resume` and the spool
-/// - `05_insight.sql`      insight-sync: users, channels, membership snapshots, events, aggregates
-/// - `06_export_spool.sql` slack-export: the spool rebuilt WITHOUT ROWID (one B-tree fewer per row)
+/// Numbers reserved for the tool issues that add their own tables (one file each, appended here):
+/// - `03_invites.sql`  add-members: invite runs and per-channel invite results
+/// - `04_export.sql`   slack-export: per-channel export state for `--resume`
+/// - `05_insight.sql`  insight-sync: users, channels, membership snapshots, events, aggregates
+/// - `06_telegram.sql` Telegram groups for the audit and tg-admin
 ///
-/// A file's number prefix is its position in this list, so the list never has a hole.
+/// The numbers are a plan, not fixed slots: whoever lands first appends the next file and takes the
+/// next number (file prefix = position in this list), so the list never has a hole.
 const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/01_core.sql")),
     M::up(include_str!("../migrations/02_audit.sql")),
     M::up(include_str!("../migrations/03_invites.sql")),
     M::up(include_str!("../migrations/04_export.sql")),
     M::up(include_str!("../migrations/05_insight.sql")),
-    M::up(include_str!("../migrations/06_export_spool.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.
