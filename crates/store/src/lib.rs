@@ -18,6 +18,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use rusqlite;
 
+/// Pages in the WAL file before a commit checkpoints it into the database (see `prepare`).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 8192;
+
 /// How long a writer waits for another process's lock before failing: long enough for a cron sync
 /// and an interactive report to share the file, short enough that a stuck lock is reported.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -127,6 +130,12 @@ impl Store {
             .map_err(open_err)?;
         // With WAL, NORMAL is durable across application crashes and much faster than FULL.
         conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        // Bulk writers (the export spool, insight events) commit often; with SQLite's default of
+        // a checkpoint every 1000 pages (4 MB) the same pages were copied into the file again and
+        // again, with an fsync each time. 8192 pages (32 MB) bounds the WAL file and measured
+        // 10-20% less CPU per spooled message; closing the last connection checkpoints anyway.
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
             .map_err(open_err)?;
 
         // Checked before migrating so a newer file is left exactly as it was, with a clear message.

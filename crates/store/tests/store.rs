@@ -420,3 +420,14 @@ fn a_second_writer_waits_for_the_lock_instead_of_failing() {
         Some("2")
     );
 }
+
+#[test]
+fn wal_is_checkpointed_every_32_mb_not_every_4() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("db.sqlite")).expect("opens");
+    let pages: i64 = store
+        .conn()
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .expect("wal_autocheckpoint");
+    assert_eq!(pages, 8192);
+}
