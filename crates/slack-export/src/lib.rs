@@ -359,19 +359,32 @@ struct Fetched {
     fetched: Result<fetch::FetchStats, ExportError>,
 }
 
+/// What every channel's fetch of one run shares.
+struct RunContext<'a> {
+    cli: &'a Cli,
+    settings: &'a Settings,
+    client: &'a SlackClient,
+    store: &'a Store,
+    /// The output directory, absolute: the key of this export's saved state.
+    export_key: &'a str,
+    bars: &'a MultiProgress,
+}
+
 /// Prepares one channel's spool and fetches it. A fatal Slack error listing members ends the run;
 /// a failed fetch comes back in [`Fetched::fetched`] for the caller to report.
-#[allow(clippy::too_many_arguments)]
 async fn fetch_one(
-    cli: &Cli,
-    settings: &Settings,
-    client: &SlackClient,
-    store: &Store,
-    export_key: &str,
-    bars: &MultiProgress,
+    run: &RunContext<'_>,
     conv: Conversation,
     stem: String,
 ) -> anyhow::Result<Fetched> {
+    let RunContext {
+        cli,
+        settings,
+        client,
+        store,
+        export_key,
+        bars,
+    } = *run;
     let label = if conv.name.is_empty() {
         conv.id.clone()
     } else {
@@ -492,19 +505,16 @@ async fn export(
     // threads trickling in), which the next channel's calls fill. All the futures run on this task,
     // so they share the one store connection without locks; their HTTP calls run on the runtime's
     // workers, and go on while a finished channel is rendered here.
+    let run = RunContext {
+        cli,
+        settings,
+        client,
+        store: &store,
+        export_key: &export_key,
+        bars: &bars,
+    };
     let fetches = futures::stream::iter(channels.into_iter().zip(stems))
-        .map(|(conv, stem)| {
-            fetch_one(
-                cli,
-                settings,
-                client,
-                &store,
-                &export_key,
-                &bars,
-                conv,
-                stem,
-            )
-        })
+        .map(|(conv, stem)| fetch_one(&run, conv, stem))
         .buffered(CHANNELS_IN_FLIGHT);
     futures::pin_mut!(fetches);
     while let Some(done) = fetches.next().await {
