@@ -210,11 +210,9 @@ async fn thread_fetcher(
                 None => open = false,
             },
             Some(finished) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let outcome = match finished {
-                    Ok(outcome) => outcome,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    // Only an abort cancels a thread task, and only dropping this task aborts them.
-                    Err(_) => return,
+                // A panic carries on here; only dropping this task cancels a thread task.
+                let Ok(outcome) = joined(finished) else {
+                    return;
                 };
                 if done.send(outcome).await.is_err() {
                     return;
