@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use insight::InsightConfig;
 use insight::time::{local_day_hour, ts_to_us};
 use jiff::Timestamp;
@@ -53,6 +53,8 @@ pub enum SyncError {
     },
     #[error(transparent)]
     Config(#[from] roster::ConfigError),
+    #[error("an internal task stopped: {0}")]
+    Task(String),
     #[error("departments come from team.json, but {} cannot be read: {source}", path.display())]
     TeamFile {
         path: PathBuf,
@@ -459,14 +461,30 @@ pub async fn sync(
     for c in &in_scope {
         known.insert(c.id.clone(), store.insight_thread_latest(&c.id)?);
     }
-    let mut fetches = futures::stream::iter(in_scope.into_iter().map(|c| {
-        let k = known.get(&c.id).cloned().unwrap_or_default();
-        let id = c.id.clone();
-        let fut = fetch_channel(client.clone(), c, oldest.clone(), k);
-        async move { (id, fut.await) }
-    }))
-    .buffer_unordered(CONCURRENCY);
-    while let Some((id, fetched)) = fetches.next().await {
+    // Fetches are tasks of their own, not futures polled by this loop: they keep their calls
+    // going while a finished channel's snapshot and rows are written here (polled only between
+    // writes, the pipeline stalled for every channel stored). Dropping the set aborts them.
+    let mut waiting = in_scope.into_iter();
+    let mut fetches = tokio::task::JoinSet::new();
+    let spawn_next = |fetches: &mut tokio::task::JoinSet<_>,
+                      waiting: &mut std::vec::IntoIter<Conversation>| {
+        if let Some(c) = waiting.next() {
+            let k = known.get(&c.id).cloned().unwrap_or_default();
+            let id = c.id.clone();
+            let fut = fetch_channel(client.clone(), c, oldest.clone(), k);
+            fetches.spawn(async move { (id, fut.await) });
+        }
+    };
+    for _ in 0..CONCURRENCY {
+        spawn_next(&mut fetches, &mut waiting);
+    }
+    while let Some(joined) = fetches.join_next().await {
+        let (id, fetched) = match joined {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(SyncError::Task(e.to_string())),
+        };
+        spawn_next(&mut fetches, &mut waiting);
         let f = match fetched {
             Ok(f) => f,
             Err(e) if e.is_fatal() => return Err(e.into()),
@@ -523,7 +541,6 @@ pub async fn sync(
         summary.events += c.events.len() as u64;
         summary.threads_fetched += f.threads.len() as u64;
     }
-    drop_fetches(fetches);
 
     let (rows, files) = prune(&mut store, cfg, &opts.out)?;
     summary.pruned_rows = rows;
@@ -545,8 +562,6 @@ pub async fn sync(
     )?;
     Ok(summary)
 }
-
-fn drop_fetches<T>(_: T) {}
 
 /// Retention: rows and snapshot files past their `raw_days` / `aggregate_days`.
 pub fn prune(
