@@ -291,7 +291,7 @@ async fn from_audit_adds_the_missing_required_members_per_channel() {
     let env = Env::start().await;
     {
         let mut store = store::Store::open(&env.db()).expect("db");
-        let finding = |id: &str, name: &str, missing: &[&str]| store::audit::NewFinding {
+        let finding = |id: &str, name: &str, missing: &[&str]| store::audit::Finding {
             platform: "slack".into(),
             group_id: id.into(),
             group_name: name.into(),

@@ -7,7 +7,7 @@ use audit::{AuditInput, AuditResult, GroupSnapshot};
 use jiff::Timestamp;
 use roster::{AuditConfig, Platform, Resolution, UserIndex, resolve_team};
 use store::Store;
-use store::audit::{NewAuditRun, NewFinding};
+use store::audit::{Finding, NewAuditRun};
 use tracing::warn;
 
 use crate::source::PlatformScan;
@@ -126,12 +126,12 @@ pub fn record(store: &mut Store, started_at: Timestamp, run: &AuditRun) -> anyho
         coverage: summary.coverage_rate,
         results: serde_json::to_value(&run.result)?,
     };
-    let findings: Vec<NewFinding> = run
+    let findings: Vec<Finding> = run
         .result
         .findings
         .iter()
         .filter(|f| f.has_gaps() || f.error.is_some())
-        .map(|f| NewFinding {
+        .map(|f| Finding {
             platform: f.platform.as_str().to_string(),
             group_id: f.group_id.clone(),
             group_name: f.group_name.clone(),

@@ -2,7 +2,7 @@
 //! delivery log of summary notifications (`notifications`).
 //!
 //! The types here are plain data so the audit engine (crate `audit`) need not know this crate: the
-//! tool converts its results into [`NewAuditRun`] and [`NewFinding`] and stores the full results as
+//! tool converts its results into [`NewAuditRun`] and [`Finding`] and stores the full results as
 //! JSON alongside.
 
 use std::fmt;
@@ -30,9 +30,10 @@ pub struct NewAuditRun {
     pub results: serde_json::Value,
 }
 
-/// One group's finding in a run (stored for groups with gaps, or that failed).
+/// One group's finding in a run (stored for groups with gaps, or that failed), as written and as
+/// read back.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewFinding {
+pub struct Finding {
     pub platform: String,
     pub group_id: String,
     pub group_name: String,
@@ -58,21 +59,6 @@ pub struct AuditRunRow {
     pub groups_with_gaps: i64,
     pub missing_required: i64,
     pub coverage: Option<f64>,
-}
-
-/// A stored finding.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FindingRow {
-    pub run_id: i64,
-    pub platform: String,
-    pub group_id: String,
-    pub group_name: String,
-    pub category: String,
-    pub required_present: i64,
-    pub required_total: i64,
-    pub missing_required: Vec<String>,
-    pub missing_optional: Vec<String>,
-    pub error: Option<String>,
 }
 
 /// Where a notification is in its delivery.
@@ -155,7 +141,7 @@ pub struct NotificationRow {
 const RUN_COLUMNS: &str =
     "id, started_at, finished_at, platforms, groups, groups_with_gaps, missing_required, coverage";
 
-const FINDING_COLUMNS: &str = "run_id, platform, group_id, group_name, category, required_present, \
+const FINDING_COLUMNS: &str = "platform, group_id, group_name, category, required_present, \
      required_total, missing_required, missing_optional, error";
 
 const NOTIFICATION_COLUMNS: &str =
@@ -204,18 +190,17 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRunRow> {
     })
 }
 
-fn finding_from_row(row: &Row<'_>) -> rusqlite::Result<FindingRow> {
-    Ok(FindingRow {
-        run_id: row.get(0)?,
-        platform: row.get(1)?,
-        group_id: row.get(2)?,
-        group_name: row.get(3)?,
-        category: row.get(4)?,
-        required_present: row.get(5)?,
-        required_total: row.get(6)?,
-        missing_required: handles_at(row, 7)?,
-        missing_optional: handles_at(row, 8)?,
-        error: row.get(9)?,
+fn finding_from_row(row: &Row<'_>) -> rusqlite::Result<Finding> {
+    Ok(Finding {
+        platform: row.get(0)?,
+        group_id: row.get(1)?,
+        group_name: row.get(2)?,
+        category: row.get(3)?,
+        required_present: row.get(4)?,
+        required_total: row.get(5)?,
+        missing_required: handles_at(row, 6)?,
+        missing_optional: handles_at(row, 7)?,
+        error: row.get(8)?,
     })
 }
 
@@ -245,7 +230,7 @@ impl Store {
     pub fn insert_audit_run(
         &mut self,
         run: &NewAuditRun,
-        findings: &[NewFinding],
+        findings: &[Finding],
     ) -> Result<i64, StoreError> {
         let tx = self.conn_mut().transaction()?;
         tx.execute(
@@ -330,7 +315,7 @@ impl Store {
     }
 
     /// The findings of run `run_id`, ordered by platform and group name.
-    pub fn audit_findings(&self, run_id: i64) -> Result<Vec<FindingRow>, StoreError> {
+    pub fn audit_findings(&self, run_id: i64) -> Result<Vec<Finding>, StoreError> {
         let sql = format!(
             "SELECT {FINDING_COLUMNS} FROM audit_findings WHERE run_id = ?1
              ORDER BY platform, group_name, group_id"

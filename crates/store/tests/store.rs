@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use serde_json::json;
-use store::audit::{NewAuditRun, NewFinding, NotificationStatus};
+use store::audit::{Finding, NewAuditRun, NotificationStatus};
 use store::migrations::SCHEMA_VERSION;
 use store::{Store, StoreError};
 
@@ -33,8 +33,8 @@ fn run_at(ts: &str, coverage: Option<f64>) -> NewAuditRun {
     }
 }
 
-fn finding(group_id: &str, missing: &[&str]) -> NewFinding {
-    NewFinding {
+fn finding(group_id: &str, missing: &[&str]) -> Finding {
+    Finding {
         platform: "slack".into(),
         group_id: group_id.into(),
         group_name: format!("bitsafe-{group_id}"),
