@@ -294,11 +294,7 @@ impl Store {
     pub fn list_audit_runs(&self, limit: usize) -> Result<Vec<AuditRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM audit_runs ORDER BY id DESC LIMIT ?1");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self.conn().prepare(&sql)?;
-        let rows = stmt
-            .query_map([limit], run_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.query_all(&sql, [limit], run_from_row)
     }
 
     /// The full results JSON stored with run `run_id`, or `None` if there is no such run.
@@ -320,11 +316,7 @@ impl Store {
             "SELECT {FINDING_COLUMNS} FROM audit_findings WHERE run_id = ?1
              ORDER BY platform, group_name, group_id"
         );
-        let mut stmt = self.conn().prepare(&sql)?;
-        let rows = stmt
-            .query_map([run_id], finding_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.query_all(&sql, [run_id], finding_from_row)
     }
 
     /// Logs a new notification to `channel` in state `queued`; returns its id.
@@ -419,10 +411,6 @@ impl Store {
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE run_id = ?1 ORDER BY id"
         );
-        let mut stmt = self.conn().prepare(&sql)?;
-        let rows = stmt
-            .query_map([run_id], notification_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.query_all(&sql, [run_id], notification_from_row)
     }
 }

@@ -280,21 +280,13 @@ impl Store {
     pub fn invite_runs(&self, limit: usize) -> Result<Vec<InviteRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM invite_runs ORDER BY id DESC LIMIT ?1");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self.conn().prepare(&sql)?;
-        let rows = stmt
-            .query_map([limit], run_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.query_all(&sql, [limit], run_from_row)
     }
 
     /// The operations of run `run_id`, in the order they happened.
     pub fn invite_ops(&self, run_id: i64) -> Result<Vec<InviteOpRow>, StoreError> {
         let sql = format!("SELECT {OP_COLUMNS} FROM invite_ops WHERE run_id = ?1 ORDER BY id");
-        let mut stmt = self.conn().prepare(&sql)?;
-        let rows = stmt
-            .query_map([run_id], op_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.query_all(&sql, [run_id], op_from_row)
     }
 }
 

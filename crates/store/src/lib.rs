@@ -175,6 +175,20 @@ impl Store {
         &self.conn
     }
 
+    /// Every row `sql` answers for `params`, each turned into a `T` by `from_row`.
+    pub(crate) fn query_all<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        from_row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt
+            .query_map(params, from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The connection, mutably: needed to start a transaction.
     pub fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
