@@ -210,6 +210,13 @@ fn find_chat(data: &FixtureData, chat: i64) -> Result<&FixtureChat, TelegramErro
         .ok_or(TelegramError::ChatNotFound(chat))
 }
 
+fn find_chat_mut(data: &mut FixtureData, chat: i64) -> Result<&mut FixtureChat, TelegramError> {
+    data.chats
+        .iter_mut()
+        .find(|c| c.id == chat)
+        .ok_or(TelegramError::ChatNotFound(chat))
+}
+
 fn user_by_id(data: &FixtureData, id: i64) -> Option<TgUser> {
     if data.me.id == id {
         return Some(data.me.clone());
@@ -304,12 +311,7 @@ impl TelegramApi for FixtureBackend {
                     "CHAT_ADMIN_REQUIRED: no right to remove members of chat {chat}"
                 )));
             }
-            let c = s
-                .data
-                .chats
-                .iter_mut()
-                .find(|c| c.id == chat)
-                .ok_or(TelegramError::ChatNotFound(chat))?;
+            let c = find_chat_mut(&mut s.data, chat)?;
             let before = c.participants.len();
             c.participants.retain(|p| p.user != user);
             if c.participants.len() == before {
@@ -329,12 +331,7 @@ impl TelegramApi for FixtureBackend {
                     "CHAT_ADMIN_REQUIRED: no right to change the title of chat {chat}"
                 )));
             }
-            let c = s
-                .data
-                .chats
-                .iter_mut()
-                .find(|c| c.id == chat)
-                .ok_or(TelegramError::ChatNotFound(chat))?;
+            let c = find_chat_mut(&mut s.data, chat)?;
             if c.title != title {
                 c.title = title.to_owned();
                 s.dirty = true;
