@@ -74,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     out: dir.path().join("raw"),
                     config_dir: config_dir.clone(),
                     since: None,
+                    prune_unscoped: false,
                 },
             )
             .await?;
@@ -106,13 +107,27 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
     let cohort = cohort(&store, &cli)?;
     let started = std::time::Instant::now();
-    let metrics = insight::compute(
-        &store,
-        Period { since, until },
-        &cohort,
-        &cfg.tz,
-        &cfg.timezone,
-    )?;
+    let hidden = opted_out_since_sync(&store, &cfg)?;
+    let compute = |store: &Store| {
+        insight::compute(
+            store,
+            Period { since, until },
+            &cohort,
+            &cfg.tz,
+            &cfg.timezone,
+        )
+    };
+    let metrics = if hidden.is_empty() {
+        compute(&store)?
+    } else {
+        // People opted out since the last sync are left out of this report as the next sync will
+        // erase them: their rows purged in a transaction that is rolled back afterwards.
+        tracing::info!(
+            "{} people opted out since the last sync are left out of this report",
+            hidden.len()
+        );
+        store.insight_without_users(&hidden, compute)??
+    };
     let written = write_outputs(&metrics, &cli.common.out, &cli.format)?;
     eprintln!(
         "insight-report: {since} to {until}: {} user-channel rows, {} channels, {} files in {:.2}s",
@@ -126,6 +141,63 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         writeln!(stdout, "{}", p.display())?;
     }
     Ok(Outcome::Success)
+}
+
+/// The stored people the current `opt_out_users` names (by ID, username or display name): opted
+/// out since the last sync, so still in the store. An entry that matches nobody stored is fine when
+/// the last sync applied this same list (it erased them, or never collected them); otherwise it
+/// may be someone this report cannot recognise (an email: the store keeps none), so the report
+/// refuses rather than show them.
+fn opted_out_since_sync(store: &Store, cfg: &InsightConfig) -> anyhow::Result<Vec<String>> {
+    if cfg.opt_out_users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users: Vec<roster::PlatformUser> = {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT user_id, name, display_name, deleted FROM insight_users")?;
+        stmt.query_map([], |r| {
+            let text = |i| -> store::rusqlite::Result<Option<String>> {
+                Ok(r.get::<_, String>(i).ok().filter(|s| !s.trim().is_empty()))
+            };
+            Ok(roster::PlatformUser {
+                id: r.get(0)?,
+                username: text(1)?,
+                display_name: text(2)?,
+                deleted: r.get(3)?,
+                ..roster::PlatformUser::default()
+            })
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let index = roster::UserIndex::new(&users);
+    let mut ids = Vec::new();
+    let mut unmatched = Vec::new();
+    for entry in &cfg.opt_out_users {
+        match index.lookup(entry) {
+            roster::Identity::One(id) => ids.push(id),
+            roster::Identity::Many(many) => ids.extend(many),
+            roster::Identity::None { .. } => unmatched.push(entry),
+        }
+    }
+    let applied = store.meta_get(insight_sync::sync::OPT_OUT_APPLIED_KEY)?;
+    if let Some(entry) = unmatched.first()
+        && applied.as_deref() != Some(cfg.opt_out_fingerprint().as_str())
+    {
+        return Err(UsageError::new(format!(
+            "opt_out_users changed since the last insight-sync, and its entry {entry:?} matches no \
+             stored user by ID, username or display name (the store keeps no emails), so this \
+             report cannot leave that person out"
+        ))
+        .with_hint(
+            "run insight-sync first (it applies the list and erases them), then the report; \
+             or name the person by Slack user ID (U...) in opt_out_users",
+        )
+        .into());
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }
 
 fn config_error(e: insight::ConfigError) -> anyhow::Error {

@@ -3,6 +3,7 @@
 //! `insight.json`, keeps scrubbed raw snapshots, prunes by retention; `prune` and `purge-user`
 //! subcommands for operators.
 
+mod purge;
 pub mod snapshot;
 pub mod sync;
 
@@ -30,6 +31,10 @@ pub struct Cli {
     /// Print the summary as one JSON object on stdout instead of the cron line (sync only).
     #[arg(long)]
     pub json: bool,
+    /// Delete the data of channels that left the scope now, instead of keeping it for
+    /// unscoped_grace_days (sync only).
+    #[arg(long)]
+    pub prune_unscoped: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -38,10 +43,17 @@ pub struct Cli {
 pub enum Command {
     /// Apply retention now (what every sync does at its end).
     Prune,
-    /// Remove every trace of a person: rows, aggregates, raw snapshots. Prints what was removed.
+    /// Remove every trace of a person: insight rows and aggregates, mentions in stored text, the
+    /// slack-export spool, the add-members log, raw snapshots. Prints what was (or would be) removed.
     PurgeUser {
-        /// User ID, or a username / display name stored in the database.
+        /// Slack user ID (U...), email (looked up in Slack: the store keeps none), or username.
         user: String,
+        /// Show what would be removed and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -79,6 +91,13 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
                 .into(),
         );
     }
+    if cli.prune_unscoped && cli.command.is_some() {
+        return Err(
+            UsageError::new("--prune-unscoped applies to a sync, not to a subcommand")
+                .with_hint("run insight-sync --prune-unscoped without a subcommand")
+                .into(),
+        );
+    }
     match cli.command {
         Some(Command::Prune) => {
             let _lock = sync::lock(&db)?;
@@ -91,7 +110,15 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
             )?;
             return Ok(Outcome::Success);
         }
-        Some(Command::PurgeUser { user }) => return purge_user(&db, &out, &cfg, &user),
+        Some(Command::PurgeUser { user, dry_run, yes }) => {
+            let slack = || match &demo {
+                Some(d) => d.client(),
+                None => slack_client::ClientConfig::from_env()
+                    .and_then(slack_client::SlackClient::new)
+                    .map_err(cli_support::slack_error),
+            };
+            return purge::purge_user(&db, &out, &cfg, &user, slack, dry_run, yes).await;
+        }
         None => {}
     }
     let since = cli
@@ -113,9 +140,14 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
             out,
             config_dir,
             since,
+            prune_unscoped: cli.prune_unscoped,
         },
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        let (hint, usage) = (e.hint(), e.is_usage());
+        cli_support::with_hint(e, hint, usage)
+    })?;
     if cli.json {
         writeln!(std::io::stdout(), "{}", summary_json(&summary)?)?;
     } else {
@@ -149,37 +181,6 @@ fn parse_since(s: &str, cfg: &InsightConfig) -> anyhow::Result<jiff::Timestamp> 
         UsageError::new(format!("--since {s:?} is not a date: {e}")).with_hint("use YYYY-MM-DD")
     })?;
     Ok(day.to_zoned(cfg.tz.clone())?.timestamp())
-}
-
-fn purge_user(db: &Path, out: &Path, cfg: &InsightConfig, user: &str) -> anyhow::Result<Outcome> {
-    let _lock = sync::lock(db)?;
-    let mut store = Store::open(db)?;
-    let id: Option<String> = store
-        .conn()
-        .query_row(
-            "SELECT user_id FROM insight_users WHERE user_id = ?1 OR lower(name) = lower(?1)
-             OR lower(display_name) = lower(?1) LIMIT 1",
-            [user],
-            |r| r.get(0),
-        )
-        .ok();
-    // An ID that is no longer (or never was) in insight_users may still sit in snapshots.
-    let id = id.unwrap_or_else(|| user.trim().to_string());
-    let removed = store.insight_purge_user(&id)?;
-    let files = snapshot::purge_user(out, &id, cfg.store_text).with_context(|| {
-        format!(
-            "scrubbing snapshots under {}",
-            snapshot::root(out).display()
-        )
-    })?;
-    let total: usize = removed.iter().map(|(_, n)| n).sum();
-    let mut stdout = std::io::stdout().lock();
-    for (table, n) in &removed {
-        writeln!(stdout, "{table}\t{n}")?;
-    }
-    writeln!(stdout, "snapshot_files_rewritten\t{files}")?;
-    eprintln!("insight-sync purge-user {id}: removed {total} rows, rewrote {files} snapshot files");
-    Ok(Outcome::Success)
 }
 
 /// The default snapshot root for a given `--out`.

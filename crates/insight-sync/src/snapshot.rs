@@ -43,7 +43,7 @@ pub fn scrub(v: &mut Value, drop: &HashSet<String>, keep_text: bool) -> bool {
             for (key, child) in map.iter_mut() {
                 match child {
                     Value::String(s) if drop.contains(s.as_str()) => *child = Value::Null,
-                    Value::String(s) if key == "text" => *s = redact_mentions(s, drop),
+                    Value::String(s) if key == "text" => *s = crate::sync::redact_mentions(s, drop),
                     _ => {
                         if !scrub(child, drop, keep_text) {
                             *child = Value::Null;
@@ -62,14 +62,6 @@ pub fn scrub(v: &mut Value, drop: &HashSet<String>, keep_text: bool) -> bool {
         }
         _ => true,
     }
-}
-
-fn redact_mentions(text: &str, drop: &HashSet<String>) -> String {
-    let mut out = text.to_string();
-    for id in drop {
-        out = out.replace(&format!("<@{id}>"), "<@redacted>");
-    }
-    out
 }
 
 /// Writes `value` gzip-compressed to `path` (via a temp file, so a kill leaves no half file).
@@ -154,14 +146,30 @@ pub fn remove_channel(out: &Path, channel_id: &str) -> std::io::Result<usize> {
 /// Rewrites every snapshot without `user_id`; returns how many files changed.
 pub fn purge_user(out: &Path, user_id: &str, keep_text: bool) -> std::io::Result<usize> {
     let drop: HashSet<String> = [user_id.to_string()].into();
-    let mut changed = 0;
+    Ok(purge_users(out, &drop, keep_text, false)?.len())
+}
+
+/// Rewrites every snapshot that holds one of `drop` without them (with `dry_run`, only finds
+/// them); returns those files. A file left with nothing but its shape is still rewritten, not
+/// removed: the run's other files refer to the same run.
+pub fn purge_users(
+    out: &Path,
+    drop: &HashSet<String>,
+    keep_text: bool,
+    dry_run: bool,
+) -> std::io::Result<Vec<PathBuf>> {
+    let mut changed = Vec::new();
     for (_, path) in files(out)? {
         let before = read_gz(&path)?;
         let mut after = before.clone();
-        scrub(&mut after, &drop, keep_text);
+        if !scrub(&mut after, drop, keep_text) {
+            after = Value::Null;
+        }
         if after != before {
-            write_gz(&path, &after)?;
-            changed += 1;
+            if !dry_run {
+                write_gz(&path, &after)?;
+            }
+            changed.push(path);
         }
     }
     Ok(changed)

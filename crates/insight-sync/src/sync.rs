@@ -55,11 +55,58 @@ pub enum SyncError {
     Config(#[from] roster::ConfigError),
     #[error("an internal task stopped: {0}")]
     Task(String),
+    #[error(
+        "opt_out_users entry {entry:?} matches no Slack user, so that person would be collected"
+    )]
+    OptOutUnmatched {
+        entry: String,
+        /// users.list carried no email at all (the token lacks `users:read.email`).
+        emails_hidden: bool,
+        suggestions: Vec<String>,
+    },
     #[error("departments come from team.json, but {} cannot be read: {source}", path.display())]
     TeamFile {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl SyncError {
+    /// What to do about it, for the errors whose fix is known.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SyncError::OptOutUnmatched {
+                entry,
+                emails_hidden,
+                suggestions,
+            } => {
+                let mut hint = String::new();
+                if *emails_hidden && entry.contains('@') {
+                    hint.push_str(
+                        "Slack sent no email addresses (the token lacks the users:read.email scope), \
+                         so an email cannot be matched; ",
+                    );
+                }
+                hint.push_str(
+                    "put the person's Slack user ID (U..., in Slack: their profile > More > Copy member ID) \
+                     in opt_out_users: IDs never change, unlike names and emails",
+                );
+                if !suggestions.is_empty() {
+                    hint.push_str(&format!("; close matches: {}", suggestions.join(", ")));
+                }
+                Some(hint)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the configuration is at fault (exit 2) rather than the run.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            SyncError::OptOutUnmatched { .. } | SyncError::Config(_) | SyncError::TeamFile { .. }
+        )
+    }
 }
 
 /// What a sync is asked to do.
@@ -72,6 +119,8 @@ pub struct SyncOptions {
     pub config_dir: PathBuf,
     /// Backfill from here instead of the rolling window.
     pub since: Option<Timestamp>,
+    /// Delete the data of channels that left the scope now, not after `unscoped_grace_days`.
+    pub prune_unscoped: bool,
 }
 
 /// What a sync did; printed as the cron summary line (or, with `--json`, as one JSON object
@@ -81,9 +130,16 @@ pub struct SyncSummary {
     pub run_id: i64,
     pub users: usize,
     pub opted_out_users: usize,
+    /// Opted-out people found stored by earlier syncs, erased in this one.
+    pub purged_users: usize,
     pub channels: usize,
     pub failed_channels: Vec<String>,
+    /// Channels deleted at once: opted out, or a private channel whose opt-in was revoked.
     pub removed_channels: usize,
+    /// Channels out of scope for another reason, kept until `unscoped_grace_days` pass.
+    pub unscoped_kept: usize,
+    /// Channels out of scope whose grace period passed (or `--prune-unscoped`), deleted.
+    pub unscoped_pruned: usize,
     pub events: u64,
     pub threads_fetched: u64,
     pub requests: u64,
@@ -97,7 +153,7 @@ impl std::fmt::Display for SyncSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "insight-sync: {} run={} users={} opted_out={} channels={} failed={} removed={} events={} threads_fetched={} requests={} 429s={} pruned_rows={} pruned_files={} seconds={:.1}",
+            "insight-sync: {} run={} users={} opted_out={} purged_users={} channels={} failed={} removed={} unscoped_kept={} unscoped_pruned={} events={} threads_fetched={} requests={} 429s={} pruned_rows={} pruned_files={} seconds={:.1}",
             if self.failed_channels.is_empty() {
                 "ok"
             } else {
@@ -106,9 +162,12 @@ impl std::fmt::Display for SyncSummary {
             self.run_id,
             self.users,
             self.opted_out_users,
+            self.purged_users,
             self.channels,
             self.failed_channels.len(),
             self.removed_channels,
+            self.unscoped_kept,
+            self.unscoped_pruned,
             self.events,
             self.threads_fetched,
             self.requests,
@@ -156,8 +215,15 @@ pub fn lock(db: &Path) -> Result<SyncLock, SyncError> {
 }
 
 /// The IDs of the opted-out users. An identifier matching several users opts all of them out:
-/// with privacy, erring on the side of collecting less is the safe mistake.
-pub fn opted_out(cfg: &InsightConfig, index: &UserIndex) -> HashSet<String> {
+/// with privacy, erring on the side of collecting less is the safe mistake. An identifier matching
+/// nobody stops the sync (a typo would otherwise collect someone who asked not to be), unless it
+/// is the ID of a person the store still holds (gone from Slack, so purged now).
+pub fn opted_out(
+    cfg: &InsightConfig,
+    index: &UserIndex,
+    emails_hidden: bool,
+    store: &Store,
+) -> Result<HashSet<String>, SyncError> {
     let mut out = HashSet::new();
     for ident in &cfg.opt_out_users {
         match index.lookup(ident) {
@@ -165,10 +231,43 @@ pub fn opted_out(cfg: &InsightConfig, index: &UserIndex) -> HashSet<String> {
                 out.insert(id);
             }
             Identity::Many(ids) => out.extend(ids),
-            Identity::None { .. } => {
-                // Not in the workspace now; if it is an ID, still keep it out of the store.
-                tracing::warn!("opt_out_users entry {ident:?} matches no Slack user");
-                out.insert(ident.trim().to_string());
+            Identity::None { suggestions } => {
+                let id = ident.trim().to_string();
+                if store.insight_user_stored(&id)? {
+                    out.insert(id);
+                } else {
+                    return Err(SyncError::OptOutUnmatched {
+                        entry: ident.clone(),
+                        emails_hidden,
+                        suggestions,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `<@ID>` and `<@ID|label>` mentions of `drop` users become `<@redacted>`.
+pub fn redact_mentions(text: &str, drop: &HashSet<String>) -> String {
+    let mut out = text.to_string();
+    for id in drop {
+        let open = format!("<@{id}");
+        let mut from = 0;
+        while let Some(at) = out[from..].find(&open).map(|i| i + from) {
+            let rest = &out[at + open.len()..];
+            let end = match rest.chars().next() {
+                Some('>') => Some(1),
+                Some('|') => rest.find('>').map(|i| i + 1),
+                _ => None,
+            };
+            match end {
+                Some(len) => {
+                    out.replace_range(at..at + open.len() + len, "<@redacted>");
+                    from = at + "<@redacted>".len();
+                }
+                // `<@U12` inside `<@U123>`: another person.
+                None => from = at + open.len(),
             }
         }
     }
@@ -302,13 +401,7 @@ fn collect(
                 day: day.clone(),
                 hour,
                 thread_ts: m.thread_ts.clone(),
-                text: cfg.store_text.then(|| {
-                    let mut t = m.text.clone();
-                    for id in drop {
-                        t = t.replace(&format!("<@{id}>"), "<@redacted>");
-                    }
-                    t
-                }),
+                text: cfg.store_text.then(|| redact_mentions(&m.text, drop)),
             });
         }
         // Reactions count for the reactor, whoever wrote the message.
@@ -382,6 +475,15 @@ pub async fn sync(
     let mut store = Store::open(&opts.db)?;
     let now = Timestamp::now();
     let now_text = store::format_time(now);
+
+    // Who is opted out is settled before anything is written: an entry matching nobody stops here.
+    let users = client.all_users().await?;
+    let platform: Vec<PlatformUser> = users.iter().map(User::platform_user).collect();
+    let index = UserIndex::new(&platform);
+    let emails_hidden = platform.iter().all(|u| u.email.is_none());
+    let drop = opted_out(cfg, &index, emails_hidden, &store)?;
+    let depts = departments(cfg, &opts.config_dir, &users, &index)?;
+
     let run_id = store.insight_begin_run(&now_text)?;
     let mut summary = SyncSummary {
         run_id,
@@ -394,15 +496,7 @@ pub async fn sync(
         source,
     };
 
-    let users = client.all_users().await?;
-    let platform: Vec<PlatformUser> = users.iter().map(User::platform_user).collect();
-    let index = UserIndex::new(&platform);
-    let drop = opted_out(cfg, &index);
-    let depts = departments(cfg, &opts.config_dir, &users, &index)?;
-    // Opting out also removes what earlier syncs stored.
-    for id in &drop {
-        store.insight_purge_user(id)?;
-    }
+    summary.purged_users = purge_opted_out(&mut store, cfg, &opts.out, &drop)?;
     let kept: Vec<&User> = users.iter().filter(|u| !drop.contains(&u.id)).collect();
     store.insight_upsert_users(
         &kept
@@ -430,17 +524,56 @@ pub async fn sync(
     let convs = client
         .all_conversations(ListConversations::channels())
         .await?;
+    let listed: HashMap<String, Conversation> =
+        convs.iter().map(|c| (c.id.clone(), c.clone())).collect();
     let in_scope: Vec<Conversation> = convs
         .into_iter()
         .filter(|c| cfg.in_scope(&c.id, &c.name, c.is_private, c.is_archived))
         .collect();
     let scope_ids: HashSet<&str> = in_scope.iter().map(|c| c.id.as_str()).collect();
-    for stored in store.insight_channel_ids()? {
-        if !scope_ids.contains(stored.as_str()) {
-            tracing::info!("channel {stored} left the scope: deleting its data");
-            store.insight_delete_channel(&stored)?;
-            snapshot::remove_channel(&opts.out, &stored).map_err(snap_err)?;
+    let grace_us = i64::from(cfg.unscoped_grace_days) * 86_400_000_000;
+    for stored in store.insight_stored_channels()? {
+        let id = stored.channel_id.as_str();
+        if scope_ids.contains(id) {
+            store.insight_mark_scoped(id)?;
+            continue;
+        }
+        // The channel as Slack lists it now, when it still does.
+        let (name, is_private) = listed
+            .get(id)
+            .map_or((stored.name.as_str(), stored.is_private), |c| {
+                (c.name.as_str(), c.is_private)
+            });
+        let opted_out = InsightConfig::listed(&cfg.opt_out_channels, id, &name)
+            || InsightConfig::listed(&cfg.opt_out_channels, id, &stored.name);
+        let revoked = is_private && !InsightConfig::listed(&cfg.private_channels_opt_in, id, name);
+        if opted_out || revoked {
+            tracing::info!(
+                "channel {id} (#{name}) was opted out or its opt-in revoked: deleting its data"
+            );
+        } else {
+            let since = store.insight_mark_unscoped(id, now.as_microsecond())?;
+            if !opts.prune_unscoped && now.as_microsecond() - since < grace_us {
+                let until = Timestamp::from_microsecond(since.saturating_add(grace_us))
+                    .map(|t| t.strftime("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                tracing::warn!(
+                    "channel {id} (#{name}) is no longer in scope (not listed by Slack, or no longer matching insight.json); \
+                     its data is kept until {until} (unscoped_grace_days) or a sync with --prune-unscoped"
+                );
+                summary.unscoped_kept += 1;
+                continue;
+            }
+            tracing::info!(
+                "channel {id} (#{name}) has been out of scope past its grace period: deleting its data"
+            );
+        }
+        store.insight_delete_channel(id)?;
+        snapshot::remove_channel(&opts.out, id).map_err(snap_err)?;
+        if opted_out || revoked {
             summary.removed_channels += 1;
+        } else {
+            summary.unscoped_pruned += 1;
         }
     }
 
@@ -545,6 +678,9 @@ pub async fn sync(
     let (rows, files) = prune(&mut store, cfg, &opts.out)?;
     summary.pruned_rows = rows;
     summary.pruned_files = files;
+    if summary.purged_users + summary.removed_channels + summary.unscoped_pruned > 0 {
+        checkpoint(&store);
+    }
     let stats = client.stats();
     summary.requests = stats.requests;
     summary.http_429 = stats.http_429;
@@ -561,6 +697,60 @@ pub async fn sync(
         summary.events,
     )?;
     Ok(summary)
+}
+
+/// Erases the opted-out people that earlier syncs stored: raw snapshots first, then their rows
+/// (if the process dies in between, the rows still say who needs scrubbing at the next sync), then
+/// the WAL. Records the opt-out list it applied for insight-report. Returns people erased.
+fn purge_opted_out(
+    store: &mut Store,
+    cfg: &InsightConfig,
+    out: &Path,
+    drop: &HashSet<String>,
+) -> Result<usize, SyncError> {
+    let mut stored = Vec::new();
+    for id in drop {
+        if store.insight_user_stored(id)? {
+            stored.push(id.clone());
+        }
+    }
+    if !stored.is_empty() {
+        let ids: HashSet<String> = stored.iter().cloned().collect();
+        let files = snapshot::purge_users(out, &ids, cfg.store_text, false).map_err(|source| {
+            SyncError::Snapshot {
+                path: snapshot::root(out),
+                source,
+            }
+        })?;
+        for id in &stored {
+            let one: HashSet<String> = [id.clone()].into();
+            let redact = |t: &str| Some(redact_mentions(t, &one)).filter(|r| r != t);
+            store.insight_purge_user(id, &redact)?;
+        }
+        tracing::info!(
+            "{} opted-out people erased from the database and {} snapshot files",
+            stored.len(),
+            files.len()
+        );
+        checkpoint(store);
+    }
+    store.meta_set(OPT_OUT_APPLIED_KEY, &cfg.opt_out_fingerprint())?;
+    Ok(stored.len())
+}
+
+/// Meta key: the fingerprint of the `opt_out_users` the last sync applied (see insight-report).
+pub const OPT_OUT_APPLIED_KEY: &str = "insight.opt_out_applied";
+
+/// Truncates the WAL after deletions, so deleted rows survive in no file; a reader holding it
+/// open only delays that to a later checkpoint.
+fn checkpoint(store: &Store) {
+    match store.checkpoint_truncate() {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "a reader kept the database's write-ahead log from being emptied; deleted rows leave it at the next checkpoint"
+        ),
+        Err(e) => tracing::warn!("checkpointing the database: {e}"),
+    }
 }
 
 /// Retention: rows and snapshot files past their `raw_days` / `aggregate_days`.

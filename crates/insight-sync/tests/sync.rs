@@ -109,6 +109,7 @@ fn options(dir: &Path) -> SyncOptions {
         out: dir.join("out"),
         config_dir: dir.to_path_buf(),
         since: Some(since()),
+        prune_unscoped: false,
     }
 }
 
@@ -492,7 +493,7 @@ async fn purge_user_and_prune_remove_rows_and_snapshot_traces() {
             .any(|(_, t)| t.contains(&victim))
     );
     let mut store = Store::open(&opts.db).expect("open");
-    let removed = store.insight_purge_user(&victim).expect("purge");
+    let removed = store.insight_purge_user(&victim, &|_| None).expect("purge");
     drop(store);
     assert!(
         removed
@@ -611,5 +612,268 @@ async fn json_summary_is_one_document_with_the_sync_counts() {
     assert!(
         !stdout.contains("insight-sync: ok"),
         "no cron line with --json"
+    );
+}
+
+/// A person made recognisable for the erasure tests: a unique username, real name, display name
+/// and message text, and a `<@ID>` mention of them in someone else's message.
+struct Victim {
+    id: String,
+    email: String,
+    needles: Vec<String>,
+}
+
+fn mark_victim(ws: &mut Workspace, id: &str) -> Victim {
+    let (name, real, display, text) = (
+        "zq.victim",
+        "Zelda Quorumsky",
+        "zqdisplay",
+        "zebra-quartz-7731 plans",
+    );
+    let email = "zq.victim@bitsafe.com";
+    let u = ws
+        .users
+        .iter_mut()
+        .find(|u| u["id"] == id)
+        .expect("victim is a user");
+    u["name"] = name.into();
+    u["real_name"] = real.into();
+    u["profile"]["real_name"] = real.into();
+    u["profile"]["real_name_normalized"] = real.into();
+    u["profile"]["display_name"] = display.into();
+    u["profile"]["email"] = email.into();
+    let channel = ws
+        .channels
+        .iter_mut()
+        .find(|c| {
+            !c.is_private && !c.is_im && !c.is_mpim && c.messages.iter().any(|m| m["user"] == id)
+        })
+        .expect("a public channel the victim wrote in");
+    let own = channel
+        .messages
+        .iter()
+        .position(|m| m["user"] == id)
+        .expect("their message");
+    channel.messages[own]["text"] = text.into();
+    let other = channel
+        .messages
+        .iter()
+        .position(|m| m["user"].as_str().is_some_and(|u| u != id) && m.get("subtype").is_none())
+        .expect("someone else's message");
+    channel.messages[other]["text"] = format!("ping <@{id}> about it").into();
+    Victim {
+        id: id.to_string(),
+        email: email.to_string(),
+        needles: [id, name, real, display, text].map(String::from).to_vec(),
+    }
+}
+
+fn config_with(p: &Picks, opt_out: &[&str], store_text: bool) -> InsightConfig {
+    let text = serde_json::json!({
+        "channels": {"name_contains": []},
+        "private_channels_opt_in": [p.opted_in],
+        "opt_out_users": opt_out,
+        "window_days": 7, "timezone": "UTC", "store_text": store_text,
+        "retention": {"raw_days": 30, "aggregate_days": 90}
+    })
+    .to_string();
+    InsightConfig::parse(&text, Path::new("insight.json")).expect("config")
+}
+
+fn bytes_contain(path: &Path, needle: &str) -> bool {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let needle = needle.as_bytes();
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The needles found in the database file, its WAL and the decompressed snapshots.
+fn traces(opts: &SyncOptions, needles: &[String]) -> Vec<String> {
+    let wal = PathBuf::from(format!("{}-wal", opts.db.display()));
+    let mut found = Vec::new();
+    for n in needles {
+        for f in [&opts.db, &wal] {
+            if bytes_contain(f, n) {
+                found.push(format!("{n} in {}", f.display()));
+            }
+        }
+        for (path, text) in snapshot_texts(&opts.out) {
+            if text.contains(n.as_str()) {
+                found.push(format!("{n} in {}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opt_out_after_collection_leaves_no_byte_in_the_db_wal_or_snapshots() {
+    let mut ws = workspace();
+    let p = picks(&ws);
+    let victim = mark_victim(&mut ws, &p.opt_out_id);
+    let sim = start(ws, 0.0).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = options(dir.path());
+    let first = sync(&client(&sim), &config_with(&p, &[], true), &opts)
+        .await
+        .expect("sync with them");
+    assert_eq!(first.purged_users, 0);
+    let before = traces(&opts, &victim.needles);
+    for n in &victim.needles {
+        assert!(
+            before.iter().any(|t| t.starts_with(&format!("{n} in"))),
+            "the first sync stored {n}: {before:?}"
+        );
+    }
+    // A reader holding the file open (a report, a shell) keeps the WAL from being removed when
+    // the sync closes its connection: only the sync's own checkpoint empties it.
+    let reader = Store::open(&opts.db).expect("reader");
+    let second = sync(
+        &client(&sim),
+        &config_with(&p, &[victim.id.as_str()], true),
+        &opts,
+    )
+    .await
+    .expect("sync after the opt-out");
+    assert_eq!(second.purged_users, 1, "{second}");
+    assert!(second.to_string().contains("purged_users=1"), "{second}");
+    assert_eq!(traces(&opts, &victim.needles), Vec::<String>::new());
+    // The mention in someone else's kept text was redacted, not the message dropped.
+    let redacted: i64 = reader
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM insight_events WHERE text LIKE '%<@redacted>%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert!(redacted > 0, "the mention is kept, redacted");
+    drop(reader);
+    // A third sync finds nobody left to erase and changes nothing about them.
+    let third = sync(
+        &client(&sim),
+        &config_with(&p, &[victim.id.as_str()], true),
+        &opts,
+    )
+    .await
+    .expect("third sync");
+    assert_eq!(third.purged_users, 0);
+    assert_eq!(traces(&opts, &victim.needles), Vec::<String>::new());
+}
+
+/// Runs the insight-sync binary on `dir` (config `dir/insight.json`, db `dir/insight.db`, out
+/// `dir/out`) against the sim, with `stdin` closed.
+async fn run_bin(dir: &Path, base: &str, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_insight-sync"));
+    cmd.arg("--config")
+        .arg(dir)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--db")
+        .arg(dir.join("insight.db"))
+        .args(args)
+        .env("SLACK_API_BASE", base)
+        .env("SLACK_TOKEN", TOKEN)
+        .env("SLACK_RATE_SCALE", "0")
+        .stdin(std::process::Stdio::null());
+    tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("binary runs")
+}
+
+fn write_config(dir: &Path, opt_out: &[&str], extra: serde_json::Value) {
+    let mut doc = serde_json::json!({
+        "channels": {"name_contains": []},
+        "opt_out_users": opt_out,
+        "window_days": 7, "timezone": "UTC", "store_text": true
+    });
+    if let (Some(d), serde_json::Value::Object(e)) = (doc.as_object_mut(), extra) {
+        d.extend(e);
+    }
+    std::fs::write(dir.join("insight.json"), doc.to_string()).expect("config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opt_out_entry_matching_nobody_stops_the_sync_before_anything_is_written() {
+    let ws = workspace();
+    let p = picks(&ws);
+    let since_day = since().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let sim = start(ws.clone(), 0.0).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    write_config(
+        dir.path(),
+        &["U0AKITYPO", "nobody.here"],
+        serde_json::json!({}),
+    );
+    let out = run_bin(dir.path(), &sim.base_url(), &["--since", &since_day]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\"U0AKITYPO\""),
+        "names the entry: {stderr}"
+    );
+    assert!(
+        stderr.contains("hint:") && stderr.contains("user ID (U"),
+        "{stderr}"
+    );
+    let nothing_written = |dir: &Path| {
+        assert!(
+            snapshot_texts(&dir.join("out")).is_empty(),
+            "no snapshot written"
+        );
+        let store = Store::open(&dir.join("insight.db")).expect("db");
+        for table in ["insight_users", "insight_sync_runs", "insight_events"] {
+            let n: i64 = store
+                .conn()
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .expect("count");
+            assert_eq!(n, 0, "{table} is empty");
+        }
+    };
+    nothing_written(dir.path());
+
+    // A real person's email, while the token lacks users:read.email: Slack sends no emails, so
+    // the entry matches nobody, and the hint says why.
+    let scoped = slack_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        ws,
+        SimOptions {
+            token: TOKEN.into(),
+            scopes: Some(
+                [
+                    "users:read",
+                    "channels:read",
+                    "groups:read",
+                    "channels:history",
+                    "groups:history",
+                    "team:read",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    write_config(
+        dir.path(),
+        &[p.opt_out_email.as_str()],
+        serde_json::json!({}),
+    );
+    let out = run_bin(dir.path(), &scoped.base_url(), &["--since", &since_day]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&p.opt_out_email), "{stderr}");
+    assert!(stderr.contains("users:read.email"), "{stderr}");
+    nothing_written(dir.path());
+    // The same entry with the scope granted is matched and the sync runs.
+    let out = run_bin(dir.path(), &sim.base_url(), &["--since", &since_day]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -59,6 +59,9 @@ fn default_aggregate_days() -> u32 {
 fn default_window() -> u32 {
     7
 }
+fn default_grace() -> u32 {
+    14
+}
 fn default_tz() -> String {
     "UTC".into()
 }
@@ -99,6 +102,10 @@ pub struct InsightConfig {
     pub retention: Retention,
     #[serde(default)]
     pub departments: Departments,
+    /// Days a stored channel that left the scope without being opted out (a typo in the
+    /// filter, a short channel list) keeps its data before a sync deletes it.
+    #[serde(default = "default_grace")]
+    pub unscoped_grace_days: u32,
     /// The resolved timezone.
     #[serde(skip, default = "utc")]
     pub tz: jiff::tz::TimeZone,
@@ -157,6 +164,16 @@ impl InsightConfig {
                 "aggregates are what reports read: keep them at least as long as the events",
             ));
         }
+        if cfg.unscoped_grace_days > 366 {
+            return Err(at(
+                "unscoped_grace_days",
+                format!(
+                    "unscoped_grace_days must be 0..=366, got {}",
+                    cfg.unscoped_grace_days
+                ),
+                "14 keeps a channel that vanished from the scope for two weeks; 0 deletes it at the next sync",
+            ));
+        }
         for (key, list) in [
             ("private_channels_opt_in", &cfg.private_channels_opt_in),
             ("opt_out_users", &cfg.opt_out_users),
@@ -171,6 +188,27 @@ impl InsightConfig {
             }
         }
         Ok(cfg)
+    }
+
+    /// A fingerprint of `opt_out_users` (order, case and spacing ignored). The sync records the
+    /// one it applied, so insight-report can tell whether the list changed since; it is not the
+    /// list itself, which would leave the opted-out people's identifiers in the database.
+    pub fn opt_out_fingerprint(&self) -> String {
+        let mut entries: Vec<String> = self
+            .opt_out_users
+            .iter()
+            .map(|e| e.trim().to_lowercase())
+            .collect();
+        entries.sort();
+        entries.dedup();
+        // FNV-1a: stable across builds and platforms (std's hasher is not), and only change
+        // detection is asked of it.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in entries.join("\n").bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
     }
 
     /// Whether a channel name or ID is listed in `list` (names without a leading `#`, any case).
@@ -228,6 +266,24 @@ mod tests {
         let cfg = InsightConfig::parse(text, Path::new("insight.json")).expect("valid");
         assert_eq!(cfg.window_days, 7);
         assert!(!cfg.store_text);
+    }
+
+    #[test]
+    fn opt_out_fingerprint_ignores_order_case_and_spacing() {
+        let parse = |list: &str| {
+            InsightConfig::parse(
+                &format!(r#"{{"opt_out_users": {list}}}"#),
+                Path::new("i.json"),
+            )
+            .expect("valid")
+        };
+        let a = parse(r#"["U1", "ann@x.io"]"#).opt_out_fingerprint();
+        assert_eq!(a, parse(r#"[" Ann@X.io", "u1"]"#).opt_out_fingerprint());
+        assert_ne!(a, parse(r#"["U1"]"#).opt_out_fingerprint());
+        assert_ne!(a, parse("[]").opt_out_fingerprint());
+        let grace = InsightConfig::parse(r#"{"unscoped_grace_days": 400}"#, Path::new("i.json"))
+            .expect_err("too long");
+        assert_eq!(grace.location.as_deref(), Some("unscoped_grace_days"));
     }
 
     #[test]

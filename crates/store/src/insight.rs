@@ -45,6 +45,16 @@ pub struct InsightChannel {
     pub is_archived: bool,
 }
 
+/// A stored channel as the scope check sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChannel {
+    pub channel_id: String,
+    pub name: String,
+    pub is_private: bool,
+    /// When a sync first found it out of scope (Unix µs); `None` while in scope.
+    pub unscoped_since_us: Option<i64>,
+}
+
 /// What the store remembers about a channel between syncs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChannelSyncState {
@@ -111,6 +121,10 @@ pub struct ChannelBatch<'a> {
 /// Rows removed by a purge or prune, per table.
 pub type RemovedRows = Vec<(&'static str, usize)>;
 
+/// Rewrites a stored text (or JSON document) without a person: `Some(new)` when it changed.
+/// The store knows no message syntax; the caller says what a mention looks like.
+pub type Redact<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 impl Store {
     /// Starts a sync run and returns its id.
     pub fn insight_begin_run(&self, started_at: &str) -> Result<i64, StoreError> {
@@ -173,6 +187,44 @@ impl Store {
             .query_map([], |r| r.get(0))?
             .collect::<Result<Vec<String>, _>>()?;
         Ok(ids)
+    }
+
+    /// Every stored channel with its scope state.
+    pub fn insight_stored_channels(&self) -> Result<Vec<StoredChannel>, StoreError> {
+        self.query_all(
+            "SELECT channel_id, name, is_private, unscoped_since_us FROM insight_channels
+             ORDER BY channel_id",
+            [],
+            |r| {
+                Ok(StoredChannel {
+                    channel_id: r.get(0)?,
+                    name: r.get(1)?,
+                    is_private: r.get(2)?,
+                    unscoped_since_us: r.get(3)?,
+                })
+            },
+        )
+    }
+
+    /// Records that a channel is out of scope since `now_us` unless an earlier time is recorded;
+    /// returns the time it has been out of scope since.
+    pub fn insight_mark_unscoped(&self, channel_id: &str, now_us: i64) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "UPDATE insight_channels SET unscoped_since_us = coalesce(unscoped_since_us, ?2)
+             WHERE channel_id = ?1 RETURNING unscoped_since_us",
+            params![channel_id, now_us],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Clears the out-of-scope mark of a channel that is in scope again.
+    pub fn insight_mark_scoped(&self, channel_id: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE insight_channels SET unscoped_since_us = NULL
+             WHERE channel_id = ?1 AND unscoped_since_us IS NOT NULL",
+            [channel_id],
+        )?;
+        Ok(())
     }
 
     /// A channel's sync state (`None` when never synced).
@@ -307,50 +359,46 @@ impl Store {
         Ok(removed)
     }
 
-    /// Removes every row about `user_id` and the aggregates built from them.
-    pub fn insight_purge_user(&mut self, user_id: &str) -> Result<RemovedRows, StoreError> {
+    /// Removes every row about `user_id` and the aggregates built from them; `redact` rewrites a
+    /// stored message text that mentions them (`None`: leave it).
+    pub fn insight_purge_user(
+        &mut self,
+        user_id: &str,
+        redact: Redact<'_>,
+    ) -> Result<RemovedRows, StoreError> {
         let tx = self.conn.transaction()?;
-        // Channel-day rollups are rebuilt from the per-user rows once the user's rows are gone.
-        let touched: Vec<(String, String)> = {
-            let mut stmt = tx.prepare(
-                "SELECT DISTINCT channel_id, day FROM insight_daily_user_channel WHERE user_id = ?1",
-            )?;
-            stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut removed = Vec::new();
-        for table in INSIGHT_TABLES {
-            if matches!(
-                *table,
-                "insight_daily_channel"
-                    | "insight_threads"
-                    | "insight_member_snapshots"
-                    | "insight_channels"
-                    | "insight_sync_runs"
-            ) {
-                continue;
-            }
-            let n = tx.execute(
-                &format!("DELETE FROM {table} WHERE user_id = ?1"),
-                [user_id],
-            )?;
-            removed.push((*table, n));
-        }
-        for (channel, day) in &touched {
-            tx.execute(
-                "DELETE FROM insight_daily_channel WHERE channel_id = ?1 AND day = ?2",
-                params![channel, day],
-            )?;
-            tx.execute(
-                "INSERT INTO insight_daily_channel (day, channel_id, active_members, posts, replies, reactions)
-                 SELECT day, channel_id, count(*), sum(posts), sum(replies), sum(reactions)
-                 FROM insight_daily_user_channel WHERE channel_id = ?1 AND day = ?2
-                 GROUP BY day, channel_id",
-                params![channel, day],
-            )?;
-        }
+        let removed = purge_user_rows(&tx, user_id, redact)?;
         tx.commit()?;
         Ok(removed)
+    }
+
+    /// Whether any insight table holds `user_id` (the sync asks before scrubbing snapshots for a
+    /// newly opted-out person: never stored means never snapshotted either).
+    pub fn insight_user_stored(&self, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM insight_users WHERE user_id = ?1)
+                 OR EXISTS (SELECT 1 FROM insight_events WHERE user_id = ?1)
+                 OR EXISTS (SELECT 1 FROM insight_members WHERE user_id = ?1)",
+            [user_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Runs `f` on the store as it would be with `user_ids` purged, then puts everything back:
+    /// insight-report leaves out people opted out since the last sync without changing the file
+    /// (the next sync purges them together with their raw snapshots).
+    pub fn insight_without_users<T>(
+        &self,
+        user_ids: &[String],
+        f: impl FnOnce(&Store) -> T,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        for id in user_ids {
+            purge_user_rows(&tx, id, &|_| None)?;
+        }
+        let out = f(self);
+        tx.rollback()?;
+        Ok(out)
     }
 
     /// Retention: events and membership snapshots older than `raw_before_us`, aggregates (and
@@ -403,6 +451,100 @@ impl Store {
         tx.commit()?;
         Ok(removed)
     }
+}
+
+/// [`Store::insight_purge_user`] inside the caller's transaction.
+pub(crate) fn purge_user_rows(
+    tx: &rusqlite::Connection,
+    user_id: &str,
+    redact: Redact<'_>,
+) -> Result<RemovedRows, StoreError> {
+    let pairs = |sql: &str| -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = tx.prepare(sql)?;
+        let rows = stmt
+            .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    };
+    // Channel-day rollups are rebuilt from the per-user rows once the user's rows are gone.
+    let touched = pairs(
+        "SELECT DISTINCT channel_id, day FROM insight_daily_user_channel WHERE user_id = ?1",
+    )?;
+    // Threads they started or replied in: the reply latency was measured with them. The row goes;
+    // a thread still in the window is fetched and measured again (without them) at the next sync.
+    let threads = pairs(
+        "SELECT DISTINCT channel_id, thread_ts FROM insight_events
+         WHERE user_id = ?1 AND kind < 2 AND thread_ts IS NOT NULL",
+    )?;
+    let mut removed = Vec::new();
+    let mut n = 0;
+    for (channel, thread_ts) in &threads {
+        n += tx.execute(
+            "DELETE FROM insight_threads WHERE channel_id = ?1 AND thread_ts = ?2",
+            params![channel, thread_ts],
+        )?;
+    }
+    removed.push(("insight_threads", n));
+    for table in INSIGHT_TABLES {
+        if matches!(
+            *table,
+            "insight_daily_channel"
+                | "insight_threads"
+                | "insight_member_snapshots"
+                | "insight_channels"
+                | "insight_sync_runs"
+        ) {
+            continue;
+        }
+        let n = tx.execute(
+            &format!("DELETE FROM {table} WHERE user_id = ?1"),
+            [user_id],
+        )?;
+        removed.push((*table, n));
+    }
+    for (channel, day) in &touched {
+        tx.execute(
+            "DELETE FROM insight_daily_channel WHERE channel_id = ?1 AND day = ?2",
+            params![channel, day],
+        )?;
+        tx.execute(
+            "INSERT INTO insight_daily_channel (day, channel_id, active_members, posts, replies, reactions)
+             SELECT day, channel_id, count(*), sum(posts), sum(replies), sum(reactions)
+             FROM insight_daily_user_channel WHERE channel_id = ?1 AND day = ?2
+             GROUP BY day, channel_id",
+            params![channel, day],
+        )?;
+    }
+    // Other people's stored text that mentions them.
+    let texts: Vec<(String, String, i64, String, String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT channel_id, ts, kind, user_id, emoji, text FROM insight_events
+             WHERE instr(text, ?1) > 0",
+        )?;
+        stmt.query_map([user_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?
+    };
+    let mut redacted = 0;
+    for (channel, ts, kind, user, emoji, text) in texts {
+        if let Some(new) = redact(&text) {
+            redacted += tx.execute(
+                "UPDATE insight_events SET text = ?6 WHERE channel_id = ?1 AND ts = ?2
+                 AND kind = ?3 AND user_id = ?4 AND emoji = ?5",
+                params![channel, ts, kind, user, emoji, new],
+            )?;
+        }
+    }
+    removed.push(("insight_events.text (mentions redacted)", redacted));
+    Ok(removed)
 }
 
 /// Midnight UTC of a `YYYY-MM-DD` day in µs (membership snapshots carry UTC times; a few hours of
@@ -525,7 +667,7 @@ mod tests {
             count(&store, "SELECT reactions FROM insight_daily_channel"),
             0
         );
-        let removed = store.insight_purge_user("U1").expect("purge");
+        let removed = store.insight_purge_user("U1", &|_| None).expect("purge");
         assert!(
             removed
                 .iter()

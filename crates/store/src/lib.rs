@@ -9,6 +9,7 @@ pub mod export;
 pub mod insight;
 pub mod invites;
 pub mod migrations;
+pub mod purge;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -128,6 +129,10 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(open_err)?;
+        // Deleted rows are zeroed instead of lingering in free space and free pages, so a purged
+        // person cannot be read back from the file (see `checkpoint_truncate` for the WAL).
+        conn.pragma_update(None, "secure_delete", true)
+            .map_err(open_err)?;
         // With WAL, NORMAL is durable across application crashes and much faster than FULL.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
@@ -192,6 +197,19 @@ impl Store {
     /// The connection, mutably: needed to start a transaction.
     pub fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    /// Copies the WAL into the database file and truncates the WAL to zero bytes, so content
+    /// deleted before (with `secure_delete` on) survives in neither file. Returns `false` when a
+    /// reader kept the checkpoint from completing (it is then done by a later checkpoint).
+    pub fn checkpoint_truncate(&self) -> Result<bool, StoreError> {
+        if self.path.is_none() {
+            return Ok(true);
+        }
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
     }
 
     /// Reads a value from the `meta` table.

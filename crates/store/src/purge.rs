@@ -1,0 +1,83 @@
+//! Erasing one person from every table that holds them (insight-sync `purge-user`): the insight
+//! tables, slack-export's message spool and add-members' invite log. The audit history is not
+//! touched: it holds team.json handles, which the operator writes and removes there.
+
+use rusqlite::params;
+
+use crate::insight::{Redact, RemovedRows, purge_user_rows};
+use crate::{Store, StoreError};
+
+/// How to rewrite what mentions the person: plain message text, and JSON documents (a spooled
+/// message, an invite's user list). Each returns `Some(new)` only when something changed.
+pub struct PersonScrub<'a> {
+    pub text: Redact<'a>,
+    pub json: Redact<'a>,
+}
+
+impl Store {
+    /// Removes `user_id` everywhere in one transaction and returns rows touched per table. With
+    /// `dry_run` the transaction is rolled back: the same counts, nothing changed.
+    pub fn purge_person(
+        &mut self,
+        user_id: &str,
+        scrub: &PersonScrub<'_>,
+        dry_run: bool,
+    ) -> Result<RemovedRows, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut removed = purge_user_rows(&tx, user_id, scrub.text)?;
+        removed.push((
+            "export_messages",
+            tx.execute("DELETE FROM export_messages WHERE user = ?1", [user_id])?,
+        ));
+        removed.push((
+            "export_messages.raw (rewritten)",
+            rewrite_json(
+                &tx,
+                "SELECT channel, ts_key, raw FROM export_messages WHERE instr(raw, ?1) > 0",
+                "UPDATE export_messages SET raw = ?3 WHERE channel = ?1 AND ts_key = ?2",
+                user_id,
+                scrub.json,
+            )?,
+        ));
+        let mut invites = 0;
+        for column in ["users", "user_errors"] {
+            invites += rewrite_json(
+                &tx,
+                &format!("SELECT id, 0, {column} FROM invite_ops WHERE instr({column}, ?1) > 0"),
+                &format!("UPDATE invite_ops SET {column} = ?3 WHERE id = ?1 AND 0 = ?2"),
+                user_id,
+                scrub.json,
+            )?;
+        }
+        removed.push(("invite_ops (rewritten)", invites));
+        if dry_run {
+            tx.rollback()?;
+        } else {
+            tx.commit()?;
+        }
+        Ok(removed)
+    }
+}
+
+/// Rewrites the JSON column `select` finds (as `(key1, key2, json)` rows) through `scrub`;
+/// returns rows changed.
+fn rewrite_json(
+    tx: &rusqlite::Connection,
+    select: &str,
+    update: &str,
+    user_id: &str,
+    scrub: Redact<'_>,
+) -> Result<usize, StoreError> {
+    let rows: Vec<(i64, i64, String)> = {
+        let mut stmt = tx.prepare(select)?;
+        stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut changed = 0;
+    for (a, b, doc) in rows {
+        if let Some(new) = scrub(&doc) {
+            changed += tx.execute(update, params![a, b, new])?;
+        }
+    }
+    Ok(changed)
+}
