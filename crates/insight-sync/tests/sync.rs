@@ -619,6 +619,7 @@ async fn json_summary_is_one_document_with_the_sync_counts() {
 /// and message text, and a `<@ID>` mention of them in someone else's message.
 struct Victim {
     id: String,
+    name: String,
     email: String,
     needles: Vec<String>,
 }
@@ -663,6 +664,7 @@ fn mark_victim(ws: &mut Workspace, id: &str) -> Victim {
     channel.messages[other]["text"] = format!("ping <@{id}> about it").into();
     Victim {
         id: id.to_string(),
+        name: name.to_string(),
         email: email.to_string(),
         needles: [id, name, real, display, text].map(String::from).to_vec(),
     }
@@ -876,4 +878,204 @@ async fn opt_out_entry_matching_nobody_stops_the_sync_before_anything_is_written
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapshots() {
+    let mut ws = workspace();
+    let p = picks(&ws);
+    let victim = mark_victim(&mut ws, &p.opt_out_id);
+    // Two other users sharing a username (a deactivated account's name taken again).
+    let others: Vec<usize> = (0..ws.users.len())
+        .filter(|&i| {
+            ws.users[i]["id"] != victim.id.as_str() && ws.users[i]["id"] != ws.token_user.as_str()
+        })
+        .take(2)
+        .collect();
+    ws.users[others[1]]["name"] = ws.users[others[0]]["name"].clone();
+    let shared = ws.users[others[0]]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    ws.users[others[1]]["profile"]["display_name"] = "samedisplay".into();
+    ws.users[others[0]]["profile"]["display_name"] = "samedisplay".into();
+    let other_ids: Vec<String> = others
+        .iter()
+        .map(|&i| ws.users[i]["id"].as_str().expect("id").to_string())
+        .collect();
+    let sim = start(ws, 0.0).await;
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = options(dir.path());
+    write_config(dir.path(), &[], serde_json::json!({}));
+    let since_day = since().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let out = run_bin(dir.path(), &base, &["--since", &since_day]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // slack-export's spool and add-members' log in the same file.
+    let id = victim.id.as_str();
+    {
+        let store = Store::open(&opts.db).expect("db");
+        let ch = store
+            .export_channel("/exports/x", "C0EXPORT", "general", false)
+            .expect("export channel")
+            .id;
+        let own =
+            serde_json::json!({"user": id, "ts": "1.000001", "text": "zebra-quartz-7731 plans"})
+                .to_string();
+        let other = serde_json::json!({"user": "U0OTHER01", "ts": "2.000001",
+            "text": format!("hi <@{id}|zq.victim> and <@{id}>"),
+            "reactions": [{"name": "eyes", "users": [id, "U0OTHER01"], "count": 2}]})
+        .to_string();
+        let msg = |ts_key, ts, user, raw| store::export::SpoolMessage {
+            ts_key,
+            thread_key: ts_key,
+            ts,
+            user: Some(user),
+            raw,
+            replace: false,
+        };
+        store
+            .export_put_messages(
+                ch,
+                &[
+                    msg(1, "1.000001", id, &own),
+                    msg(2, "2.000001", "U0OTHER01", &other),
+                ],
+            )
+            .expect("spool");
+        store
+            .conn()
+            .execute(
+                "INSERT INTO invite_runs (started_at, status, channels_planned)
+                 VALUES ('2026-01-01T00:00:00.000Z', 'completed', 1)",
+                [],
+            )
+            .expect("invite run");
+        store
+            .conn()
+            .execute(
+                "INSERT INTO invite_ops (run_id, at, channel_id, channel_name, users, result)
+                 VALUES (1, '2026-01-01T00:00:01.000Z', 'C0EXPORT', 'general', ?1, 'added')",
+                [serde_json::json!([id, "U0OTHER01"]).to_string()],
+            )
+            .expect("invite op");
+    }
+    let file_bytes = || std::fs::read(&opts.db).expect("db bytes");
+
+    // A username two stored users share, or a display name: refused, the candidates listed.
+    for ambiguous in [shared.as_str(), "samedisplay"] {
+        let out = run_bin(dir.path(), &base, &["purge-user", ambiguous, "--yes"]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{ambiguous}: {stderr}");
+        for other in &other_ids {
+            assert!(stderr.contains(&format!("({other})")), "{stderr}");
+        }
+        assert!(stderr.contains("hint:"), "{stderr}");
+    }
+    // Nobody by that name: exit 1, nothing removed.
+    let out = run_bin(
+        dir.path(),
+        &base,
+        &["purge-user", "no.such.person", "--yes"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was removed"));
+
+    // Dry run by username: the plan, nothing changed.
+    let before = file_bytes();
+    let out = run_bin(
+        dir.path(),
+        &base,
+        &["purge-user", &victim.name, "--dry-run"],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let count = |table: &str| -> usize {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{table}\t")))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{table} in {stdout}"))
+    };
+    assert!(count("insight_events") > 0, "{stdout}");
+    assert_eq!(count("export_messages"), 1, "{stdout}");
+    assert_eq!(count("export_messages.raw (rewritten)"), 1, "{stdout}");
+    assert_eq!(count("invite_ops (rewritten)"), 1, "{stdout}");
+    assert!(
+        count("insight_events.text (mentions redacted)") > 0,
+        "{stdout}"
+    );
+    assert!(count("snapshot_files") > 0, "{stdout}");
+    assert_eq!(file_bytes(), before, "a dry run changes nothing");
+    assert!(!traces(&opts, &victim.needles).is_empty());
+
+    // Without --yes and without a terminal: refused, nothing changed.
+    let out = run_bin(dir.path(), &base, &["purge-user", id]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(file_bytes(), before);
+
+    // By email: looked up in Slack (the store keeps none), resolved to the same person.
+    let out = run_bin(
+        dir.path(),
+        &base,
+        &["purge-user", &victim.email, "--dry-run"],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("purge-user {id} ")), "{stderr}");
+
+    let out = run_bin(dir.path(), &base, &["purge-user", id, "--yes"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(traces(&opts, &victim.needles), Vec::<String>::new());
+    let store = Store::open(&opts.db).expect("db");
+    let spooled: Vec<String> = store
+        .conn()
+        .prepare("SELECT raw FROM export_messages")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(spooled.len(), 1, "their own message is gone: {spooled:?}");
+    assert!(
+        spooled[0].contains("hi <@redacted> and <@redacted>"),
+        "{spooled:?}"
+    );
+    assert!(
+        spooled[0].contains("U0OTHER01") && !spooled[0].contains(id),
+        "{spooled:?}"
+    );
+    let invited: String = store
+        .conn()
+        .query_row("SELECT users FROM invite_ops", [], |r| r.get(0))
+        .expect("op");
+    assert_eq!(invited, r#"["U0OTHER01"]"#);
+    drop(store);
+    // Nothing left: exit 1.
+    let out = run_bin(dir.path(), &base, &["purge-user", id, "--yes"]).await;
+    assert_eq!(out.status.code(), Some(1));
 }
