@@ -1079,3 +1079,96 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
     let out = run_bin(dir.path(), &base, &["purge-user", id, "--yes"]).await;
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_leaving_the_scope_are_kept_for_a_grace_period_unless_opted_out() {
+    let ws = workspace();
+    let p = picks(&ws);
+    let sim = start(ws, 0.0).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = options(dir.path());
+    let all = config_with(&p, &[], false);
+    sync(&client(&sim), &all, &opts).await.expect("first");
+    let channels = |sql: &str| -> Vec<(String, String)> {
+        let store = Store::open(&opts.db).expect("db");
+        let mut stmt = store.conn().prepare(sql).expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect()
+    };
+    let public = channels(
+        "SELECT channel_id, name FROM insight_channels WHERE is_private = 0 ORDER BY channel_id",
+    );
+    assert!(public.len() >= 2, "{public:?}");
+    let events_before = db_mentions(&opts.db, &public[1].0);
+    assert!(events_before > 0);
+
+    // A typo in the filter: every public channel leaves the scope, none is deleted.
+    let mut typo = all.clone();
+    typo.channels.name_contains = vec!["zz-typo-zz".into()];
+    let s = sync(&client(&sim), &typo, &opts).await.expect("typo");
+    assert_eq!(
+        (s.removed_channels, s.unscoped_kept, s.unscoped_pruned),
+        (0, public.len(), 0),
+        "{s}"
+    );
+    assert!(
+        s.to_string().contains(&format!(
+            "removed=0 unscoped_kept={} unscoped_pruned=0",
+            public.len()
+        )),
+        "{s}"
+    );
+    assert_eq!(db_mentions(&opts.db, &public[1].0), events_before);
+    assert!(
+        snapshot_texts(&opts.out)
+            .iter()
+            .any(|(path, _)| path.to_string_lossy().contains(&public[1].0))
+    );
+
+    // An explicit opt-out deletes at once, the rest stays kept.
+    let mut opted = typo.clone();
+    opted.opt_out_channels = vec![public[0].1.clone()];
+    let s = sync(&client(&sim), &opted, &opts).await.expect("opt-out");
+    assert_eq!(
+        (s.removed_channels, s.unscoped_kept, s.unscoped_pruned),
+        (1, public.len() - 1, 0),
+        "{s}"
+    );
+    assert_eq!(db_mentions(&opts.db, &public[0].0), 0);
+
+    // Back in scope: synced again, the out-of-scope clock cleared.
+    let s = sync(&client(&sim), &all, &opts).await.expect("back");
+    assert_eq!(s.unscoped_kept, 0);
+    assert!(
+        channels("SELECT channel_id, '' FROM insight_channels WHERE unscoped_since_us IS NOT NULL")
+            .is_empty()
+    );
+
+    // --prune-unscoped deletes them now.
+    let prune_now = SyncOptions {
+        prune_unscoped: true,
+        ..options(dir.path())
+    };
+    let s = sync(&client(&sim), &typo, &prune_now).await.expect("prune");
+    assert_eq!(
+        (s.removed_channels, s.unscoped_kept, s.unscoped_pruned),
+        (0, 0, public.len()),
+        "{s}"
+    );
+    assert_eq!(db_mentions(&opts.db, &public[1].0), 0);
+
+    // A grace period that has passed (0 days: at once) does the same without the flag.
+    sync(&client(&sim), &all, &opts).await.expect("restore");
+    let mut no_grace = typo.clone();
+    no_grace.unscoped_grace_days = 0;
+    let s = sync(&client(&sim), &no_grace, &opts)
+        .await
+        .expect("grace over");
+    assert_eq!(
+        (s.unscoped_kept, s.unscoped_pruned),
+        (0, public.len()),
+        "{s}"
+    );
+}
