@@ -177,7 +177,18 @@ fn opted_out_since_sync(store: &Store, cfg: &InsightConfig) -> anyhow::Result<Ve
         match index.lookup(entry) {
             roster::Identity::One(id) => ids.push(id),
             roster::Identity::Many(many) => ids.extend(many),
-            roster::Identity::None { .. } => unmatched.push(entry),
+            roster::Identity::None { .. } => {
+                let id = entry.trim();
+                if store.insight_user_stored(id)? {
+                    // Not in the user table but in events or membership (a guest from another
+                    // workspace): still theirs to hide.
+                    ids.push(id.to_string());
+                } else if !insight::is_user_id(id) {
+                    // An ID matching nothing stored has nothing to hide; an email or a name may
+                    // be someone the store cannot recognise.
+                    unmatched.push(entry);
+                }
+            }
         }
     }
     let applied = store.meta_get(insight_sync::sync::OPT_OUT_APPLIED_KEY)?;

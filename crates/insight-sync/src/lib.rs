@@ -117,7 +117,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
                     .and_then(slack_client::SlackClient::new)
                     .map_err(cli_support::slack_error),
             };
-            return purge::purge_user(&db, &out, &cfg, &user, slack, dry_run, yes).await;
+            return purge::purge_user(&db, &out, &user, slack, dry_run, yes).await;
         }
         None => {}
     }

@@ -11,7 +11,6 @@ use std::io::Write;
 use std::path::Path;
 
 use cli_support::{Outcome, UsageError};
-use insight::InsightConfig;
 use serde_json::Value;
 use slack_client::SlackClient;
 use store::Store;
@@ -28,7 +27,6 @@ enum Found {
 pub(crate) async fn purge_user(
     db: &Path,
     out: &Path,
-    _cfg: &InsightConfig,
     input: &str,
     slack: impl FnOnce() -> anyhow::Result<SlackClient>,
     dry_run: bool,
@@ -119,14 +117,6 @@ fn scrub_json(doc: &str, ids: &HashSet<String>) -> Option<String> {
     (v != before).then(|| v.to_string())
 }
 
-/// Whether `s` has the shape of a Slack user ID (`U…` or, on Enterprise Grid, `W…`).
-fn looks_like_id(s: &str) -> bool {
-    s.len() >= 7
-        && s.starts_with(['U', 'W'])
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-}
-
 fn looks_like_email(s: &str) -> bool {
     s.split_once('@')
         .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
@@ -178,7 +168,7 @@ async fn find(
         [] => {}
         several => return Err(ambiguous(ident, "the username", several)),
     }
-    if looks_like_id(ident) {
+    if insight::is_user_id(ident) {
         return Ok(Found::Person {
             id: ident.to_string(),
             label: "not in the user table".into(),

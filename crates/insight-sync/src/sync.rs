@@ -102,10 +102,7 @@ impl SyncError {
 
     /// Whether the configuration is at fault (exit 2) rather than the run.
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            SyncError::OptOutUnmatched { .. } | SyncError::Config(_) | SyncError::TeamFile { .. }
-        )
+        matches!(self, SyncError::OptOutUnmatched { .. })
     }
 }
 
@@ -544,7 +541,7 @@ pub async fn sync(
             .map_or((stored.name.as_str(), stored.is_private), |c| {
                 (c.name.as_str(), c.is_private)
             });
-        let opted_out = InsightConfig::listed(&cfg.opt_out_channels, id, &name)
+        let opted_out = InsightConfig::listed(&cfg.opt_out_channels, id, name)
             || InsightConfig::listed(&cfg.opt_out_channels, id, &stored.name);
         let revoked = is_private && !InsightConfig::listed(&cfg.private_channels_opt_in, id, name);
         if opted_out || revoked {
@@ -774,4 +771,22 @@ pub fn prune(
         source,
     })?;
     Ok((removed.iter().map(|(_, n)| n).sum(), files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_with_and_without_label_are_redacted_and_longer_ids_are_not() {
+        let drop: HashSet<String> = ["U1".to_string()].into();
+        assert_eq!(
+            redact_mentions("a <@U1> b <@U1|ann> c <@U12> d <@U1", &drop),
+            "a <@redacted> b <@redacted> c <@U12> d <@U1"
+        );
+        assert_eq!(
+            redact_mentions("<@U1><@U1>", &drop),
+            "<@redacted><@redacted>"
+        );
+    }
 }

@@ -241,6 +241,15 @@ impl InsightConfig {
     }
 }
 
+/// Whether `s` has the shape of a Slack user ID (`U…`, or `W…` on Enterprise Grid). Such an
+/// identifier names one person exactly, whether or not anyone still has it.
+pub fn is_user_id(s: &str) -> bool {
+    s.len() >= 7
+        && s.starts_with(['U', 'W'])
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 /// Reads `dir/insight.json`.
 pub fn load_config(dir: &Path) -> Result<InsightConfig, ConfigError> {
     let file = dir.join(INSIGHT_FILE);

@@ -6,5 +6,5 @@ pub mod config;
 pub mod metrics;
 pub mod time;
 
-pub use config::{ConfigError, InsightConfig, load_config};
+pub use config::{ConfigError, InsightConfig, is_user_id, load_config};
 pub use metrics::{Cohort, Metrics, Period, compute};
