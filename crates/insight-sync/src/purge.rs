@@ -20,8 +20,25 @@ use crate::{snapshot, sync};
 
 /// Who an input named.
 enum Found {
-    Person { id: String, label: String },
+    /// `handles`: how people may have typed them (ID, username, email when known).
+    Person {
+        id: String,
+        label: String,
+        handles: Vec<String>,
+    },
     Nobody(String),
+}
+
+fn person(id: &str, name: &str, email: Option<&str>) -> Found {
+    Found::Person {
+        id: id.to_string(),
+        label: name.to_string(),
+        handles: [Some(id), Some(name), email]
+            .into_iter()
+            .flatten()
+            .map(String::from)
+            .collect(),
+    }
 }
 
 pub(crate) async fn purge_user(
@@ -34,8 +51,8 @@ pub(crate) async fn purge_user(
 ) -> anyhow::Result<Outcome> {
     let _lock = sync::lock(db)?;
     let mut store = Store::open(db)?;
-    let (id, label) = match find(&store, input, slack).await? {
-        Found::Person { id, label } => (id, label),
+    let (id, label, handles) = match find(&store, input, slack).await? {
+        Found::Person { id, label, handles } => (id, label, handles),
         Found::Nobody(why) => {
             eprintln!("insight-sync purge-user: {why}; nothing was removed");
             return Ok(Outcome::Failed);
@@ -47,6 +64,7 @@ pub(crate) async fn purge_user(
     let scrub = PersonScrub {
         text: &text,
         json: &json,
+        handles: &handles,
     };
     // The plan is the purge itself, rolled back: the counts cannot drift from what it does.
     let plan = store.purge_person(&id, &scrub, true)?;
@@ -152,19 +170,14 @@ async fn find(
     )?
     .pop()
     {
-        return Ok(Found::Person { id, label: name });
+        return Ok(person(&id, &name, None));
     }
     let by_name = users(
         "SELECT user_id, name FROM insight_users WHERE lower(name) = lower(?1) ORDER BY user_id",
         ident,
     )?;
     match by_name.as_slice() {
-        [(id, name)] => {
-            return Ok(Found::Person {
-                id: id.clone(),
-                label: name.clone(),
-            });
-        }
+        [(id, name)] => return Ok(person(id, name, None)),
         [] => {}
         several => return Err(ambiguous(ident, "the username", several)),
     }
@@ -172,6 +185,7 @@ async fn find(
         return Ok(Found::Person {
             id: ident.to_string(),
             label: "not in the user table".into(),
+            handles: vec![ident.to_string()],
         });
     }
     let by_display = users(
@@ -228,10 +242,7 @@ async fn find_email(
         .map(|u| (u.id.clone(), u.name.clone()))
         .collect();
     match hits.as_slice() {
-        [(id, name)] => Ok(Found::Person {
-            id: id.clone(),
-            label: name.clone(),
-        }),
+        [(id, name)] => Ok(person(id, name, Some(email))),
         [] if users.iter().all(|u| u.profile.email.is_none()) => Err(UsageError::new(format!(
             "cannot match the email {email:?}: Slack sent no email addresses"
         ))

@@ -952,9 +952,9 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
         store
             .conn()
             .execute(
-                "INSERT INTO invite_runs (started_at, status, channels_planned)
-                 VALUES ('2026-01-01T00:00:00.000Z', 'completed', 1)",
-                [],
+                "INSERT INTO invite_runs (started_at, status, channels_planned, handles)
+                 VALUES ('2026-01-01T00:00:00.000Z', 'completed', 1, ?1)",
+                [serde_json::json!(["@ZQ.Victim", "someone"]).to_string()],
             )
             .expect("invite run");
         store
@@ -1014,6 +1014,7 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
     assert_eq!(count("export_messages"), 1, "{stdout}");
     assert_eq!(count("export_messages.raw (rewritten)"), 1, "{stdout}");
     assert_eq!(count("invite_ops (rewritten)"), 1, "{stdout}");
+    assert_eq!(count("invite_runs.handles (rewritten)"), 1, "{stdout}");
     assert!(
         count("insight_events.text (mentions redacted)") > 0,
         "{stdout}"
@@ -1074,6 +1075,11 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
         .query_row("SELECT users FROM invite_ops", [], |r| r.get(0))
         .expect("op");
     assert_eq!(invited, r#"["U0OTHER01"]"#);
+    let asked: String = store
+        .conn()
+        .query_row("SELECT handles FROM invite_runs", [], |r| r.get(0))
+        .expect("run");
+    assert_eq!(asked, r#"["someone"]"#);
     drop(store);
     // Nothing left: exit 1.
     let out = run_bin(dir.path(), &base, &["purge-user", id, "--yes"]).await;

@@ -1,6 +1,11 @@
 //! Erasing one person from every table that holds them (insight-sync `purge-user`): the insight
 //! tables, slack-export's message spool and add-members' invite log. The audit history is not
 //! touched: it holds team.json handles, which the operator writes and removes there.
+//!
+//! Audited against the migrations: `meta`, `workspaces`, `notifications`, `export_channels` and
+//! `export_threads` hold nobody; `audit_runs` / `audit_findings` hold team.json handles;
+//! `invite_runs.handles` (as typed), `invite_ops.users` / `user_errors` (IDs), `export_messages`
+//! and every `insight_*` table hold people and are covered here.
 
 use rusqlite::params;
 
@@ -12,6 +17,9 @@ use crate::{Store, StoreError};
 pub struct PersonScrub<'a> {
     pub text: Redact<'a>,
     pub json: Redact<'a>,
+    /// How people may have typed them (ID, username, email): dropped from the handle lists
+    /// add-members recorded, compared without case or a leading `@`.
+    pub handles: &'a [String],
 }
 
 impl Store {
@@ -50,6 +58,10 @@ impl Store {
             )?;
         }
         removed.push(("invite_ops (rewritten)", invites));
+        removed.push((
+            "invite_runs.handles (rewritten)",
+            drop_handles(&tx, scrub.handles)?,
+        ));
         if dry_run {
             tx.rollback()?;
         } else {
@@ -57,6 +69,38 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+fn normalize(handle: &str) -> String {
+    let h = handle.trim();
+    h.strip_prefix('@').unwrap_or(h).trim().to_lowercase()
+}
+
+/// Removes `handles` from every invite run's list of what was asked for; returns runs changed.
+fn drop_handles(tx: &rusqlite::Connection, handles: &[String]) -> Result<usize, StoreError> {
+    let gone: Vec<String> = handles.iter().map(|h| normalize(h)).collect();
+    let runs: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare("SELECT id, handles FROM invite_runs WHERE handles != '[]'")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut changed = 0;
+    for (id, doc) in runs {
+        let Ok(list) = serde_json::from_str::<Vec<String>>(&doc) else {
+            continue;
+        };
+        let kept: Vec<&String> = list
+            .iter()
+            .filter(|h| !gone.contains(&normalize(h)))
+            .collect();
+        if kept.len() != list.len() {
+            changed += tx.execute(
+                "UPDATE invite_runs SET handles = ?2 WHERE id = ?1",
+                params![id, serde_json::to_string(&kept)?],
+            )?;
+        }
+    }
+    Ok(changed)
 }
 
 /// Rewrites the JSON column `select` finds (as `(key1, key2, json)` rows) through `scrub`;
