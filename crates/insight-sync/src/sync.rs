@@ -713,7 +713,8 @@ fn purge_opted_out(
     }
     if !stored.is_empty() {
         let ids: HashSet<String> = stored.iter().cloned().collect();
-        let files = snapshot::purge_users(out, &ids, cfg.store_text, false).map_err(|source| {
+        // Only the people go: other text is as store_text kept it when written.
+        let files = snapshot::purge_users(out, &ids, true, false).map_err(|source| {
             SyncError::Snapshot {
                 path: snapshot::root(out),
                 source,

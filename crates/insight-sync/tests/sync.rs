@@ -596,6 +596,14 @@ async fn json_summary_is_one_document_with_the_sync_counts() {
     assert_eq!(doc["opted_out_users"], 1, "{doc:#}");
     assert_eq!(doc["users"].as_u64(), Some(total_users - 1));
     assert_eq!(doc["failed_channels"], serde_json::json!([]));
+    for field in [
+        "purged_users",
+        "removed_channels",
+        "unscoped_kept",
+        "unscoped_pruned",
+    ] {
+        assert_eq!(doc[field], 0, "{field} in {doc:#}");
+    }
     assert_eq!(doc["channels"].as_u64(), Some(expected.channels as u64));
     assert_eq!(doc["events"].as_u64(), Some(expected.events));
     assert_eq!(
