@@ -89,7 +89,7 @@ impl SyncError {
                 }
                 hint.push_str(
                     "put the person's Slack user ID (U..., in Slack: their profile > More > Copy member ID) \
-                     in opt_out_users: IDs never change, unlike names and emails",
+                     in insight.json's opt_out_users: IDs never change, unlike names and emails",
                 );
                 if !suggestions.is_empty() {
                     hint.push_str(&format!("; close matches: {}", suggestions.join(", ")));
