@@ -1041,6 +1041,48 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
     );
     assert_eq!(file_bytes(), before);
 
+    // At a terminal, answering no: exit 1, nothing changed. `script` gives the binary a pty.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        let line = format!(
+            "{} --config {d} --out {d}/out --db {d}/insight.db purge-user {id}",
+            env!("CARGO_BIN_EXE_insight-sync"),
+            d = dir.path().display()
+        );
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().expect("script runs");
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(b"n\n")
+                .expect("answer");
+            child.wait_with_output().expect("wait")
+        })
+        .await
+        .expect("join");
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{shown}");
+        assert!(
+            shown.contains("[y/N]") && shown.contains("nothing was removed"),
+            "{shown}"
+        );
+        assert_eq!(file_bytes(), before);
+    } else {
+        eprintln!(
+            "!!!!! SKIPPED: `script` (util-linux) is not installed; declining at the prompt was not checked !!!!!"
+        );
+    }
+
     // By email: looked up in Slack (the store keeps none), resolved to the same person.
     let out = run_bin(
         dir.path(),
