@@ -541,10 +541,11 @@ pub async fn sync(
             .map_or((stored.name.as_str(), stored.is_private), |c| {
                 (c.name.as_str(), c.is_private)
             });
-        let opted_out = InsightConfig::listed(&cfg.opt_out_channels, id, name)
+        let channel_opted_out = InsightConfig::listed(&cfg.opt_out_channels, id, name)
             || InsightConfig::listed(&cfg.opt_out_channels, id, &stored.name);
         let revoked = is_private && !InsightConfig::listed(&cfg.private_channels_opt_in, id, name);
-        if opted_out || revoked {
+        let at_once = channel_opted_out || revoked;
+        if at_once {
             tracing::info!(
                 "channel {id} (#{name}) was opted out or its opt-in revoked: deleting its data"
             );
@@ -554,9 +555,14 @@ pub async fn sync(
                 let until = Timestamp::from_microsecond(since.saturating_add(grace_us))
                     .map(|t| t.strftime("%Y-%m-%d").to_string())
                     .unwrap_or_default();
+                let why = if listed.contains_key(id) {
+                    "no longer matches insight.json's channels filter (or was archived)"
+                } else {
+                    "is missing from Slack's channel list"
+                };
                 tracing::warn!(
-                    "channel {id} (#{name}) is no longer in scope (not listed by Slack, or no longer matching insight.json); \
-                     its data is kept until {until} (unscoped_grace_days) or a sync with --prune-unscoped"
+                    "channel {id} (#{name}) {why}; its data is kept until {until} \
+                     (unscoped_grace_days) or a sync with --prune-unscoped"
                 );
                 summary.unscoped_kept += 1;
                 continue;
@@ -567,7 +573,7 @@ pub async fn sync(
         }
         store.insight_delete_channel(id)?;
         snapshot::remove_channel(&opts.out, id).map_err(snap_err)?;
-        if opted_out || revoked {
+        if at_once {
             summary.removed_channels += 1;
         } else {
             summary.unscoped_pruned += 1;
