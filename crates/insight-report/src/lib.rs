@@ -146,8 +146,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// The stored people the current `opt_out_users` names (by ID, username or display name): opted
 /// out since the last sync, so still in the store. An entry that matches nobody stored is fine when
 /// the last sync applied this same list (it erased them, or never collected them); otherwise it
-/// may be someone this report cannot recognise (an email: the store keeps none), so the report
-/// refuses rather than show them.
+/// may be someone this report cannot recognise (an email: the store keeps none; a typo of a
+/// stored person's ID), so the report refuses rather than show them.
 fn opted_out_since_sync(store: &Store, cfg: &InsightConfig) -> anyhow::Result<Vec<String>> {
     if cfg.opt_out_users.is_empty() {
         return Ok(Vec::new());
@@ -183,9 +183,8 @@ fn opted_out_since_sync(store: &Store, cfg: &InsightConfig) -> anyhow::Result<Ve
                     // Not in the user table but in events or membership (a guest from another
                     // workspace): still theirs to hide.
                     ids.push(id.to_string());
-                } else if !insight::is_user_id(id) {
-                    // An ID matching nothing stored has nothing to hide; an email or a name may
-                    // be someone the store cannot recognise.
+                } else {
+                    // An email, or a typo of someone who is stored: only a sync can tell.
                     unmatched.push(entry);
                 }
             }
