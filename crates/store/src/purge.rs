@@ -125,3 +125,62 @@ fn rewrite_json(
     }
     Ok(changed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::SpoolMessage;
+
+    #[test]
+    fn dry_run_counts_what_the_purge_then_removes_and_changes_nothing() {
+        let mut store = Store::open_in_memory().expect("store");
+        let ch = store
+            .export_channel("/x", "C1", "general", false)
+            .expect("channel")
+            .id;
+        let msg = |ts_key, user, raw| SpoolMessage {
+            ts_key,
+            thread_key: ts_key,
+            ts: "1.0",
+            user: Some(user),
+            raw,
+            replace: false,
+        };
+        store
+            .export_put_messages(
+                ch,
+                &[
+                    msg(1, "U9", r#"{"user":"U9"}"#),
+                    msg(2, "U1", r#"{"user":"U1","text":"hi <@U9>"}"#),
+                ],
+            )
+            .expect("spool");
+        let text = |t: &str| Some(t.replace("<@U9>", "<@redacted>")).filter(|r| r != t);
+        let handles = ["U9".to_string()];
+        let scrub = PersonScrub {
+            text: &text,
+            json: &text,
+            handles: &handles,
+        };
+        let count = |store: &Store| -> i64 {
+            store
+                .conn()
+                .query_row(
+                    "SELECT count(*) FROM export_messages WHERE instr(raw, 'U9') > 0",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("count")
+        };
+        let plan = store.purge_person("U9", &scrub, true).expect("dry run");
+        assert_eq!(count(&store), 2, "a dry run changes nothing");
+        let done = store.purge_person("U9", &scrub, false).expect("purge");
+        assert_eq!(plan, done);
+        assert!(done.contains(&("export_messages", 1)), "{done:?}");
+        assert!(
+            done.contains(&("export_messages.raw (rewritten)", 1)),
+            "{done:?}"
+        );
+        assert_eq!(count(&store), 0);
+    }
+}
