@@ -704,7 +704,9 @@ pub async fn sync(
 
 /// Erases the opted-out people that earlier syncs stored: raw snapshots first, then their rows
 /// (if the process dies in between, the rows still say who needs scrubbing at the next sync), then
-/// the WAL. Records the opt-out list it applied for insight-report. Returns people erased.
+/// the WAL. When the list changed since the last sync (or no sync recorded one: a database from
+/// before snapshots were scrubbed on opt-out), every snapshot is checked for every opted-out
+/// person, stored or not. Records the list it applied, for insight-report. Returns people erased.
 fn purge_opted_out(
     store: &mut Store,
     cfg: &InsightConfig,
@@ -717,28 +719,38 @@ fn purge_opted_out(
             stored.push(id.clone());
         }
     }
-    if !stored.is_empty() {
-        let ids: HashSet<String> = stored.iter().cloned().collect();
+    let fingerprint = cfg.opt_out_fingerprint();
+    let list_changed = store.meta_get(OPT_OUT_APPLIED_KEY)?.as_deref() != Some(&fingerprint);
+    let scan: HashSet<String> = if list_changed {
+        drop.clone()
+    } else {
+        stored.iter().cloned().collect()
+    };
+    if !scan.is_empty() {
         // Only the people go: other text is as store_text kept it when written.
-        let files = snapshot::purge_users(out, &ids, true, false).map_err(|source| {
+        let files = snapshot::purge_users(out, &scan, true, false).map_err(|source| {
             SyncError::Snapshot {
                 path: snapshot::root(out),
                 source,
             }
         })?;
-        for id in &stored {
-            let one: HashSet<String> = [id.clone()].into();
-            let redact = |t: &str| Some(redact_mentions(t, &one)).filter(|r| r != t);
-            store.insight_purge_user(id, &redact)?;
+        if !files.is_empty() {
+            tracing::info!(
+                "{} snapshot files rewritten without opted-out people",
+                files.len()
+            );
         }
-        tracing::info!(
-            "{} opted-out people erased from the database and {} snapshot files",
-            stored.len(),
-            files.len()
-        );
+    }
+    for id in &stored {
+        let one: HashSet<String> = [id.clone()].into();
+        let redact = |t: &str| Some(redact_mentions(t, &one)).filter(|r| r != t);
+        store.insight_purge_user(id, &redact)?;
+    }
+    if !stored.is_empty() {
+        tracing::info!("{} opted-out people erased from the database", stored.len());
         checkpoint(store);
     }
-    store.meta_set(OPT_OUT_APPLIED_KEY, &cfg.opt_out_fingerprint())?;
+    store.meta_set(OPT_OUT_APPLIED_KEY, &fingerprint)?;
     Ok(stored.len())
 }
 

@@ -1228,3 +1228,35 @@ async fn channels_leaving_the_scope_are_kept_for_a_grace_period_unless_opted_out
         "{s}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_left_by_an_older_purge_are_scrubbed_when_the_opt_out_list_changes() {
+    let mut ws = workspace();
+    let p = picks(&ws);
+    let victim = mark_victim(&mut ws, &p.opt_out_id);
+    let sim = start(ws, 0.0).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = options(dir.path());
+    sync(&client(&sim), &config_with(&p, &[], true), &opts)
+        .await
+        .expect("sync with them");
+    // What syncs did before opt-outs reached the snapshots: the rows purged, the files left.
+    Store::open(&opts.db)
+        .expect("db")
+        .insight_purge_user(&victim.id, &|_| None)
+        .expect("rows purged");
+    assert!(
+        snapshot_texts(&opts.out)
+            .iter()
+            .any(|(_, t)| t.contains(&victim.id))
+    );
+    let s = sync(
+        &client(&sim),
+        &config_with(&p, &[victim.id.as_str()], true),
+        &opts,
+    )
+    .await
+    .expect("sync with the opt-out");
+    assert_eq!(s.purged_users, 0, "no rows were left to erase");
+    assert_eq!(traces(&opts, &victim.needles), Vec::<String>::new());
+}
