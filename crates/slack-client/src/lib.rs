@@ -15,7 +15,7 @@ pub mod rate;
 mod types;
 
 pub use client::{ClientStats, MethodStats, SlackClient};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, DEFAULT_MAX_BODY_BYTES};
 pub use error::{Error, UserError};
 pub use futures::stream::BoxStream;
 pub use rate::{Tier, per_minute, rate_floor, tier_of};
