@@ -7,6 +7,11 @@
 //! `SLACK_RATE_SCALE` (float, default `1.0`) multiplies every per-method budget of Slack's tier table,
 //! so a sped-up test server can be driven at its own pace; `0` or `off` disables proactive pacing
 //! (429 answers are still honoured). See [`rate`].
+//!
+//! Against a broken or hostile server every call still ends with a typed error: a `Retry-After`
+//! over [`rate::MAX_RETRY_AFTER`] fails at once, answers stop being read past
+//! [`ClientConfig::max_body_bytes`], and a listing whose cursors repeat fails. The base URL must
+//! be `https://` (plain `http://` only to loopback), so the token never crosses a network in clear.
 
 mod client;
 mod config;
