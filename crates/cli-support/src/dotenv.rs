@@ -159,6 +159,14 @@ mod tests {
     }
 
     #[test]
+    fn a_last_line_cut_short_is_not_called_a_quote() {
+        // dotenvy refuses a space or `\` at the very end of a file without a final newline.
+        let (line, what) = problem("A=1\nB=2 ").expect("problem");
+        assert_eq!(line, 2);
+        assert!(what.contains("ends inside"), "{what}");
+    }
+
+    #[test]
     fn names_and_equals_signs_are_checked() {
         assert_eq!(
             problem("A=1\n1A=2\n").map(|p| (p.0, p.1.contains("starts with a letter"))),
