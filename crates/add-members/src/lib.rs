@@ -229,7 +229,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         if !cli_support::confirm("Send these invites?", false)? {
             say("Nothing was changed.\n")?;
-            return Ok(Outcome::Success);
+            return Ok(Outcome::Declined);
         }
         stop.on_ctrl_c();
         let bar = cli_support::progress_bar(plans.len() as u64, "inviting");

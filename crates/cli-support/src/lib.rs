@@ -11,6 +11,10 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+mod dotenv;
+
+pub use dotenv::load_dotenv;
+
 /// Environment variable names the tools read, in one place so docs and code agree.
 pub mod env {
     pub const SLACK_TOKEN: &str = "SLACK_TOKEN";
@@ -72,13 +76,16 @@ pub enum Outcome {
     Failed,
     /// `--fail-on-gaps` and gaps were found (exit 3).
     Gaps,
+    /// The user answered no at the [`confirm`] prompt: nothing was changed (exit 1, as a failure,
+    /// so a script that expected the change does not go on as if it had happened).
+    Declined,
 }
 
 impl Outcome {
     pub fn code(self) -> u8 {
         match self {
             Outcome::Success => 0,
-            Outcome::Failed => 1,
+            Outcome::Failed | Outcome::Declined => 1,
             Outcome::Gaps => 3,
         }
     }
@@ -102,18 +109,6 @@ impl UsageError {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
-    }
-}
-
-/// Loads `.env` from the working directory if present. A malformed file is reported, not ignored,
-/// because a silently skipped token line is a confusing auth error later.
-pub fn load_dotenv() -> Result<(), UsageError> {
-    match dotenvy::dotenv() {
-        Ok(_) => Ok(()),
-        Err(e) if e.not_found() => Ok(()),
-        // The error names the line but never echoes values, so no secret leaks here.
-        Err(e) => Err(UsageError::new(format!("could not read .env: {e}"))
-            .with_hint("fix the line it names, or remove .env and export the variables instead")),
     }
 }
 
@@ -198,6 +193,7 @@ fn write_man_pages(cmd: clap::Command, dir: &Path) -> std::io::Result<()> {
 
 /// The confirmation gate for destructive operations. `--yes` proceeds; otherwise ask on a terminal;
 /// with no terminal refuse (exit 2), because cron must never make changes it was not told to.
+/// `Ok(false)` is a "no": every tool then changes nothing and returns [`Outcome::Declined`] (exit 1).
 pub fn confirm(question: &str, yes: bool) -> Result<bool, UsageError> {
     if yes {
         return Ok(true);
@@ -370,6 +366,15 @@ mod tests {
         assert!(
             plain.downcast_ref::<std::io::Error>().is_some(),
             "original error kept"
+        );
+    }
+
+    #[test]
+    fn declining_exits_1_like_a_failure() {
+        assert_eq!(Outcome::Declined.code(), 1);
+        assert_eq!(
+            exit_with(Ok(Outcome::Declined)),
+            ExitCode::from(Outcome::Failed.code())
         );
     }
 

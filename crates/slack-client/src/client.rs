@@ -14,9 +14,9 @@ use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use tracing::{debug, trace, warn};
 
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, check_base_url};
 use crate::error::{Error, UserError};
-use crate::rate::{MAX_RATE_LIMIT_RETRIES, RateBudget};
+use crate::rate::{MAX_RATE_LIMIT_RETRIES, MAX_RETRY_AFTER, RateBudget};
 use crate::types::{
     AuthTest, Conversation, InviteOutcome, ListConversations, Message, PostedMessage, RawMessage,
     Team, TimeRange, User, WithRaw, decode_with_raw,
@@ -36,8 +36,6 @@ const INVITE_BATCH: usize = 100;
 
 /// Wait used when a 429 comes without a readable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
-/// Upper bound on one `Retry-After` wait, so a bogus header cannot hang a run.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 /// Slack codes on `ok: false` that mean a passing server fault rather than a bad request.
 const TRANSIENT_CODES: &[&str] = &[
@@ -88,6 +86,7 @@ struct Inner {
     token: SecretString,
     base_url: String,
     max_retries: u32,
+    max_body_bytes: u64,
     rate_scale: f64,
     budget: RateBudget,
     in_flight: Semaphore,
@@ -126,6 +125,7 @@ impl SlackClient {
         if cfg.base_url.trim().is_empty() {
             return Err(config_error("SLACK_API_BASE is empty".into()));
         }
+        check_base_url(&cfg.base_url)?;
         if cfg.concurrency == 0 {
             return Err(config_error("concurrency must be at least 1".into()));
         }
@@ -147,6 +147,7 @@ impl SlackClient {
                 token: cfg.token,
                 base_url: cfg.base_url.trim_end_matches('/').to_string(),
                 max_retries: cfg.max_retries,
+                max_body_bytes: cfg.max_body_bytes,
                 rate_scale: cfg.rate_scale,
                 budget: RateBudget::new(cfg.rate_scale),
                 in_flight: Semaphore::new(cfg.concurrency),
@@ -459,16 +460,22 @@ impl SlackClient {
         struct State {
             client: SlackClient,
             cursor: Option<String>,
+            /// Every cursor followed so far: a server whose cursors loop (over one page or many)
+            /// would otherwise be paged forever.
+            followed: HashSet<String>,
+            pages: u64,
             finished: bool,
         }
         let start = State {
             client: self.clone(),
             cursor: None,
+            followed: HashSet::new(),
+            pages: 0,
             finished: false,
         };
         let params = Arc::new(params);
         let extract = Arc::new(extract);
-        stream::try_unfold(start, move |st| {
+        stream::try_unfold(start, move |mut st| {
             let params = Arc::clone(&params);
             let extract = Arc::clone(&extract);
             let channel = channel.clone();
@@ -485,21 +492,18 @@ impl SlackClient {
                     .call_as::<P>(method, &call_params, Replay::Safe, channel.as_deref())
                     .await?;
                 let (items, next) = extract(body)?;
-                if next.is_some() && next == st.cursor {
-                    return Err(Error::Decode {
+                st.pages += 1;
+                if let Some(c) = &next
+                    && !st.followed.insert(c.clone())
+                {
+                    return Err(Error::CursorCycle {
                         method: method.into(),
-                        detail: "next_cursor did not advance".into(),
+                        page: st.pages,
                     });
                 }
-                let finished = next.is_none();
-                Ok(Some((
-                    items,
-                    State {
-                        client: st.client,
-                        cursor: next,
-                        finished,
-                    },
-                )))
+                st.finished = next.is_none();
+                st.cursor = next;
+                Ok(Some((items, st)))
             }
         })
         .boxed()
@@ -585,7 +589,7 @@ impl SlackClient {
         &self,
         method: &str,
         body: Value,
-        retry_after: Option<Duration>,
+        retry_after: Option<RetryAfter>,
         replay: Replay,
         channel: Option<&str>,
     ) -> Attempt<T> {
@@ -604,7 +608,7 @@ impl SlackClient {
             };
         };
         if code == "ratelimited" || code == "rate_limited" {
-            return Attempt::RateLimited(retry_after.unwrap_or(DEFAULT_RETRY_AFTER));
+            return self.rate_limited(method, retry_after);
         }
         let error = Error::from_slack(method, code, &body, channel);
         match error.code() {
@@ -615,6 +619,24 @@ impl SlackClient {
                 }
             }
             _ => Attempt::Fatal(error),
+        }
+    }
+
+    /// What a rate-limited answer comes to: wait its `Retry-After` (1 s when absent), or fail
+    /// when it asks for more than [`MAX_RETRY_AFTER`].
+    fn rate_limited<T>(&self, method: &str, retry_after: Option<RetryAfter>) -> Attempt<T> {
+        match retry_after {
+            None => Attempt::RateLimited(DEFAULT_RETRY_AFTER),
+            Some(RetryAfter::Wait(wait)) => Attempt::RateLimited(wait),
+            Some(RetryAfter::TooLong(requested_secs)) => {
+                // Counted here: the caller counts only the 429s it waits out.
+                self.count(method, |s| s.http_429 += 1);
+                Attempt::Fatal(Error::RetryAfterTooLong {
+                    method: method.into(),
+                    requested_secs,
+                    limit_secs: MAX_RETRY_AFTER.as_secs(),
+                })
+            }
         }
     }
 
@@ -678,7 +700,7 @@ impl SlackClient {
             "answer"
         );
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Attempt::RateLimited(retry_after.unwrap_or(DEFAULT_RETRY_AFTER));
+            return self.rate_limited(method, retry_after);
         }
         if status.is_server_error() {
             return Attempt::Transient {
@@ -689,9 +711,16 @@ impl SlackClient {
                 unprocessed: false,
             };
         }
-        let bytes = match response.bytes().await {
+        let bytes = match read_body(response, self.inner.max_body_bytes).await {
             Ok(b) => b,
-            Err(e) => {
+            // Not retried: the same server would send the same oversized answer again.
+            Err(BodyError::TooLarge) => {
+                return Attempt::Fatal(Error::BodyTooLarge {
+                    method: method.into(),
+                    limit_bytes: self.inner.max_body_bytes,
+                });
+            }
+            Err(BodyError::Transport(e)) => {
                 return Attempt::Transient {
                     error: transport_error(method, &e),
                     unprocessed: false,
@@ -846,10 +875,52 @@ fn push_range(params: &mut Vec<(&'static str, String)>, range: &TimeRange) {
     }
 }
 
+/// A `Retry-After` header as the client acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RetryAfter {
+    /// Wait this long, then resend.
+    Wait(Duration),
+    /// More than [`MAX_RETRY_AFTER`]: this many whole seconds (rounded up, saturated).
+    TooLong(u64),
+}
+
 /// Seconds, possibly fractional (lenient: some servers send `1.5`). Anything else is ignored.
-fn parse_retry_after(raw: &str) -> Option<Duration> {
+fn parse_retry_after(raw: &str) -> Option<RetryAfter> {
     let secs: f64 = raw.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER))
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    // Compared as a float, before any Duration is made: `Duration::from_secs_f64` panics past
+    // u64::MAX seconds (a header of "99999999999999999999" or "1e400").
+    if secs > MAX_RETRY_AFTER.as_secs_f64() {
+        // A float-to-int `as` saturates: infinity becomes u64::MAX.
+        return Some(RetryAfter::TooLong(secs.ceil() as u64));
+    }
+    Some(RetryAfter::Wait(Duration::from_secs_f64(secs)))
+}
+
+/// Why an answer body could not be read whole.
+enum BodyError {
+    /// Longer than the limit (announced or as sent).
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads the body chunk by chunk, stopping as soon as it passes `limit` bytes. An announced
+/// Content-Length over the limit fails at once; a smaller or absent one is not trusted.
+async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8>, BodyError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > limit {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn next_cursor(body: &Value) -> Option<String> {
@@ -943,11 +1014,32 @@ mod tests {
 
     #[test]
     fn retry_after_is_lenient() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
+        let wait = |d| Some(RetryAfter::Wait(d));
+        assert_eq!(parse_retry_after("2"), wait(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 0.5 "), wait(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("600"), wait(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("soon"), None);
         assert_eq!(parse_retry_after("-1"), None);
-        assert_eq!(parse_retry_after("99999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("NaN"), None);
+    }
+
+    #[test]
+    fn huge_retry_after_is_too_long_not_a_panic() {
+        assert_eq!(parse_retry_after("600.5"), Some(RetryAfter::TooLong(601)));
+        assert_eq!(parse_retry_after("99999"), Some(RetryAfter::TooLong(99999)));
+        for huge in [
+            "18446744073709551615",
+            "99999999999999999999",
+            "1e300",
+            "1e400",
+            "inf",
+        ] {
+            assert_eq!(
+                parse_retry_after(huge),
+                Some(RetryAfter::TooLong(u64::MAX)),
+                "{huge}"
+            );
+        }
     }
 
     #[test]

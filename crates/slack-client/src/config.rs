@@ -27,7 +27,14 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Most requests in flight at once across the whole client (all methods).
     pub concurrency: usize,
+    /// Largest answer body the client reads, in bytes; a larger one fails the call with
+    /// [`Error::BodyTooLarge`] instead of filling memory. Slack's largest pages (999 messages
+    /// with their blocks and files) are a few MiB.
+    pub max_body_bytes: u64,
 }
+
+/// Default [`ClientConfig::max_body_bytes`]: 64 MiB, an order of magnitude above real pages.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,12 +45,14 @@ impl std::fmt::Debug for ClientConfig {
             .field("max_retries", &self.max_retries)
             .field("request_timeout", &self.request_timeout)
             .field("concurrency", &self.concurrency)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }
 }
 
 impl ClientConfig {
-    /// Settings with the defaults: rate scale 1.0, 5 retries, 30 s timeout, 8 requests in flight.
+    /// Settings with the defaults: rate scale 1.0, 5 retries, 30 s timeout, 8 requests in flight,
+    /// answers up to 64 MiB. The base URL is checked by [`crate::SlackClient::new`].
     pub fn new(token: impl Into<String>, base_url: impl Into<String>) -> Self {
         let base_url: String = base_url.into();
         ClientConfig {
@@ -53,6 +62,7 @@ impl ClientConfig {
             max_retries: 5,
             request_timeout: Duration::from_secs(30),
             concurrency: 8,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
@@ -81,11 +91,53 @@ impl ClientConfig {
                 ),
             })?;
         let base = non_empty("SLACK_API_BASE").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        check_base_url(&base)?;
         let mut cfg = ClientConfig::new(token, base);
         if let Some(raw) = non_empty("SLACK_RATE_SCALE") {
             cfg.rate_scale = parse_rate_scale(&raw)?;
         }
         Ok(cfg)
+    }
+}
+
+/// Refuses an API base the token must not be sent to: anything but `https://`, except plain
+/// `http://` to this machine (loopback: 127.0.0.0/8, ::1, `localhost`), where test servers such as
+/// slack-sim run. Over plain HTTP to any other host the bearer token would cross the network in
+/// clear.
+pub(crate) fn check_base_url(base: &str) -> Result<(), Error> {
+    let refuse = |message: String| Error::Config {
+        message,
+        hint: Some(
+            "set SLACK_API_BASE to an https:// URL (Slack's is https://slack.com/api); plain \
+             http:// is only for a server on this machine (127.0.0.1, ::1 or localhost)"
+                .to_string(),
+        ),
+    };
+    let url = reqwest::Url::parse(base)
+        .map_err(|e| refuse(format!("SLACK_API_BASE={base:?} is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err(refuse(format!(
+            "SLACK_API_BASE={base:?} is plain http:// to another machine: the token would be \
+             sent in clear"
+        ))),
+        other => Err(refuse(format!(
+            "SLACK_API_BASE={base:?} has scheme {other:?}; only https:// is allowed"
+        ))),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    // The URL parser lower-cases names and writes IPv6 hosts in brackets.
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
     }
 }
 
@@ -159,6 +211,44 @@ mod tests {
             ClientConfig::from_lookup(lookup(&bad)),
             Err(Error::Config { .. })
         ));
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for ok in [
+            "https://slack.com/api",
+            "https://10.0.0.5:8443/api",
+            "http://127.0.0.1:9/api",
+            "http://127.8.9.10/api",
+            "http://[::1]:8080/api",
+            "http://localhost:3000/api",
+            "http://LOCALHOST/api",
+        ] {
+            assert!(check_base_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com/api",
+            "http://10.0.0.5/api",
+            "http://[::2]/api",
+            "http://localhost.example.com/api",
+            "http://127.0.0.1.nip.io/api",
+            "ftp://127.0.0.1/api",
+            "slack.com/api",
+        ] {
+            let err = check_base_url(bad).expect_err(bad);
+            assert!(matches!(err, Error::Config { .. }), "{bad}: {err:?}");
+            assert!(
+                err.hint().is_some_and(|h| h.contains("https://")),
+                "{bad}: {err:?}"
+            );
+        }
+        let vars = [
+            ("SLACK_TOKEN", "xoxb-2"),
+            ("SLACK_API_BASE", "http://example.com/api"),
+        ];
+        let err = ClientConfig::from_lookup(lookup(&vars)).expect_err("plain http refused");
+        assert!(err.to_string().contains("in clear"), "{err}");
+        assert!(!err.to_string().contains("xoxb-2"), "{err}");
     }
 
     #[test]

@@ -58,6 +58,27 @@ pub enum Error {
     #[error("{method}: rate limited by Slack; gave up after {attempts} waits")]
     RateLimited { method: String, attempts: u32 },
 
+    /// A 429 asked for a longer wait than the client will sit through
+    /// ([`crate::rate::MAX_RETRY_AFTER`]); the call fails at once instead of hanging the run.
+    #[error(
+        "{method}: rate limited, and the server asks to wait {requested_secs} s before retrying, \
+         more than the {limit_secs} s the client waits"
+    )]
+    RetryAfterTooLong {
+        method: String,
+        /// The `Retry-After` asked for, in whole seconds (saturated at `u64::MAX`).
+        requested_secs: u64,
+        limit_secs: u64,
+    },
+
+    /// The answer body was larger than [`crate::ClientConfig::max_body_bytes`]; not retried.
+    #[error("{method}: the answer is larger than {limit_bytes} bytes; stopped reading it")]
+    BodyTooLarge { method: String, limit_bytes: u64 },
+
+    /// The cursors of a listing came back to one already followed: the server's pagination loops.
+    #[error("{method}: pagination loops: page {page}'s next_cursor was already followed")]
+    CursorCycle { method: String, page: u64 },
+
     /// A non-2xx, non-429 HTTP status that persisted through the retries.
     #[error("{method}: HTTP {status}")]
     Http { method: String, status: u16 },
@@ -127,6 +148,17 @@ impl Error {
             Error::RateLimited { .. } => {
                 Some("Slack kept answering 429; retry later or lower concurrency/SLACK_RATE_SCALE".into())
             }
+            Error::RetryAfterTooLong { requested_secs, .. } => Some(format!(
+                "run again after the {requested_secs} s Slack asked for; if that is absurd, check \
+                 that SLACK_API_BASE points at Slack"
+            )),
+            Error::BodyTooLarge { .. } => Some(
+                "check that SLACK_API_BASE points at Slack's Web API: real answers are far smaller"
+                    .into(),
+            ),
+            Error::CursorCycle { .. } => Some(
+                "the server's pagination is broken; check SLACK_API_BASE, or retry later".into(),
+            ),
             Error::Transport { .. } | Error::Http { .. } => {
                 Some("check SLACK_API_BASE and the network connection".into())
             }

@@ -7,6 +7,11 @@
 //! `SLACK_RATE_SCALE` (float, default `1.0`) multiplies every per-method budget of Slack's tier table,
 //! so a sped-up test server can be driven at its own pace; `0` or `off` disables proactive pacing
 //! (429 answers are still honoured). See [`rate`].
+//!
+//! Against a broken or hostile server every call still ends with a typed error: a `Retry-After`
+//! over [`rate::MAX_RETRY_AFTER`] fails at once, answers stop being read past
+//! [`ClientConfig::max_body_bytes`], and a listing whose cursors repeat fails. The base URL must
+//! be `https://` (plain `http://` only to loopback), so the token never crosses a network in clear.
 
 mod client;
 mod config;
@@ -15,7 +20,7 @@ pub mod rate;
 mod types;
 
 pub use client::{ClientStats, MethodStats, SlackClient};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, DEFAULT_MAX_BODY_BYTES};
 pub use error::{Error, UserError};
 pub use futures::stream::BoxStream;
 pub use rate::{Tier, per_minute, rate_floor, tier_of};

@@ -17,6 +17,12 @@ use tokio::time::Instant;
 /// separately from the error-retry budget.
 pub const MAX_RATE_LIMIT_RETRIES: u32 = 8;
 
+/// Longest `Retry-After` the client waits out. A 429 asking for more fails the call at once with
+/// [`crate::Error::RetryAfterTooLong`]: waiting longer would hang a cron run (and up to
+/// [`MAX_RATE_LIMIT_RETRIES`] such waits in a row), and waiting only this long would just draw
+/// the same answer again. Slack's own waits are seconds to a minute or two.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
 /// Share of the documented limit the client paces at: slightly under, so clock skew and window
 /// alignment on the server side rarely turn into 429s.
 pub const PACING: f64 = 0.95;

@@ -23,6 +23,11 @@ pub use model::{
 pub use rate::{RateRule, rate_rule};
 pub use server::{RequestRecord, SimHandle, start};
 
+/// The token the `slack-sim` binary accepts unless told otherwise. It is published (docs, tests),
+/// so [`start`] refuses it on any address other than loopback: there, anyone who can reach the
+/// port could read the workspace with it.
+pub const DEFAULT_TOKEN: &str = "xoxp-sim";
+
 /// How the server behaves, apart from the workspace it serves.
 #[derive(Clone, Default)]
 pub struct SimOptions {
@@ -75,4 +80,22 @@ pub enum SimError {
     },
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    #[error(
+        "refusing to listen on {addr} with the well-known token {DEFAULT_TOKEN:?}: the address is \
+         not loopback, so anyone who can reach it could read the workspace"
+    )]
+    WellKnownToken { addr: std::net::SocketAddr },
+}
+
+impl SimError {
+    /// What to do about it, for a `hint:` line.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            SimError::WellKnownToken { .. } => Some(
+                "pass --token (or SLACK_SIM_TOKEN) with a secret of your own, or listen on \
+                 127.0.0.1",
+            ),
+            _ => None,
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use slack_sim::{GenSpec, SimOptions, Workspace, generate, start};
+use slack_sim::{DEFAULT_TOKEN, GenSpec, SimError, SimOptions, Workspace, generate, start};
 
 /// A local Slack-compatible Web API server for tests and demos (see docs/slack-sim.md).
 #[derive(Parser)]
@@ -31,11 +31,12 @@ struct Cli {
     /// Cap on members per channel.
     #[arg(long)]
     max_members: Option<usize>,
-    /// The token the sim accepts.
+    /// The token the sim accepts. The default is well known: on an address that is not
+    /// loopback, pass a secret of your own.
     #[arg(
         long,
         env = "SLACK_SIM_TOKEN",
-        default_value = "xoxp-sim",
+        default_value = DEFAULT_TOKEN,
         hide_env_values = true
     )]
     token: String,
@@ -76,6 +77,9 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("slack-sim: {e:#}");
+            if let Some(hint) = e.downcast_ref::<SimError>().and_then(SimError::hint) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(2)
         }
     }

@@ -27,7 +27,7 @@ use crate::index::IndexCache;
 use crate::methods::{self, Ctx};
 use crate::params::{parse_form, parse_json};
 use crate::rate::{RateLimiter, rate_rule};
-use crate::{SimError, SimOptions, Workspace};
+use crate::{DEFAULT_TOKEN, SimError, SimOptions, Workspace};
 
 /// One request as the sim saw it. `params` never holds the token.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -119,11 +119,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Starts the sim on `addr` (use port 0 for any free port) and returns once it is accepting.
+/// Refuses [`DEFAULT_TOKEN`] on an address that is not loopback ([`SimError::WellKnownToken`]).
 pub async fn start(
     addr: SocketAddr,
     ws: Workspace,
     opts: SimOptions,
 ) -> Result<SimHandle, SimError> {
+    if !addr.ip().is_loopback() && opts.token == DEFAULT_TOKEN {
+        return Err(SimError::WellKnownToken { addr });
+    }
     if !(0.0..=1.0).contains(&opts.faults) {
         return Err(SimError::InvalidOption(format!(
             "faults must be a probability between 0 and 1, got {}",

@@ -124,3 +124,59 @@ async fn dump_then_load_serves_the_same_workspace_and_logs_without_token() {
     assert_eq!(lines.last().expect("line")["error"], "invalid_auth");
     assert!(!text.contains(TOKEN) && !text.contains("also-wrong"));
 }
+
+#[test]
+fn the_well_known_token_is_refused_off_loopback() {
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_slack-sim"))
+            .args(["--listen", listen, "--users", "3", "--channels", "1"])
+            .env_remove("SLACK_SIM_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run slack-sim");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{listen}: {stderr}");
+        assert!(out.stdout.is_empty(), "{listen}: it must not have started");
+        assert!(stderr.contains("well-known token"), "{stderr}");
+        assert!(
+            stderr.contains("hint:") && stderr.contains("--token"),
+            "{stderr}"
+        );
+    }
+    // The same token given explicitly is just as well known.
+    let out = Command::new(env!("CARGO_BIN_EXE_slack-sim"))
+        .args(["--listen", "0.0.0.0:0", "--token", slack_sim::DEFAULT_TOKEN])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run slack-sim");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_token_of_ones_own_may_listen_off_loopback_and_the_default_on_loopback() {
+    // Started and stopped at once: nothing is sent to the non-loopback address.
+    for (listen, token) in [
+        ("0.0.0.0:0", Some("xoxp-own-secret")),
+        ("127.0.0.1:0", None),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_slack-sim"));
+        cmd.args(["--listen", listen, "--users", "3", "--channels", "1"])
+            .env_remove("SLACK_SIM_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(t) = token {
+            cmd.args(["--token", t]);
+        }
+        let mut child = cmd.spawn().expect("spawn slack-sim");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read line");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            line.starts_with("listening on http://"),
+            "{listen}: {line:?}"
+        );
+    }
+}

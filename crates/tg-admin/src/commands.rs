@@ -238,7 +238,7 @@ pub async fn remove_user(
         );
         if !confirm_plan(&format!("Remove {to_apply} membership(s)?"), change)? {
             eprintln!("nothing changed");
-            return Ok(Outcome::Failed);
+            return Ok(Outcome::Declined);
         }
         for st in steps.iter_mut().filter(|st| st.action == Action::Apply) {
             let Some(user) = st.user.clone() else {
@@ -517,7 +517,7 @@ pub async fn rename(
         );
         if !confirm_plan(&format!("Rename {to_apply} group(s)?"), change)? {
             eprintln!("nothing changed");
-            return Ok(Outcome::Failed);
+            return Ok(Outcome::Declined);
         }
     }
     for st in &mut steps {

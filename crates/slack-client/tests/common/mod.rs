@@ -37,6 +37,12 @@ pub enum Reply {
     CutOff(String),
     /// Wait, then answer.
     Delayed(Duration, Box<Reply>),
+    /// HTTP 200 with no Content-Length whose body never ends: `chunk` bytes at a time, each
+    /// counted in `sent` as it is handed to the connection.
+    Endless {
+        chunk: usize,
+        sent: Arc<AtomicUsize>,
+    },
 }
 
 /// A request as the double saw it.
@@ -209,6 +215,18 @@ async fn handle(
             let mut r = Response::new(Body::from_stream(chunks));
             r.headers_mut()
                 .insert(header::CONTENT_LENGTH, announced.parse().expect("len"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                "application/json".parse().expect("ct"),
+            );
+            r
+        }
+        Reply::Endless { chunk, sent } => {
+            let chunks = futures::stream::repeat_with(move || {
+                sent.fetch_add(chunk, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; chunk]))
+            });
+            let mut r = Response::new(Body::from_stream(chunks));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 "application/json".parse().expect("ct"),
