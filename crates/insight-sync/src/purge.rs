@@ -101,7 +101,7 @@ pub(crate) async fn purge_user(
     );
     if !cli_support::confirm(&question, yes)? {
         eprintln!("insight-sync purge-user: declined; nothing was removed");
-        return Ok(Outcome::Failed);
+        return Ok(Outcome::Declined);
     }
     // Snapshots first: if this dies halfway, the rows still name the person for a rerun.
     let rewritten = snapshot::purge_users(out, &ids, true, false).map_err(|e| {
