@@ -11,6 +11,9 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+mod output_files;
+pub use output_files::{owner_only_umask, remove_stale_temps};
+
 /// Environment variable names the tools read, in one place so docs and code agree.
 pub mod env {
     pub const SLACK_TOKEN: &str = "SLACK_TOKEN";
