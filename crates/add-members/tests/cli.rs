@@ -378,7 +378,9 @@ async fn demo_frank_works() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+        };
         let out = dir.path().join("out");
         assert_eq!(mode(&out), 0o700);
         assert!(out.join("add-members.jsonl").is_file());

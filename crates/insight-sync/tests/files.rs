@@ -64,7 +64,10 @@ fn everything_a_sync_writes_is_owner_only() {
     ok(&insight_sync(dir.path(), &[]));
     let out = dir.path().join("out");
     let all = files(&out);
-    assert!(all.iter().any(|p| p.to_string_lossy().ends_with(".json.gz")));
+    assert!(
+        all.iter()
+            .any(|p| p.to_string_lossy().ends_with(".json.gz"))
+    );
     assert!(all.iter().any(|p| p.to_string_lossy().ends_with(".db")));
     for p in &all {
         assert_eq!(mode(p), 0o600, "{}: {:o}", p.display(), mode(p));

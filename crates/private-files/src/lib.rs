@@ -217,7 +217,11 @@ mod tests {
     #[cfg(unix)]
     fn mode(path: &Path) -> u32 {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
     }
 
     #[test]
@@ -319,7 +323,10 @@ mod tests {
             ]
         );
         assert!(root.join("c1/deeper/x.partial").exists(), "beyond depth");
-        assert_eq!(std::fs::read_to_string(root.join("a.txt")).expect("r"), "real");
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.txt")).expect("r"),
+            "real"
+        );
         assert!(root.join("c1/2025-01-01.json").exists());
         live.commit().expect("the live temp file was not removed");
         assert!(root.join("live.txt").exists());

@@ -28,8 +28,15 @@ fn modes_hold_under_a_permissive_umask() {
         .output()
         .expect("run the child");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("1 passed"), "the child test did not run:\n{text}");
+    assert!(
+        out.status.success(),
+        "child failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("1 passed"),
+        "the child test did not run:\n{text}"
+    );
 }
 
 #[test]
@@ -67,7 +74,13 @@ fn child_writes_under_umask_000() {
     for d in ["a", "a/b", "logs", "db", "c"] {
         assert_eq!(mode(&dir.path().join(d)), 0o700, "{d}");
     }
-    for f in ["a/b/r.csv", "logs/op.jsonl", "db/x.db", "c/e.json", "new.lock"] {
+    for f in [
+        "a/b/r.csv",
+        "logs/op.jsonl",
+        "db/x.db",
+        "c/e.json",
+        "new.lock",
+    ] {
         assert_eq!(mode(&dir.path().join(f)), 0o600, "{f}");
     }
 }

@@ -489,7 +489,10 @@ async fn reports_and_database_are_owner_only_and_stale_temps_go() {
     assert!(t.reports().join("slack-audit-latest.xlsx").is_file());
     assert_owner_only(&t.out());
 
-    let stale = [".report-Ab12Cd.tmp", ".slack-audit-latest.xlsx.x1y2z3.partial"];
+    let stale = [
+        ".report-Ab12Cd.tmp",
+        ".slack-audit-latest.xlsx.x1y2z3.partial",
+    ];
     for f in stale {
         std::fs::write(t.reports().join(f), "half").expect("plant");
     }

@@ -42,7 +42,10 @@ fn is_windows_device_name(name: &str) -> bool {
     if matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL") {
         return true;
     }
-    match upper.strip_prefix("COM").or_else(|| upper.strip_prefix("LPT")) {
+    match upper
+        .strip_prefix("COM")
+        .or_else(|| upper.strip_prefix("LPT"))
+    {
         Some(n) => {
             let mut chars = n.chars();
             matches!(
@@ -92,7 +95,15 @@ mod tests {
         ] {
             assert_eq!(sanitize(name, "C1"), safe, "{name}");
         }
-        for name in ["console", "com10", "lpt", "nul-ops", "auxiliary", "acon", "com1-team"] {
+        for name in [
+            "console",
+            "com10",
+            "lpt",
+            "nul-ops",
+            "auxiliary",
+            "acon",
+            "com1-team",
+        ] {
             assert_eq!(sanitize(name, "C1"), name, "{name}");
         }
     }

@@ -496,7 +496,9 @@ async fn export(
                 since: settings.since,
                 until: settings.until,
             };
-            Box::new(formats::slack::SlackSink::new(&out_dir, cli.zip, window).map_err(export_error)?)
+            Box::new(
+                formats::slack::SlackSink::new(&out_dir, cli.zip, window).map_err(export_error)?,
+            )
         }
     };
 

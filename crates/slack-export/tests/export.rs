@@ -726,7 +726,11 @@ async fn many_channels_come_out_in_the_order_asked_and_whole_under_faults() {
 #[cfg(unix)]
 fn assert_owner_only(root: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(root).expect("metadata").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(root)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o700, "{}: {mode:o}", root.display());
     for e in std::fs::read_dir(root).expect("readable dir").flatten() {
         let p = e.path();
@@ -764,7 +768,11 @@ async fn every_export_file_is_owner_only() {
 #[cfg(unix)]
 fn assert_owner_only_file(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600, "{}: {mode:o}", path.display());
 }
 
@@ -788,14 +796,23 @@ async fn temp_files_of_a_killed_run_are_removed_at_the_next_start() {
     for f in stale.iter().chain(&real) {
         std::fs::write(out.join(f), format!("planted {f}")).expect("plant");
     }
-    ok(&run(&sim, dir.path(), "out", &["export-lab", "--format", "slack"]).await);
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["export-lab", "--format", "slack"],
+    )
+    .await);
     for f in stale {
         assert!(!out.join(f).exists(), "{f} is still there");
     }
     for f in real {
         assert_eq!(read(&out.join(f)), format!("planted {f}"), "{f}");
     }
-    assert!(out.join("slack-export/export-lab/2026-01-05.json").is_file());
+    assert!(
+        out.join("slack-export/export-lab/2026-01-05.json")
+            .is_file()
+    );
 }
 
 /// A later run with a narrower window replaces only what it fetched: day files outside its window
@@ -805,7 +822,13 @@ async fn narrower_slack_export_keeps_day_files_outside_its_window() {
     let sim = sim(SimOptions::default()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("out/slack-export/export-lab");
-    ok(&run(&sim, dir.path(), "out", &["export-lab", "--format", "slack"]).await);
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["export-lab", "--format", "slack"],
+    )
+    .await);
     let wide = outputs(&root);
     assert_eq!(
         wide.keys().collect::<Vec<_>>(),
@@ -841,7 +864,13 @@ async fn narrower_slack_export_keeps_day_files_outside_its_window() {
     assert_eq!(ts, [T_JOIN, T_PARENT, T_REPLY1]);
 
     // Without a window a run owns the whole channel, as before.
-    ok(&run(&sim, dir.path(), "out", &["export-lab", "--format", "slack"]).await);
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["export-lab", "--format", "slack"],
+    )
+    .await);
     let full = outputs(&root);
     assert_eq!(full["2026-01-06.json"], wide["2026-01-06.json"]);
     assert_eq!(full["2026-01-05.json"], after["2026-01-05.json"]);

@@ -86,9 +86,8 @@ fn fresh_file_gets_every_migration_and_parent_dirs() {
 #[test]
 fn database_files_and_new_dirs_are_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let mode = |p: &std::path::Path| {
-        std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
-    };
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("state/slack-tools.db");
     let store = Store::open(&path).expect("opens");

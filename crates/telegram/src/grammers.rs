@@ -861,7 +861,11 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode(&path), 0o600);
-            assert_eq!(mode(&dir.path().join("sub")), 0o700, "the directory made for it");
+            assert_eq!(
+                mode(&dir.path().join("sub")),
+                0o700,
+                "the directory made for it"
+            );
         }
         let reopened = FileSession::open(&path).expect("reopen");
         assert!(reopened.has_auth_key());

@@ -19,7 +19,11 @@ pub fn session_path() -> Result<PathBuf, TelegramError> {
         tracing::info!(
             "using the Telegram session at its old location {}; it can be moved to {} (owner-only, outside the shared output folder), or TELEGRAM_SESSION set to its path",
             found.path.display(),
-            found.state_path.as_deref().unwrap_or(Path::new("?")).display(),
+            found
+                .state_path
+                .as_deref()
+                .unwrap_or(Path::new("?"))
+                .display(),
         );
     }
     Ok(found.path)

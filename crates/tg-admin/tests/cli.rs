@@ -541,7 +541,10 @@ fn export_names_are_unique_ignoring_case_and_capped() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let lower = std::fs::read_to_string(env.out().join("Acme.json")).expect("Acme");
     let upper = std::fs::read_to_string(env.out().join("ACME_-2002.json")).expect("ACME");
-    assert!(lower.contains("lower acme") && !lower.contains("UPPER"), "{lower}");
+    assert!(
+        lower.contains("lower acme") && !lower.contains("UPPER"),
+        "{lower}"
+    );
     assert!(upper.contains("UPPER ACME"), "{upper}");
     let names: Vec<String> = std::fs::read_dir(env.out())
         .expect("ls")
@@ -583,7 +586,12 @@ fn everything_written_is_owner_only() {
     let demo = tempfile::tempdir().expect("tempdir");
     let out = demo.path().join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_tg-admin"))
-        .args(["--demo", "--out", out.to_str().expect("utf8"), "admin-status"])
+        .args([
+            "--demo",
+            "--out",
+            out.to_str().expect("utf8"),
+            "admin-status",
+        ])
         .current_dir(demo.path())
         .stdin(Stdio::null())
         .output()
@@ -619,7 +627,10 @@ fn session_is_read_from_the_state_dir_or_its_old_place() {
     let o = run();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("session file output/telegram.session"), "{err}");
+    assert!(
+        err.contains("session file output/telegram.session"),
+        "{err}"
+    );
     let new_place = state.join("slack-tools/telegram.session");
     assert!(
         err.contains("old location output/telegram.session")

@@ -20,9 +20,9 @@ use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
 
 use crate::files::AtomicFile;
-use private_files::NamedTempFile;
 use crate::sink::{ChannelMeta, ExportError, Item, Sink};
 use crate::window::{key_time, ts_key};
+use private_files::NamedTempFile;
 
 /// The folder (and zip file stem) the layout is written to under `--out`.
 pub const EXPORT_DIR: &str = "slack-export";
