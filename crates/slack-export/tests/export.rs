@@ -875,3 +875,29 @@ async fn narrower_slack_export_keeps_day_files_outside_its_window() {
     assert_eq!(full["2026-01-06.json"], wide["2026-01-06.json"]);
     assert_eq!(full["2026-01-05.json"], after["2026-01-05.json"]);
 }
+
+/// `con`, `nul` and `com1` are valid Slack channel names and Windows device names: their files
+/// get a `_` so the export opens on Windows too.
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_device_channel_names_are_escaped() {
+    let sim = sim(SimOptions::default()).await;
+    sim.with_workspace(|ws| {
+        for (id, name) in [("C0CON00001", "con"), ("C0COM00001", "com1")] {
+            ws.channels.push(Channel {
+                id: id.into(),
+                name: name.into(),
+                created: 1_767_000_000,
+                creator: "U0DEMOOPS".into(),
+                members: vec!["U0DEMOOPS".into()],
+                messages: vec![
+                    json!({"type": "message", "ts": T_PARENT, "user": "U0DEMOOPS", "text": "hi"}),
+                ],
+                ..Channel::default()
+            });
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&run(&sim, dir.path(), "out", &["con", "com1"]).await);
+    let files: Vec<String> = outputs(&dir.path().join("out")).into_keys().collect();
+    assert_eq!(files, ["com1_.txt", "con_.txt"]);
+}
