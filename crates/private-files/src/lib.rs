@@ -153,14 +153,17 @@ pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> io::Result<()> {
     file.commit_durable()
 }
 
-/// Whether `name` is a temporary file of ours: `*.partial` (this crate, and slack-export's files
-/// and zip before it), `.report-*.tmp` (report writers), `*.json.tmp` (insight snapshots) and
-/// `.*.html.tmp` (the insight dashboard) from earlier versions.
+/// Whether `name` is a temporary file of ours: `.<name>.<random>.partial` (this crate), and from
+/// earlier versions `<file>.partial` of slack-export's `.txt`, `.json` and `.zip` files,
+/// `.report-*.tmp` (report writers), `*.json.tmp` (insight snapshots) and `.insight.html.tmp`.
+/// Narrow on purpose: `--out` may be a folder that other programs write to as well.
 pub fn is_temp_name(name: &str) -> bool {
-    name.ends_with(TEMP_SUFFIX)
+    (name.starts_with('.') && name.ends_with(TEMP_SUFFIX))
+        || [".txt.partial", ".json.partial", ".zip.partial", ".json.tmp"]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
         || (name.starts_with(".report-") && name.ends_with(".tmp"))
-        || name.ends_with(".json.tmp")
-        || (name.starts_with('.') && name.ends_with(".html.tmp"))
+        || name == ".insight.html.tmp"
 }
 
 /// Removes the temporary files ([`is_temp_name`]) a killed run left in `dir` and, `depth` levels
@@ -287,6 +290,8 @@ mod tests {
         for name in [
             "report.csv",
             "notes.tmp",
+            "movie.mkv.partial",
+            ".other.html.tmp",
             "2025-01-01.json",
             "partial.txt",
             "insight.html",
@@ -304,7 +309,7 @@ mod tests {
             "a.txt.partial",
             ".report-xyz.tmp",
             "c1/2025-01-01.json.partial",
-            "c1/deeper/x.partial",
+            "c1/deeper/.x.json.Ab12.partial",
         ] {
             std::fs::write(root.join(f), "stale").expect("plant");
         }
@@ -322,7 +327,10 @@ mod tests {
                 root.join("c1/2025-01-01.json.partial"),
             ]
         );
-        assert!(root.join("c1/deeper/x.partial").exists(), "beyond depth");
+        assert!(
+            root.join("c1/deeper/.x.json.Ab12.partial").exists(),
+            "beyond depth"
+        );
         assert_eq!(
             std::fs::read_to_string(root.join("a.txt")).expect("r"),
             "real"

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use private_files::NamedTempFile;
 use serde_json::{Map, Value, json};
 use slack_client::User;
 use store::export::SpoolOrder;
@@ -22,7 +23,6 @@ use zip::write::SimpleFileOptions;
 use crate::files::AtomicFile;
 use crate::sink::{ChannelMeta, ExportError, Item, Sink};
 use crate::window::{key_time, ts_key};
-use private_files::NamedTempFile;
 
 /// The folder (and zip file stem) the layout is written to under `--out`.
 pub const EXPORT_DIR: &str = "slack-export";
