@@ -7,7 +7,8 @@
 //! their mode: only the ones created here are `0700`.
 //!
 //! A temporary file is named `.<final name>.<random>.partial` and holds an advisory lock while it is
-//! open, so [`remove_stale_temps`] removes only what no running process is writing.
+//! open, so [`remove_stale_temps`] removes only what no running process is writing (it removes a
+//! file under that lock, and a writer checks its file is still there once it holds the lock).
 
 use std::ffi::OsString;
 use std::fs::{DirBuilder, File, OpenOptions};
@@ -83,11 +84,42 @@ pub fn temp_for(dest: &Path) -> io::Result<NamedTempFile> {
     builder.prefix(&prefix).suffix(TEMP_SUFFIX);
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(FILE_MODE));
-    let tmp = builder.tempfile_in(dir)?;
-    // The lock tells `remove_stale_temps` of another run that this file is being written. A
-    // filesystem without locks only loses that protection.
-    let _ = tmp.as_file().try_lock();
-    Ok(tmp)
+    // The lock tells `remove_stale_temps` of another run that this file is being written. That
+    // run may have found the file in the moment between its creation and the lock, and removed
+    // it (under its own lock, which `lock` waits for): then the file is made again.
+    for _ in 0..3 {
+        let tmp = builder.tempfile_in(dir)?;
+        if tmp.as_file().lock().is_err() {
+            // A filesystem without locks: only that protection is lost.
+            return Ok(tmp);
+        }
+        if still_at_its_path(&tmp) {
+            return Ok(tmp);
+        }
+    }
+    Err(io::Error::other(format!(
+        "temporary files in {} were removed as soon as they were made",
+        dir.display()
+    )))
+}
+
+/// Whether the temp file's path still names the file this process has open.
+fn still_at_its_path(tmp: &NamedTempFile) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (
+            std::fs::symlink_metadata(tmp.path()),
+            tmp.as_file().metadata(),
+        ) {
+            (Ok(at_path), Ok(open)) => at_path.ino() == open.ino() && at_path.dev() == open.dev(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tmp.path().exists()
+    }
 }
 
 /// A file being written next to its final path; [`AtomicFile::commit`] renames it into place, so
@@ -192,24 +224,31 @@ fn remove_in(dir: &Path, depth: usize, removed: &mut Vec<PathBuf>) -> io::Result
             continue;
         }
         let is_temp = entry.file_name().to_str().is_some_and(is_temp_name);
-        if !is_temp || !kind.is_file() || in_use(&path) {
-            continue;
-        }
-        match std::fs::remove_file(&path) {
-            Ok(()) => removed.push(path),
-            // Its writer renamed or removed it meanwhile.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        if is_temp && kind.is_file() && remove_unless_in_use(&path)? {
+            removed.push(path);
         }
     }
     Ok(())
 }
 
-/// Whether a running process holds the file's lock (it is writing it).
-fn in_use(path: &Path) -> bool {
-    match File::open(path) {
-        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
-        Err(_) => false,
+/// Removes `path` unless a running process holds its lock (it is writing it). The lock is held
+/// while removing, so a writer that gets it afterwards finds its file gone (see [`temp_for`]).
+fn remove_unless_in_use(path: &Path) -> io::Result<bool> {
+    let _guard = match File::open(path) {
+        Ok(file) => match file.try_lock() {
+            Ok(()) => Some(file),
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+            // A filesystem without locks: nothing tells a live file from a stale one.
+            Err(std::fs::TryLockError::Error(_)) => None,
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(_) => None,
+    };
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        // Its writer renamed or removed it meanwhile.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -273,6 +312,24 @@ mod tests {
         std::fs::write(&path, "data").expect("seed");
         ensure_file(&path).expect("ensure");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "data");
+    }
+
+    /// A cleaner that removed a temp file between its creation and its lock: the writer notices
+    /// and writes to a new one.
+    #[cfg(unix)]
+    #[test]
+    fn a_temp_file_removed_before_its_lock_is_noticed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(dir.path())
+            .expect("temp");
+        assert!(still_at_its_path(&tmp));
+        std::fs::remove_file(tmp.path()).expect("removed by another run");
+        assert!(!still_at_its_path(&tmp));
+        // Same name, another file.
+        std::fs::write(tmp.path(), "someone else's").expect("recreate");
+        assert!(!still_at_its_path(&tmp));
     }
 
     #[test]
