@@ -61,7 +61,7 @@ impl GrammersSettings {
             hint: "copy the numeric api_id from my.telegram.org".into(),
         })?;
         let api_hash = var("TELEGRAM_API_HASH").ok_or_else(|| missing("TELEGRAM_API_HASH"))?;
-        let session_path = crate::session_path()?;
+        let session_path = crate::session_path::session_path_logged()?;
         Ok(Self {
             api_id,
             api_hash,

@@ -13,8 +13,12 @@ pub const LEGACY_SESSION: &str = "output/telegram.session";
 
 /// The session file to use, from the environment (see the module docs).
 pub fn session_path() -> Result<PathBuf, TelegramError> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let found = resolve(var, |p| p.exists())?;
+    Ok(from_env()?.path)
+}
+
+/// [`session_path`], saying in a log line when it is the old place: for the code that opens it.
+pub(crate) fn session_path_logged() -> Result<PathBuf, TelegramError> {
+    let found = from_env()?;
     if found.legacy {
         tracing::info!(
             "using the Telegram session at its old location {}; it can be moved to {} (owner-only, outside the shared output folder), or TELEGRAM_SESSION set to its path",
@@ -27,6 +31,11 @@ pub fn session_path() -> Result<PathBuf, TelegramError> {
         );
     }
     Ok(found.path)
+}
+
+fn from_env() -> Result<Found, TelegramError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    resolve(var, |p| p.exists())
 }
 
 #[derive(Debug, PartialEq)]
