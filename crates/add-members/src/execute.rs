@@ -132,13 +132,10 @@ impl Recorder {
 
     fn ensure_open(&mut self) -> anyhow::Result<&mut (File, Store, i64)> {
         if self.open.is_none() {
-            std::fs::create_dir_all(&self.out_dir)
+            private_files::create_dir_all(&self.out_dir)
                 .with_context(|| format!("creating {}", self.out_dir.display()))?;
             let path = self.out_dir.join(LOG_FILE);
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
+            let file = private_files::open_append(&path)
                 .with_context(|| format!("opening the log {}", path.display()))?;
             let store = Store::open(&self.db_path)?;
             self.run.log_file = Some(path.display().to_string());

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before anything can create a file: what the tools write is for their owner only.
+    cli_support::owner_only_umask();
     if let Some(code) = cli_support::handle_generators::<add_members::Cli>() {
         return code;
     }

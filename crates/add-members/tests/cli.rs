@@ -374,4 +374,18 @@ async fn demo_frank_works() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("#bitsafe-globex"), "{run:?}");
     assert!(run.stdout.contains("added 7"), "{run:?}");
+    // The JSON-lines log and the database hold who was invited where: owner-only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+        };
+        let out = dir.path().join("out");
+        assert_eq!(mode(&out), 0o700);
+        assert!(out.join("add-members.jsonl").is_file());
+        for e in std::fs::read_dir(&out).expect("out").flatten() {
+            assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
+        }
+    }
 }

@@ -12,8 +12,10 @@ use clap::{Args, CommandFactory};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 mod dotenv;
+mod output_files;
 
 pub use dotenv::load_dotenv;
+pub use output_files::{owner_only_umask, remove_stale_temps};
 
 /// Environment variable names the tools read, in one place so docs and code agree.
 pub mod env {

@@ -293,7 +293,9 @@ pub fn write_outputs(
     out: &Path,
     formats: &[Format],
 ) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    private_files::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    // Reports and dashboards a killed run left half-written.
+    cli_support::remove_stale_temps(out, 0)?;
     let tables = tables::tables(m);
     let mut written = Vec::new();
     if formats.contains(&Format::Csv) {
@@ -314,9 +316,7 @@ pub fn write_outputs(
     }
     if formats.contains(&Format::Html) {
         let p = out.join("insight.html");
-        let tmp = out.join(".insight.html.tmp");
-        std::fs::write(&tmp, dashboard::render(m))
-            .and_then(|()| std::fs::rename(&tmp, &p))
+        private_files::write(&p, dashboard::render(m))
             .with_context(|| format!("writing {}", p.display()))?;
         written.push(p);
     }

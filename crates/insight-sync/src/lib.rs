@@ -84,6 +84,9 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
     let cfg = insight::load_config(&config_dir).map_err(config_error)?;
     let db = cli.common.db_path();
     let out = cli.common.out.clone();
+    // Snapshots a killed run left half-written (`<out>/insight-raw/<day>/`): before a sync, prune
+    // and purge-user alike.
+    cli_support::remove_stale_temps(&out, 2)?;
     if cli.json && cli.command.is_some() {
         return Err(
             UsageError::new("--json applies to a sync, not to a subcommand")

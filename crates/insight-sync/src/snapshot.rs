@@ -64,19 +64,15 @@ pub fn scrub(v: &mut Value, drop: &HashSet<String>, keep_text: bool) -> bool {
     }
 }
 
-/// Writes `value` gzip-compressed to `path` (via a temp file, so a kill leaves no half file).
+/// Writes `value` gzip-compressed to `path` (via a temp file, so a kill leaves no half file),
+/// owner-only like everything holding workspace data.
 pub fn write_gz(path: &Path, value: &Value) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    {
-        let file = std::fs::File::create(&tmp)?;
-        let mut gz = GzEncoder::new(file, Compression::fast());
-        serde_json::to_writer(&mut gz, value)?;
-        gz.finish()?.flush()?;
-    }
-    std::fs::rename(&tmp, path)
+    let file = private_files::AtomicFile::create(path)?;
+    let mut gz = GzEncoder::new(file, Compression::fast());
+    serde_json::to_writer(&mut gz, value)?;
+    let mut file = gz.finish()?;
+    file.flush()?;
+    file.commit()
 }
 
 /// Reads a gzip JSON snapshot.

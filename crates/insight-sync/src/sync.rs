@@ -187,12 +187,12 @@ pub struct SyncLock {
 pub fn lock(db: &Path) -> Result<SyncLock, SyncError> {
     let path = PathBuf::from(format!("{}.insight-lock", db.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| SyncError::LockIo {
+        private_files::create_dir_all(dir).map_err(|source| SyncError::LockIo {
             path: path.clone(),
             source,
         })?;
     }
-    let file = std::fs::OpenOptions::new()
+    let file = private_files::options()
         .create(true)
         .truncate(false)
         .write(true)

@@ -82,7 +82,8 @@ fn is_plain_number(s: &str) -> bool {
 
 /// Writes a file atomically: `write` fills a temp file in the same directory, which is flushed to
 /// disk and then renamed over `path`. Creates missing parent directories. On any error the temp file
-/// is removed and `path` is left as it was.
+/// is removed and `path` is left as it was. Reports hold customer data: the file is created 0600 and
+/// new directories 0700 (see `private-files`).
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<(), ReportError>,
@@ -91,25 +92,9 @@ pub fn write_atomically(
         path: path.to_path_buf(),
         source,
     };
-    // Same directory as the target, so the rename never crosses filesystems.
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(io_err)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".report-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_err)?;
-    {
-        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
-        write(&mut buffered)?;
-        buffered.flush().map_err(io_err)?;
-    }
-    tmp.as_file().sync_all().map_err(io_err)?;
-    tmp.persist(path).map_err(|e| io_err(e.error))?;
-    Ok(())
+    let mut file = private_files::AtomicFile::create(path).map_err(io_err)?;
+    write(&mut file)?;
+    file.commit_durable().map_err(io_err)
 }
 
 #[cfg(test)]

@@ -276,6 +276,8 @@ pub async fn run_audit(common: &CommonArgs, args: &AuditArgs) -> anyhow::Result<
     let previous = engine::previous_result(&store);
     let changes = previous.map(|p| changes_since(p, &run.result));
     let reports_dir = common.out.join(outputs::REPORTS_DIR);
+    // Reports a killed run left half-written.
+    cli_support::remove_stale_temps(&reports_dir, 0)?;
     let reports =
         outputs::write_reports(&reports_dir, started_at, &config, &run, changes.as_ref())?;
     let run_id = engine::record(&mut store, started_at, &run)?;

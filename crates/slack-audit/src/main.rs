@@ -6,6 +6,8 @@ use clap::Parser;
 use slack_audit::Cli;
 
 fn main() -> ExitCode {
+    // Before anything can create a file: what the tools write is for their owner only.
+    cli_support::owner_only_umask();
     if let Some(code) = cli_support::handle_generators::<Cli>() {
         return code;
     }

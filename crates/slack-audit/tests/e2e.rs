@@ -475,3 +475,33 @@ async fn notify_posts_the_summary_and_logs_delivery() {
     assert_eq!(status, "failed");
     assert!(error.unwrap_or_default().contains("channel_not_found"));
 }
+
+/// Reports, the history database and the demo account hold customer data: owner-only from
+/// creation. Temp files a killed run left next to the reports go at the next run's start.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_and_database_are_owner_only_and_stale_temps_go() {
+    let t = TestDir::new();
+    let mut cmd = t.command(None);
+    cmd.arg("--demo");
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    assert!(t.reports().join("slack-audit-latest.xlsx").is_file());
+    assert_owner_only(&t.out());
+
+    let stale = [
+        ".report-Ab12Cd.tmp",
+        ".slack-audit-latest.xlsx.x1y2z3.partial",
+    ];
+    for f in stale {
+        std::fs::write(t.reports().join(f), "half").expect("plant");
+    }
+    let mut cmd = t.command(None);
+    cmd.arg("--demo");
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    for f in stale {
+        assert!(!t.reports().join(f).exists(), "{f} left");
+    }
+    assert!(t.reports().join("slack-audit-latest-groups.csv").is_file());
+}

@@ -1,12 +1,11 @@
-//! Output files: safe names from channel names, and writes that appear whole or not at all (a
-//! temporary file renamed into place), so a killed run never leaves a half-written export file.
+//! Output files: safe names from channel names. Files are written through
+//! [`private_files::AtomicFile`] (owner-only, renamed into place whole), re-exported here.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+pub use private_files::AtomicFile;
 
 /// A channel name as a file or folder name: no path separators, no `..`, no control characters,
-/// nothing Windows refuses. Falls back to `fallback` (the channel ID) when nothing usable is left.
+/// nothing Windows refuses (its reserved device names such as `CON` or `com1.txt` get a `_` after
+/// the name part). Falls back to `fallback` (the channel ID) when nothing usable is left.
 pub fn sanitize(name: &str, fallback: &str) -> String {
     let cleaned: String = name
         .chars()
@@ -22,8 +21,39 @@ pub fn sanitize(name: &str, fallback: &str) -> String {
         .trim_end_matches(['.', ' ']);
     if trimmed.is_empty() {
         sanitize_id(fallback)
+    } else if is_windows_device_name(trimmed) {
+        // `con` -> `con_`, `nul.old` -> `nul_.old`: the part before the first dot is what Windows
+        // matches (the folder, or the file once `.txt` is added).
+        match trimmed.split_once('.') {
+            Some((stem, rest)) => format!("{stem}_.{rest}"),
+            None => format!("{trimmed}_"),
+        }
     } else {
         trimmed.to_string()
+    }
+}
+
+/// Whether Windows reads `name` as a device (CON, PRN, AUX, NUL, COM0-9, LPT0-9, also with the
+/// superscript digits ¹²³), ignoring case, an extension and spaces before it: `nul.txt` and
+/// `Com1 .json` open the device, not a file.
+fn is_windows_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = stem.to_ascii_uppercase();
+    if matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL") {
+        return true;
+    }
+    match upper
+        .strip_prefix("COM")
+        .or_else(|| upper.strip_prefix("LPT"))
+    {
+        Some(n) => {
+            let mut chars = n.chars();
+            matches!(
+                (chars.next(), chars.next()),
+                (Some('0'..='9' | '¹' | '²' | '³'), None)
+            )
+        }
+        None => false,
     }
 }
 
@@ -33,72 +63,6 @@ fn sanitize_id(id: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
     if s.is_empty() { "channel".into() } else { s }
-}
-
-/// A file being written next to its final path; [`AtomicFile::commit`] renames it into place.
-/// Dropped without commit, the temporary file is removed.
-pub struct AtomicFile {
-    tmp: PathBuf,
-    dest: PathBuf,
-    writer: Option<BufWriter<File>>,
-}
-
-impl AtomicFile {
-    pub fn create(dest: &Path) -> io::Result<Self> {
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut name = dest
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(".partial");
-        let tmp = dest.with_file_name(name);
-        let file = File::create(&tmp)?;
-        Ok(AtomicFile {
-            tmp,
-            dest: dest.to_path_buf(),
-            writer: Some(BufWriter::with_capacity(256 * 1024, file)),
-        })
-    }
-
-    pub fn commit(mut self) -> io::Result<()> {
-        // No fsync: the rename alone makes a killed run leave the old file or the new one, and
-        // every run re-renders its files from the spool, so a power cut costs a rerun, not data.
-        if let Some(mut w) = self.writer.take() {
-            w.flush()?;
-        }
-        std::fs::rename(&self.tmp, &self.dest)
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-impl AtomicFile {
-    fn inner(&mut self) -> io::Result<&mut BufWriter<File>> {
-        // `writer` is only taken by `commit`, which consumes self.
-        self.writer
-            .as_mut()
-            .ok_or_else(|| io::Error::other("output file already committed"))
-    }
-}
-
-impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner()?.write(buf)
-    }
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.inner()?.write_all(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner()?.flush()
-    }
 }
 
 #[cfg(test)]
@@ -117,23 +81,30 @@ mod tests {
     }
 
     #[test]
-    fn atomic_file_appears_only_on_commit() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let dest = dir.path().join("sub/out.txt");
-        let mut f = AtomicFile::create(&dest).expect("create");
-        f.write_all(b"hello").expect("write");
-        assert!(!dest.exists());
-        f.commit().expect("commit");
-        assert_eq!(std::fs::read_to_string(&dest).expect("read"), "hello");
-        let mut g = AtomicFile::create(&dest).expect("create");
-        g.write_all(b"half").expect("write");
-        drop(g);
-        assert_eq!(std::fs::read_to_string(&dest).expect("read"), "hello");
-        assert_eq!(
-            std::fs::read_dir(dest.parent().expect("dir"))
-                .expect("ls")
-                .count(),
-            1
-        );
+    fn windows_device_names_get_an_underscore() {
+        for (name, safe) in [
+            ("CON", "CON_"),
+            ("con", "con_"),
+            ("Nul", "Nul_"),
+            ("aux.txt", "aux_.txt"),
+            ("prn.tar.gz", "prn_.tar.gz"),
+            ("com1", "com1_"),
+            ("LPT9", "LPT9_"),
+            ("COM¹", "COM¹_"),
+            ("nul .txt", "nul _.txt"),
+        ] {
+            assert_eq!(sanitize(name, "C1"), safe, "{name}");
+        }
+        for name in [
+            "console",
+            "com10",
+            "lpt",
+            "nul-ops",
+            "auxiliary",
+            "acon",
+            "com1-team",
+        ] {
+            assert_eq!(sanitize(name, "C1"), name, "{name}");
+        }
     }
 }

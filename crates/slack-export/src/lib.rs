@@ -472,8 +472,10 @@ async fn export(
     }
 
     let out_dir = cli.common.out.clone();
-    std::fs::create_dir_all(&out_dir)
+    private_files::create_dir_all(&out_dir)
         .with_context(|| format!("creating the output directory {}", out_dir.display()))?;
+    // Temporary files of a killed run: text and JSON files, the zip, the layout's day files.
+    cli_support::remove_stale_temps(&out_dir, 2)?;
     let export_key = out_dir
         .canonicalize()
         .with_context(|| format!("resolving {}", out_dir.display()))?
@@ -490,7 +492,13 @@ async fn export(
         )),
         Format::Json => Box::new(formats::json::JsonSink::new(out_dir.clone())),
         Format::Slack => {
-            Box::new(formats::slack::SlackSink::new(&out_dir, cli.zip).map_err(export_error)?)
+            let window = formats::slack::Window {
+                since: settings.since,
+                until: settings.until,
+            };
+            Box::new(
+                formats::slack::SlackSink::new(&out_dir, cli.zip, window).map_err(export_error)?,
+            )
         }
     };
 

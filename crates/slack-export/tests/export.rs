@@ -721,3 +721,183 @@ async fn many_channels_come_out_in_the_order_asked_and_whole_under_faults() {
         "the faulty sim injected no faults"
     );
 }
+
+/// Files and directories under `root`: every file 0600, every directory 0700 (the run made them).
+#[cfg(unix)]
+fn assert_owner_only(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "{}: {mode:o}", root.display());
+    for e in std::fs::read_dir(root).expect("readable dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            assert_owner_only(&p);
+        } else {
+            assert_owner_only_file(&p);
+        }
+    }
+}
+
+/// Exports hold customer messages: every format writes files only their owner reads, in
+/// directories only the owner enters, whatever the umask the tool was started with.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn every_export_file_is_owner_only() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (out, extra) in [
+        ("text", &[][..]),
+        ("json", &["--format", "json"][..]),
+        ("layout", &["--format", "slack"][..]),
+        ("zipped", &["--format", "slack", "--zip"][..]),
+    ] {
+        let mut args = vec!["export-lab"];
+        args.extend_from_slice(extra);
+        ok(&run(&sim, dir.path(), out, &args).await);
+        assert_owner_only(&dir.path().join(out));
+        // The spool database the run made beside it.
+        assert_owner_only_file(&dir.path().join(format!("{out}.db")));
+    }
+    assert!(dir.path().join("zipped/slack-export.zip").is_file());
+}
+
+#[cfg(unix)]
+fn assert_owner_only_file(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "{}: {mode:o}", path.display());
+}
+
+/// Temporary files a killed export left (a day file, the zip, a text file, from this version and
+/// the one before) are removed at the next start; finished files are not touched.
+#[tokio::test(flavor = "multi_thread")]
+async fn temp_files_of_a_killed_run_are_removed_at_the_next_start() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let stale = [
+        "slack-export.zip.partial",
+        "export-lab.txt.partial",
+        ".notes.txt.Ab12Cd.partial",
+        "slack-export/users.json.partial",
+        "slack-export/old-channel/2025-12-31.json.partial",
+        "slack-export/old-channel/.2025-12-30.json.Xy9Zq1.partial",
+    ];
+    let real = ["notes.txt", "slack-export/old-channel/2025-12-31.json"];
+    std::fs::create_dir_all(out.join("slack-export/old-channel")).expect("mkdir");
+    for f in stale.iter().chain(&real) {
+        std::fs::write(out.join(f), format!("planted {f}")).expect("plant");
+    }
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["export-lab", "--format", "slack"],
+    )
+    .await);
+    for f in stale {
+        assert!(!out.join(f).exists(), "{f} is still there");
+    }
+    for f in real {
+        assert_eq!(read(&out.join(f)), format!("planted {f}"), "{f}");
+    }
+    assert!(
+        out.join("slack-export/export-lab/2026-01-05.json")
+            .is_file()
+    );
+}
+
+/// A later run with a narrower window replaces only what it fetched: day files outside its window
+/// stay byte for byte, and so do the messages of a day the window cuts through.
+#[tokio::test(flavor = "multi_thread")]
+async fn narrower_slack_export_keeps_day_files_outside_its_window() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("out/slack-export/export-lab");
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["export-lab", "--format", "slack"],
+    )
+    .await);
+    let wide = outputs(&root);
+    assert_eq!(
+        wide.keys().collect::<Vec<_>>(),
+        ["2026-01-05.json", "2026-01-06.json"]
+    );
+
+    // From 09:30 on 2026-01-05 to the end of that day: only the bot message (10:46) is fetched.
+    let narrow = [
+        "export-lab",
+        "--format",
+        "slack",
+        "--since",
+        "2026-01-05T09:30:00Z",
+        "--until",
+        "2026-01-05",
+    ];
+    ok(&run(&sim, dir.path(), "out", &narrow).await);
+    assert_eq!(outputs(&root), wide, "the narrower run changed files");
+
+    // Inside its window a run has the truth: a message deleted in Slack leaves its day file.
+    sim.with_workspace(|ws| {
+        ws.channel_mut(LAB)
+            .expect("lab")
+            .messages
+            .retain(|m| m["ts"] != T_BOT)
+    });
+    ok(&run(&sim, dir.path(), "out", &narrow).await);
+    let after = outputs(&root);
+    assert_eq!(after["2026-01-06.json"], wide["2026-01-06.json"]);
+    let day1: Vec<Value> =
+        serde_json::from_slice(&after["2026-01-05.json"]).expect("day 1 is JSON");
+    let ts: Vec<&str> = day1.iter().map(|m| m["ts"].as_str().expect("ts")).collect();
+    assert_eq!(ts, [T_JOIN, T_PARENT, T_REPLY1]);
+
+    // Without a window a run owns the whole channel, as before.
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["export-lab", "--format", "slack"],
+    )
+    .await);
+    let full = outputs(&root);
+    assert_eq!(full["2026-01-06.json"], wide["2026-01-06.json"]);
+    assert_eq!(full["2026-01-05.json"], after["2026-01-05.json"]);
+}
+
+/// `con`, `nul` and `com1` are valid Slack channel names and Windows device names: their files
+/// get a `_` so the export opens on Windows too.
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_device_channel_names_are_escaped() {
+    let sim = sim(SimOptions::default()).await;
+    sim.with_workspace(|ws| {
+        for (id, name) in [("C0CON00001", "con"), ("C0COM00001", "com1")] {
+            ws.channels.push(Channel {
+                id: id.into(),
+                name: name.into(),
+                created: 1_767_000_000,
+                creator: "U0DEMOOPS".into(),
+                members: vec!["U0DEMOOPS".into()],
+                messages: vec![
+                    json!({"type": "message", "ts": T_PARENT, "user": "U0DEMOOPS", "text": "hi"}),
+                ],
+                ..Channel::default()
+            });
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&run(&sim, dir.path(), "out", &["con", "com1"]).await);
+    let files: Vec<String> = outputs(&dir.path().join("out")).into_keys().collect();
+    assert_eq!(files, ["com1_.txt", "con_.txt"]);
+}

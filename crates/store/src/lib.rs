@@ -36,6 +36,12 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    #[error("cannot create the database file {}: {source}", path.display())]
+    CreateFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     #[error("cannot open the database {}: {source}", path.display())]
     Open {
         path: PathBuf,
@@ -90,15 +96,21 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     ///
-    /// Creates missing parent directories, turns on WAL (readers don't block the writer), a busy
+    /// Creates missing parent directories (0700) and the file itself (0600) before SQLite opens it,
+    /// since SQLite creates files with the umask and gives its `-wal` and `-shm` files the database
+    /// file's mode: the database holds customer data, for its owner only. Turns on WAL (readers don't block the writer), a busy
     /// timeout, and foreign keys. A database written by a newer build is refused untouched.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            private_files::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
+        private_files::ensure_file(path).map_err(|source| StoreError::CreateFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,

@@ -80,6 +80,38 @@ fn fresh_file_gets_every_migration_and_parent_dirs() {
     assert_eq!(fk, 1);
 }
 
+/// The database and the `-wal`/`-shm` files SQLite makes beside it hold customer data: owner only
+/// from creation (SQLite gives them the database file's mode), and so is the directory made for it.
+#[cfg(unix)]
+#[test]
+fn database_files_and_new_dirs_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state/slack-tools.db");
+    let store = Store::open(&path).expect("opens");
+    store
+        .conn()
+        .execute_batch("CREATE TABLE probe(x); INSERT INTO probe VALUES (1);")
+        .expect("write");
+    let wal = dir.path().join("state/slack-tools.db-wal");
+    let shm = dir.path().join("state/slack-tools.db-shm");
+    assert!(wal.exists() && shm.exists(), "WAL files exist while open");
+    assert_eq!(mode(&dir.path().join("state")), 0o700);
+    for p in [&path, &wal, &shm] {
+        assert_eq!(mode(p), 0o600, "{}", p.display());
+    }
+    drop(store);
+    // Reopening an existing file leaves its contents alone.
+    let store = Store::open(&path).expect("reopens");
+    let n: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM probe", [], |r| r.get(0))
+        .expect("probe kept");
+    assert_eq!(n, 1);
+}
+
 #[test]
 fn reopen_is_a_no_op_and_keeps_data() {
     let dir = tempfile::tempdir().expect("tempdir");

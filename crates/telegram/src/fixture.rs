@@ -2,7 +2,6 @@
 //! Mutations are applied in memory and written back atomically (temp file + rename) by `finish`,
 //! so tests can inspect what a command changed. The format is documented in docs/telegram.md.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -188,16 +187,9 @@ impl FixtureBackend {
             message: format!("writing back: {e}"),
         };
         let json = serde_json::to_string_pretty(&state.data).map_err(|e| fixture_err(&e))?;
-        // Temp file in the same directory so the rename is atomic: a crash never leaves half a file.
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fixture_err(&e))?;
-        tmp.write_all(json.as_bytes())
-            .map_err(|e| fixture_err(&e))?;
-        tmp.write_all(b"\n").map_err(|e| fixture_err(&e))?;
-        tmp.persist(&self.path).map_err(|e| fixture_err(&e.error))?;
+        // Temp file in the same directory, renamed: a crash never leaves half a file (and the
+        // next run removes the temp file); owner-only like the account data it holds.
+        private_files::write(&self.path, json + "\n").map_err(|e| fixture_err(&e))?;
         state.dirty = false;
         Ok(())
     }

@@ -45,7 +45,8 @@ impl fmt::Debug for GrammersSettings {
 
 impl GrammersSettings {
     /// Reads `TELEGRAM_API_ID`, `TELEGRAM_API_HASH`, `TELEGRAM_PHONE` (needed only to log in) and
-    /// `TELEGRAM_SESSION` (default `output/telegram.session`).
+    /// the session file ([`crate::session_path`]: `TELEGRAM_SESSION`, else the per-user state
+    /// directory).
     pub fn from_env() -> Result<Self, TelegramError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let missing = |name: &str| {
@@ -60,12 +61,12 @@ impl GrammersSettings {
             hint: "copy the numeric api_id from my.telegram.org".into(),
         })?;
         let api_hash = var("TELEGRAM_API_HASH").ok_or_else(|| missing("TELEGRAM_API_HASH"))?;
-        let session_path = var(crate::ENV_SESSION).unwrap_or_else(|| crate::DEFAULT_SESSION.into());
+        let session_path = crate::session_path::session_path_logged()?;
         Ok(Self {
             api_id,
             api_hash,
             phone: var("TELEGRAM_PHONE"),
-            session_path: session_path.into(),
+            session_path,
         })
     }
 }
@@ -212,24 +213,10 @@ impl FileSession {
     }
 }
 
-/// Writes `bytes` to `path` atomically with owner-only permissions (0600 on Unix).
+/// Writes `bytes` to `path` atomically, created 0600 (in directories created 0700), so the key is
+/// never readable by others, even briefly.
 fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    // tempfile creates files 0600 on Unix, so the key is never readable by others, even briefly.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
+    private_files::write(path, bytes)
 }
 
 impl Session for FileSession {
@@ -872,8 +859,13 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(
+                mode(&dir.path().join("sub")),
+                0o700,
+                "the directory made for it"
+            );
         }
         let reopened = FileSession::open(&path).expect("reopen");
         assert!(reopened.has_auth_key());

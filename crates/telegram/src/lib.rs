@@ -9,6 +9,7 @@ mod error;
 mod fixture;
 mod flood;
 pub mod grammers;
+mod session_path;
 mod types;
 
 pub use api::{ApiFuture, TelegramApi, open_from_env};
@@ -16,11 +17,10 @@ pub use audit::{AUDIT_CONCURRENCY, AuditGroup, groups_for_audit, platform_user};
 pub use error::TelegramError;
 pub use fixture::FixtureBackend;
 pub use flood::{FloodWaitGuard, FloodWaitPolicy};
+pub use session_path::{LEGACY_SESSION, session_path};
 pub use types::{Chat, ChatKind, OurRights, Participant, Role, TgMessage, TgUser};
 
 /// Environment variable naming a fixture JSON file; when set, it replaces the real Telegram account.
 pub const ENV_FIXTURE: &str = "TELEGRAM_FIXTURE";
 /// Environment variable naming the session file of the grammers backend.
 pub const ENV_SESSION: &str = "TELEGRAM_SESSION";
-/// Default session file, relative to the working directory.
-pub const DEFAULT_SESSION: &str = "output/telegram.session";

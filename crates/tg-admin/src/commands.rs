@@ -376,10 +376,7 @@ pub async fn request_ownership(s: &Session, users: &UsersArgs) -> anyhow::Result
         }
     }
     let path = s.output_path("ownership-requests", "txt");
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    private_files::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
     tracing::info!(
         "{} request(s) written to {}",
         table.rows.len() - unknown.len(),

@@ -1,7 +1,7 @@
 //! `tg-admin export`: message history of chats to text (slack-export's conventions: oldest first,
 //! local time, sender name, replies directly under the message they answer, indented) or JSON.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -54,20 +54,17 @@ pub async fn export(
             }
         }
     }
-    std::fs::create_dir_all(&s.out).with_context(|| format!("creating {}", s.out.display()))?;
+    private_files::create_dir_all(&s.out)
+        .with_context(|| format!("creating {}", s.out.display()))?;
     let mut table = Table::new("Export", ["chat_id", "chat", "messages", "file"]);
-    let mut used_names: Vec<String> = Vec::new();
+    let mut stems = FileStems::default();
     for chat in &selected {
         let messages = s
             .api
             .messages(chat.id, since, until)
             .await
             .map_err(telegram_error)?;
-        let mut stem = sanitize_file_name(&chat.title).unwrap_or_else(|| chat.id.to_string());
-        if used_names.contains(&stem) {
-            stem = format!("{stem}_{}", chat.id);
-        }
-        used_names.push(stem.clone());
+        let stem = stems.for_chat(chat);
         let path: PathBuf = match format {
             ExportFormat::Text => s.out.join(format!("{stem}.txt")),
             ExportFormat::Json => s.out.join(format!("{stem}.json")),
@@ -80,7 +77,7 @@ pub async fn export(
                 )? + "\n"
             }
         };
-        std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
+        private_files::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
         table.push(Row::new(vec![
             Cell::Int(chat.id),
             Cell::text(chat.title.clone()),
@@ -106,7 +103,37 @@ fn parse_time(value: &str, tz: &TimeZone, flag: &str) -> anyhow::Result<Timestam
     Ok(date.to_zoned(tz.clone())?.timestamp())
 }
 
-/// A safe file stem from a chat title: no path separators, no `..`, no control characters.
+/// Longest file stem taken from a title, in bytes: with `_<chat id>` and the extension added, the
+/// name stays under the 255-byte limit of common filesystems.
+const MAX_STEM_BYTES: usize = 200;
+
+/// File stems of one export run, unique ignoring case: on a case-insensitive filesystem (macOS,
+/// Windows) chats "Acme" and "ACME" would otherwise write the same file.
+#[derive(Default)]
+struct FileStems {
+    used: HashSet<String>,
+}
+
+impl FileStems {
+    fn for_chat(&mut self, chat: &Chat) -> String {
+        let base = sanitize_file_name(&chat.title).unwrap_or_else(|| chat.id.to_string());
+        let mut stem = base.clone();
+        let mut n = 1;
+        while !self.used.insert(stem.to_lowercase()) {
+            // The id alone is unique, but "X_-100" may itself be a title; count on until free.
+            stem = if n == 1 {
+                format!("{base}_{}", chat.id)
+            } else {
+                format!("{base}_{}_{n}", chat.id)
+            };
+            n += 1;
+        }
+        stem
+    }
+}
+
+/// A safe file stem from a chat title: no path separators, no `..`, no control characters, at
+/// most [`MAX_STEM_BYTES`] (cut on a character boundary).
 fn sanitize_file_name(title: &str) -> Option<String> {
     let cleaned: String = title
         .chars()
@@ -124,7 +151,12 @@ fn sanitize_file_name(title: &str) -> Option<String> {
         .trim_matches('.')
         .trim()
         .to_owned();
-    (!cleaned.is_empty()).then_some(cleaned)
+    let mut end = cleaned.len().min(MAX_STEM_BYTES);
+    while !cleaned.is_char_boundary(end) {
+        end -= 1;
+    }
+    let capped = cleaned[..end].trim_end().trim_end_matches('.').trim_end();
+    (!capped.is_empty()).then(|| capped.to_owned())
 }
 
 /// Text rendering: a header, then messages oldest first; each reply goes directly under the
@@ -197,4 +229,39 @@ fn line(
         }
     }
     let _ = writeln!(out, "{indent}{time}  {who}: {text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telegram::ChatKind;
+
+    fn chat(id: i64, title: &str) -> Chat {
+        Chat {
+            id,
+            title: title.into(),
+            kind: ChatKind::Supergroup,
+        }
+    }
+
+    #[test]
+    fn long_titles_are_cut_to_200_bytes_on_a_char_boundary() {
+        // 3-byte characters: 200 is not a multiple of 3, so a byte cut would split one.
+        let title = "€".repeat(100);
+        let stem = sanitize_file_name(&title).expect("stem");
+        assert_eq!(stem.len(), 198);
+        assert_eq!(stem, "€".repeat(66));
+        let ascii = format!("{} .", "a".repeat(199));
+        assert_eq!(sanitize_file_name(&ascii).expect("stem"), "a".repeat(199));
+        assert_eq!(sanitize_file_name(" . "), None);
+    }
+
+    #[test]
+    fn stems_differing_only_in_case_do_not_collide() {
+        let mut stems = FileStems::default();
+        assert_eq!(stems.for_chat(&chat(-1, "Acme")), "Acme");
+        assert_eq!(stems.for_chat(&chat(-2, "ACME")), "ACME_-2");
+        assert_eq!(stems.for_chat(&chat(-3, "acme_-2")), "acme_-2_-3");
+        assert_eq!(stems.for_chat(&chat(-2, "ACME")), "ACME_-2_2");
+    }
 }

@@ -48,12 +48,12 @@ pub fn telegram_error(e: TelegramError) -> anyhow::Error {
 impl Session {
     pub async fn open(cli: &Cli) -> anyhow::Result<Self> {
         let out = cli.common.out.clone();
+        // Exports in <out> and reports in <out>/tg-admin a killed run left half-written.
+        cli_support::remove_stale_temps(&out, 1)?;
         let api: Box<dyn TelegramApi> = if cli.common.demo {
             let path = out.join("telegram-demo.json");
             if !path.exists() {
-                std::fs::create_dir_all(&out)
-                    .with_context(|| format!("creating {}", out.display()))?;
-                std::fs::write(&path, telegram::demo::DEMO_FIXTURE)
+                private_files::write(&path, telegram::demo::DEMO_FIXTURE)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             // The built-in data is copied first so a demo run never modifies it; delete the copy to start over.
@@ -106,13 +106,8 @@ impl Session {
             .lock()
             .map_err(|_| anyhow::anyhow!("operation log lock poisoned"))?;
         if guard.is_none() {
-            let dir = self.report_dir();
-            std::fs::create_dir_all(&dir)?;
-            let path = dir.join("operations.jsonl");
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
+            let path = self.report_dir().join("operations.jsonl");
+            let file = private_files::open_append(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
             *guard = Some(file);
         }

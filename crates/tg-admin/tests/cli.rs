@@ -483,3 +483,169 @@ fn without_fixture_or_session_it_says_to_log_in_first() {
     assert_eq!(login.status.code(), Some(2));
     assert!(stderr(&login).contains("terminal"), "{}", stderr(&login));
 }
+
+/// Every file under `dir` is 0600 and no temp file is left; with `dirs` (the tool made them all)
+/// every directory is 0700.
+#[cfg(unix)]
+fn assert_owner_only(dir: &Path, dirs: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mode = std::fs::metadata(&d).expect("dir").permissions().mode() & 0o777;
+        assert!(!dirs || mode == 0o700, "{}: {mode:o}", d.display());
+        for e in std::fs::read_dir(&d).expect("ls") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            seen += 1;
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            assert!(!name.ends_with(".partial"), "temp file left: {name}");
+            let mode = std::fs::metadata(&p).expect("file").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+    assert!(seen > 0, "no file under {}", dir.display());
+}
+
+/// Export names: "Acme" and "ACME" get different files (one would overwrite the other on a
+/// case-insensitive filesystem), a long title is cut to 200 bytes, and every file written is the
+/// owner's only.
+#[test]
+fn export_names_are_unique_ignoring_case_and_capped() {
+    let long = "é".repeat(150);
+    let json = FIXTURE.replacen(
+        "\"chats\": [",
+        &format!(
+            "\"chats\": [
+  {{\"id\": -2001, \"title\": \"Acme\", \"kind\": \"group\",
+   \"participants\": [{{\"user\": 1000, \"role\": \"admin\"}}],
+   \"messages\": [{{\"id\": 1, \"from\": 1000, \"date\": \"2026-11-18T09:00:00Z\", \"text\": \"lower acme\", \"reply_to\": null}}]}},
+  {{\"id\": -2002, \"title\": \"ACME\", \"kind\": \"group\",
+   \"participants\": [{{\"user\": 1000, \"role\": \"admin\"}}],
+   \"messages\": [{{\"id\": 1, \"from\": 1000, \"date\": \"2026-11-18T09:00:00Z\", \"text\": \"UPPER ACME\", \"reply_to\": null}}]}},
+  {{\"id\": -2003, \"title\": \"{long}\", \"kind\": \"group\",
+   \"participants\": [{{\"user\": 1000, \"role\": \"admin\"}}]}},"
+        ),
+        1,
+    );
+    let env = Env::with_fixture(&json);
+    // Temp files a killed run left behind are removed at the start; the earlier export stays.
+    std::fs::create_dir_all(env.out().join("tg-admin")).expect("out");
+    std::fs::write(env.out().join(".Acme.json.x7Yz2Q.partial"), "half").expect("plant");
+    std::fs::write(env.out().join("tg-admin/.report-abc.tmp"), "half").expect("plant");
+    std::fs::write(env.out().join("Initech.txt"), "earlier").expect("plant");
+    let o = env.run(&["export", "-2001", "-2002", "-2003", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lower = std::fs::read_to_string(env.out().join("Acme.json")).expect("Acme");
+    let upper = std::fs::read_to_string(env.out().join("ACME_-2002.json")).expect("ACME");
+    assert!(
+        lower.contains("lower acme") && !lower.contains("UPPER"),
+        "{lower}"
+    );
+    assert!(upper.contains("UPPER ACME"), "{upper}");
+    let names: Vec<String> = std::fs::read_dir(env.out())
+        .expect("ls")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    let long_name = names
+        .iter()
+        .find(|n| n.starts_with('é'))
+        .expect("long title exported");
+    assert_eq!(long_name.len(), 200 + ".json".len(), "{long_name}");
+    assert_eq!(*long_name, format!("{}.json", "é".repeat(100)));
+    assert!(!env.out().join(".Acme.json.x7Yz2Q.partial").exists());
+    assert!(!env.out().join("tg-admin/.report-abc.tmp").exists());
+    assert_eq!(
+        std::fs::read_to_string(env.out().join("Initech.txt")).expect("kept"),
+        "earlier"
+    );
+    std::fs::remove_file(env.out().join("Initech.txt")).expect("planted by the test");
+    #[cfg(unix)]
+    assert_owner_only(&env.out(), false);
+}
+
+/// Everything a run writes (reports, the operation log, exports, the demo account) is its owner's
+/// only, in directories only the owner can enter.
+#[cfg(unix)]
+#[test]
+fn everything_written_is_owner_only() {
+    let env = Env::new();
+    let o = env.run(&["remove-user", "nftaddie", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run(&["export", "-1001"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run(&["request-ownership", "nftaddie"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(env.out().join("tg-admin/operations.jsonl").exists());
+    assert_owner_only(&env.out(), true);
+
+    let demo = tempfile::tempdir().expect("tempdir");
+    let out = demo.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_tg-admin"))
+        .args([
+            "--demo",
+            "--out",
+            out.to_str().expect("utf8"),
+            "admin-status",
+        ])
+        .current_dir(demo.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_owner_only(&out, true);
+}
+
+/// The session lives in the per-user state directory, not in the shared `output/`; a session at
+/// the old `output/telegram.session` is still read, with a log line saying it can be moved.
+#[test]
+fn session_is_read_from_the_state_dir_or_its_old_place() {
+    let env = Env::new();
+    let state = env.dir.path().join("state");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_tg-admin"))
+            .args(["--out", env.out().to_str().expect("utf8"), "admin-status"])
+            .env_remove("TELEGRAM_FIXTURE")
+            .env_remove("TELEGRAM_SESSION")
+            .env_remove("RUST_LOG")
+            .env("TELEGRAM_API_ID", "12345")
+            .env("TELEGRAM_API_HASH", "0123456789abcdef0123456789abcdef")
+            .env("XDG_STATE_HOME", &state)
+            .current_dir(env.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run")
+    };
+    // A broken session file makes the run name the file it read.
+    let legacy = env.dir.path().join("output/telegram.session");
+    std::fs::create_dir_all(legacy.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&legacy, "{not json").expect("legacy session");
+    let o = run();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("session file output/telegram.session"),
+        "{err}"
+    );
+    let new_place = state.join("slack-tools/telegram.session");
+    assert!(
+        err.contains("old location output/telegram.session")
+            && err.contains(&new_place.display().to_string()),
+        "{err}"
+    );
+
+    std::fs::create_dir_all(new_place.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&new_place, "{not json").expect("moved session");
+    let o = run();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("session file {}", new_place.display())),
+        "{err}"
+    );
+    assert!(!err.contains("old location"), "{err}");
+}

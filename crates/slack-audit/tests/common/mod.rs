@@ -311,3 +311,19 @@ pub fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// Every file under `root` is 0600 and every directory (root included) 0700: what a run makes.
+#[cfg(unix)]
+pub fn assert_owner_only(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(root), 0o700, "{}: {:o}", root.display(), mode(root));
+    for e in std::fs::read_dir(root).expect("readable dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            assert_owner_only(&p);
+        } else {
+            assert_eq!(mode(&p), 0o600, "{}: {:o}", p.display(), mode(&p));
+        }
+    }
+}

@@ -3,11 +3,17 @@
 //! `mpims.json` at the root, one folder per channel with a `YYYY-MM-DD.json` file per day (UTC, as
 //! Slack's own exports), every reply in its own day's file, and each thread parent carrying
 //! `replies: [{user, ts}]` so viewers nest threads. Written as a folder or, with `--zip`, one zip.
+//!
+//! A folder may hold an earlier export of a wider window. A run replaces only what it fetched:
+//! the messages of threads whose first message lies in its `--since`/`--until` window (a message
+//! without a thread is its own). Every other message already in a day file stays as it was, and a
+//! day file with nothing of this run's in it is not touched.
 
-use std::fs::File;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use private_files::NamedTempFile;
 use serde_json::{Map, Value, json};
 use slack_client::User;
 use store::export::SpoolOrder;
@@ -16,7 +22,7 @@ use zip::write::SimpleFileOptions;
 
 use crate::files::AtomicFile;
 use crate::sink::{ChannelMeta, ExportError, Item, Sink};
-use crate::window::key_time;
+use crate::window::{key_time, ts_key};
 
 /// The folder (and zip file stem) the layout is written to under `--out`.
 pub const EXPORT_DIR: &str = "slack-export";
@@ -27,9 +33,31 @@ enum Target {
     Dir(PathBuf),
     Zip {
         path: PathBuf,
-        tmp: PathBuf,
-        writer: Option<ZipWriter<File>>,
+        /// Over an owner-only temporary file next to `path`, renamed into place by `finish`.
+        writer: Option<ZipWriter<NamedTempFile>>,
     },
+}
+
+/// The window of one run in `ts` keys: `since` inclusive, `until` exclusive, `None` open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl Window {
+    fn contains(&self, key: i64) -> bool {
+        self.since.is_none_or(|s| key >= s) && self.until.is_none_or(|u| key < u)
+    }
+
+    /// Whether this run fetched `message` (and so has the truth about it): its thread's first
+    /// message is in the window. Replies to older threads were not fetched.
+    fn owns(&self, message: &Value) -> bool {
+        let key = |field: &str| message.get(field).and_then(Value::as_str).and_then(ts_key);
+        key("thread_ts")
+            .or_else(|| key("ts"))
+            .is_some_and(|k| self.contains(k))
+    }
 }
 
 /// The file currently open for writing.
@@ -40,25 +68,28 @@ enum Open {
 
 pub struct SlackSink {
     target: Target,
+    window: Window,
     open: Option<Open>,
     folder: String,
     day: Option<String>,
     first_in_day: bool,
+    /// Day files of this channel already in the folder and not yet rewritten (by day).
+    earlier_days: BTreeMap<String, PathBuf>,
+    /// Messages of the current day's earlier file that this run keeps, oldest last (popped first).
+    kept: Vec<(i64, Value)>,
     /// Files (or zip entries) started, for the summary.
     files: u64,
 }
 
 impl SlackSink {
-    /// The layout as a folder `<out>/slack-export/`, or as `<out>/slack-export.zip` with `zip`.
-    pub fn new(out_dir: &Path, zip: bool) -> Result<Self, ExportError> {
+    /// The layout as a folder `<out>/slack-export/`, or as `<out>/slack-export.zip` with `zip`;
+    /// `window` is what this run fetched.
+    pub fn new(out_dir: &Path, zip: bool, window: Window) -> Result<Self, ExportError> {
         let target = if zip {
             let path = out_dir.join(format!("{EXPORT_DIR}.zip"));
-            let tmp = out_dir.join(format!("{EXPORT_DIR}.zip.partial"));
-            std::fs::create_dir_all(out_dir).map_err(ExportError::io(out_dir))?;
-            let file = File::create(&tmp).map_err(ExportError::io(&tmp))?;
+            let file = private_files::temp_for(&path).map_err(ExportError::io(&path))?;
             Target::Zip {
                 path,
-                tmp,
                 writer: Some(ZipWriter::new(file)),
             }
         } else {
@@ -66,10 +97,13 @@ impl SlackSink {
         };
         Ok(SlackSink {
             target,
+            window,
             open: None,
             folder: String::new(),
             day: None,
             first_in_day: true,
+            earlier_days: BTreeMap::new(),
+            kept: Vec::new(),
             files: 0,
         })
     }
@@ -141,10 +175,67 @@ impl SlackSink {
 
     fn end_day(&mut self) -> Result<(), ExportError> {
         if self.day.take().is_some() {
+            while let Some((_, old)) = self.kept.pop() {
+                self.write_element(&old)?;
+            }
             self.write(b"\n]\n")?;
             self.end_file()?;
         }
         Ok(())
+    }
+
+    /// Starts the day file `day`, taking over what its earlier file holds that this run keeps.
+    fn start_day(&mut self, day: String) -> Result<(), ExportError> {
+        self.kept = match self.earlier_days.remove(&day) {
+            Some(path) => self.kept_messages(&path)?.1,
+            None => Vec::new(),
+        };
+        self.kept.reverse();
+        let rel = format!("{}/{day}.json", self.folder);
+        self.start_file(&rel)?;
+        self.write(b"[")?;
+        self.day = Some(day);
+        self.first_in_day = true;
+        Ok(())
+    }
+
+    /// The messages of an earlier day file this run did not fetch (oldest first), and how many
+    /// the file held.
+    fn kept_messages(&self, path: &Path) -> Result<(usize, Vec<(i64, Value)>), ExportError> {
+        let text = std::fs::read_to_string(path).map_err(ExportError::io(path))?;
+        let old: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
+            // Replacing it would lose what it holds: leave it to the user.
+            ExportError::io(path)(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not a day file of an export ({e}); move it away and run again"),
+            ))
+        })?;
+        let total = old.len();
+        let kept = old
+            .into_iter()
+            .filter(|m| !self.window.owns(m))
+            .map(|m| {
+                let key = m.get("ts").and_then(Value::as_str).and_then(ts_key);
+                (key.unwrap_or(i64::MIN), m)
+            })
+            .collect();
+        Ok((total, kept))
+    }
+
+    /// One element of the day's array, indented one level (JSON strings hold no raw newlines).
+    fn write_element(&mut self, value: &Value) -> Result<(), ExportError> {
+        let text = pretty(value)?;
+        let mut chunk = Vec::with_capacity(text.len() + 64);
+        chunk.extend_from_slice(if self.first_in_day { b"\n" } else { b",\n" });
+        self.first_in_day = false;
+        for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                chunk.push(b'\n');
+            }
+            chunk.extend_from_slice(b"    ");
+            chunk.extend_from_slice(line);
+        }
+        self.write(&chunk)
     }
 
     /// Channel lists already in the folder (from earlier runs into the same `--out`), so exporting
@@ -237,13 +328,15 @@ impl Sink for SlackSink {
     fn begin_channel(&mut self, channel: &ChannelMeta) -> Result<(), ExportError> {
         self.folder = channel.file_stem.clone();
         self.day = None;
+        self.earlier_days.clear();
         if let Target::Dir(root) = &self.target {
-            // Day files of an earlier export of this channel that this one may not rewrite.
+            // Day files of an earlier export of this channel, merged or cleaned as this run goes.
             let dir = root.join(&self.folder);
             if let Ok(entries) = std::fs::read_dir(&dir) {
                 for e in entries.flatten() {
-                    if e.file_name().to_str().is_some_and(is_day_file) {
-                        std::fs::remove_file(e.path()).map_err(ExportError::io(e.path()))?;
+                    if let Some(name) = e.file_name().to_str().filter(|n| is_day_file(n)) {
+                        let day = name.trim_end_matches(".json").to_string();
+                        self.earlier_days.insert(day, e.path());
                     }
                 }
             }
@@ -255,11 +348,18 @@ impl Sink for SlackSink {
         let day = key_time(item.ts_key).strftime("%Y-%m-%d").to_string();
         if self.day.as_deref() != Some(day.as_str()) {
             self.end_day()?;
-            let rel = format!("{}/{day}.json", self.folder);
-            self.start_file(&rel)?;
-            self.write(b"[")?;
-            self.day = Some(day);
-            self.first_in_day = true;
+            self.start_day(day)?;
+        }
+        // Kept messages of the earlier file come in time order around this run's.
+        while let Some((key, _)) = self.kept.last() {
+            if *key > item.ts_key {
+                break;
+            }
+            if let Some((key, old)) = self.kept.pop()
+                && key < item.ts_key
+            {
+                self.write_element(&old)?;
+            }
         }
         let mut value: Value = serde_json::from_str(item.raw)?;
         if !item.replies.is_empty()
@@ -277,23 +377,31 @@ impl Sink for SlackSink {
                 .collect();
             obj.insert("replies".into(), Value::Array(refs));
         }
-        let text = pretty(&value)?;
-        let mut chunk = Vec::with_capacity(text.len() + 64);
-        chunk.extend_from_slice(if self.first_in_day { b"\n" } else { b",\n" });
-        self.first_in_day = false;
-        // Indent the element one level inside the day's array (JSON strings hold no raw newlines).
-        for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-            if i > 0 {
-                chunk.push(b'\n');
-            }
-            chunk.extend_from_slice(b"    ");
-            chunk.extend_from_slice(line);
-        }
-        self.write(&chunk)
+        self.write_element(&value)
     }
 
     fn end_channel(&mut self) -> Result<(), ExportError> {
-        self.end_day()
+        self.end_day()?;
+        // Earlier day files this run wrote nothing to: what it fetched and did not find was
+        // deleted in Slack; the rest stays, and a file holding only the rest is not touched.
+        for (day, path) in std::mem::take(&mut self.earlier_days) {
+            let (total, kept) = if self.window == Window::default() {
+                (1, Vec::new())
+            } else {
+                self.kept_messages(&path)?
+            };
+            if kept.len() == total {
+                continue;
+            }
+            if kept.is_empty() {
+                std::fs::remove_file(&path).map_err(ExportError::io(&path))?;
+                continue;
+            }
+            self.earlier_days.insert(day.clone(), path);
+            self.start_day(day)?;
+            self.end_day()?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self, users: &[User], channels: &[ChannelMeta]) -> Result<(), ExportError> {
@@ -321,16 +429,16 @@ impl Sink for SlackSink {
             entries.sort_by_key(key);
             self.write_file(list, &Value::Array(entries))?;
         }
-        if let Target::Zip { path, tmp, writer } = &mut self.target
+        if let Target::Zip { path, writer } = &mut self.target
             && let Some(w) = writer.take()
         {
-            let (path, tmp) = (path.clone(), tmp.clone());
+            let path = path.clone();
             let file = w.finish().map_err(|source| ExportError::Zip {
                 path: path.clone(),
                 source,
             })?;
-            drop(file);
-            std::fs::rename(&tmp, &path).map_err(ExportError::io(&path))?;
+            file.persist(&path)
+                .map_err(|e| ExportError::io(&path)(e.error))?;
         }
         Ok(())
     }
