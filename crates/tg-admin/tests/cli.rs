@@ -286,6 +286,25 @@ fn rename_find_replace_dry_run_previews_only() {
     assert_eq!(refused.status.code(), Some(2));
 }
 
+/// Issue 11: `İ` lower-cases to three bytes and `ẞ` to two, so byte positions found in the
+/// lower-cased title are wrong in the original (this used to panic on a char boundary).
+#[test]
+fn rename_find_replace_on_titles_whose_lower_case_changes_length() {
+    let env = Env::with_fixture(
+        r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"}, "users": [],
+ "chats": [
+  {"id": -2001, "title": "İxẞ", "kind": "supergroup", "participants": [{"user": 1000, "role": "creator"}]},
+  {"id": -2002, "title": "ẞẞ X <> İİ", "kind": "group", "participants": [{"user": 1000, "role": "admin"}]}]}"#,
+    );
+    let o = env.run(&["rename", "--find", "x", "--replace", "cbtc", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("İcbtcẞ"), "{out}");
+    assert!(out.contains("ẞẞ cbtc <> İİ"), "{out}");
+    assert_eq!(out.matches("would rename").count(), 2, "{out}");
+}
+
 #[test]
 fn request_ownership_writes_one_message_per_group() {
     let env = Env::new();
