@@ -420,6 +420,38 @@ async fn injected_faults_give_the_same_report() {
     );
 }
 
+/// Issue 11: Slack reads the plain-text fallback like mrkdwn, so a group named `<!channel>`
+/// would ping everyone in the notify channel unless it is escaped there as in the blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_text_fallback_escapes_group_names() {
+    let mut ws = workspace();
+    ws.channels.push(channel(
+        "C0PING",
+        "cust-<!channel>-&-<@U0AKI>",
+        true,
+        &["U0OPS", "U0AKI"],
+    ));
+    let sim = start_sim(ws, SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.args(["--notify", "general"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let posts: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "chat.postMessage")
+        .collect();
+    assert_eq!(posts.len(), 1);
+    let text = &posts[0].params["text"];
+    assert!(
+        text.contains("cust-&lt;!channel&gt;-&amp;-&lt;@U0AKI&gt;"),
+        "{text}"
+    );
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_posts_the_summary_and_logs_delivery() {
     let sim = start_sim(workspace(), SimOptions::default()).await;
