@@ -260,12 +260,15 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
             }
         }
     }
-    eprintln!("error: {err}");
+    // Errors and hints quote platform names (unknown channels, close matches): no escape
+    // sequence or `\r` from them reaches the terminal.
+    let safe = |s: String| roster::text::terminal_safe_text(&s).into_owned();
+    eprintln!("error: {}", safe(err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", safe(cause.to_string()));
     }
     if let Some(h) = hint {
-        eprintln!("hint: {h}");
+        eprintln!("hint: {}", safe(h));
     }
     ExitCode::from(if usage { 2 } else { 1 })
 }

@@ -420,6 +420,33 @@ async fn injected_faults_give_the_same_report() {
     );
 }
 
+/// Issue 11: a group name is printed in the summary; an escape sequence, `\r` or U+2028 in it
+/// must reach the terminal as visible text, not as control characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_shows_control_characters_in_names_as_escapes() {
+    let mut ws = workspace();
+    ws.channels.push(channel(
+        "C0ESC",
+        "cust-\x1b[31mred\r\u{2028}\u{9b}2J",
+        true,
+        &["U0OPS", "U0AKI"],
+    ));
+    let sim = start_sim(ws, SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let out = run(t.command(Some(&sim.base_url()))).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("cust-\\u{1b}[31mred\\u{d}\\u{2028}\\u{9b}2J"),
+        "{text}"
+    );
+    for bad in ['\x1b', '\r', '\u{2028}', '\u{9b}'] {
+        assert!(!text.contains(bad), "{bad:?} on stdout: {text:?}");
+        assert!(!stderr(&out).contains(bad), "{bad:?} on stderr");
+    }
+}
+
 /// Issue 11: Slack reads the plain-text fallback like mrkdwn, so a group named `<!channel>`
 /// would ping everyone in the notify channel unless it is escaped there as in the blocks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -357,12 +357,13 @@ pub async fn request_ownership(s: &Session, users: &UsersArgs) -> anyhow::Result
             if !matches!(role, Role::Creator | Role::Admin) || ours_ok || user.id == me.id {
                 continue;
             }
-            let message = ownership_message(user, role, &me, &g.chat.title);
+            // A text file people read and paste from: no control characters from the title.
+            let title = roster::text::terminal_safe(&g.chat.title);
+            let message = ownership_message(user, role, &me, &title);
             let _ = writeln!(
                 text,
-                "=== To {} in \"{}\" (chat {})\n{message}\n",
-                user.label(),
-                g.chat.title,
+                "=== To {} in \"{title}\" (chat {})\n{message}\n",
+                roster::text::terminal_safe(&user.label()),
                 g.chat.id
             );
             table.push(Row::new(vec![

@@ -305,6 +305,32 @@ fn rename_find_replace_on_titles_whose_lower_case_changes_length() {
     assert_eq!(out.matches("would rename").count(), 2, "{out}");
 }
 
+/// Issue 11: group titles are printed in listings; escape sequences, `\r` and U+2028 in them
+/// must come out as visible escapes, never as control characters.
+#[test]
+fn listings_show_control_characters_in_titles_as_escapes() {
+    let env = Env::with_fixture(
+        r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"},
+ "users": [{"id": 6, "username": "nftaddie", "first_name": "Addie\u001b]0;pwned\u0007"}],
+ "chats": [
+  {"id": -3001, "title": "Acme\u001b[31m red\r\u2028\u202e", "kind": "supergroup",
+   "participants": [{"user": 1000, "role": "creator"}, {"user": 6, "role": "member"}]}]}"#,
+    );
+    for args in [&["find-user", "nftaddie"][..], &["admin-status"][..]] {
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("Acme\\u{1b}[31m red\\u{d}\\u{2028}\\u{202e}"),
+            "{args:?}: {out}"
+        );
+        for bad in ['\x1b', '\r', '\u{7}', '\u{2028}', '\u{202e}'] {
+            assert!(!out.contains(bad), "{args:?}: {bad:?} in {out:?}");
+            assert!(!stderr(&o).contains(bad), "{args:?}: {bad:?} on stderr");
+        }
+    }
+}
+
 #[test]
 fn request_ownership_writes_one_message_per_group() {
     let env = Env::new();
