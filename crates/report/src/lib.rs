@@ -168,7 +168,10 @@ mod tests {
         }
         // Issue 11: a piece after any character a spreadsheet splits on is a cell of its own.
         for (risky, safe) in [
-            ("x;=HYPERLINK(\"http://evil\")", "x;'=HYPERLINK(\"http://evil\")"),
+            (
+                "x;=HYPERLINK(\"http://evil\")",
+                "x;'=HYPERLINK(\"http://evil\")",
+            ),
             ("a,+1+1", "a,'+1+1"),
             ("a\t@cmd", "a\t'@cmd"),
             ("line\n-x\r\n=y", "line\n'-x\r\n'=y"),

@@ -141,7 +141,9 @@ mod tests {
     #[test]
     fn control_characters_and_long_cells_are_tamed() {
         let mut t = Table::new("x", ["name"]);
-        t.push(Row::new(vec![Cell::text("evil\x1b[31mred\nline\r\u{2028}")]));
+        t.push(Row::new(vec![Cell::text(
+            "evil\x1b[31mred\nline\r\u{2028}",
+        )]));
         t.push(Row::new(vec![Cell::text("y".repeat(100))]));
         let text = render_text(&t, None);
         assert!(!text.contains(['\x1b', '\r', '\u{2028}']));

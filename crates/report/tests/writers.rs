@@ -193,10 +193,20 @@ fn csv_neutralises_formulas_behind_any_separator_a_spreadsheet_may_use() {
             .flatten()
             .collect();
         let live: Vec<&String> = cells.iter().filter(|c| is_live_formula(c)).collect();
-        assert!(live.is_empty(), "split on {:?}: {live:?}", delimiter as char);
+        assert!(
+            live.is_empty(),
+            "split on {:?}: {live:?}",
+            delimiter as char
+        );
     }
-    let semi: Vec<String> = read_csv_split_on(&path, b';').into_iter().flatten().collect();
-    assert!(semi.iter().any(|c| c.starts_with("'=HYPERLINK")), "{semi:?}");
+    let semi: Vec<String> = read_csv_split_on(&path, b';')
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(
+        semi.iter().any(|c| c.starts_with("'=HYPERLINK")),
+        "{semi:?}"
+    );
 }
 
 #[test]

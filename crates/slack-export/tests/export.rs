@@ -361,8 +361,10 @@ async fn control_characters_from_slack_never_reach_the_terminal_or_text_files() 
         created: 1_767_000_000,
         creator: "U0DEMOOPS".into(),
         members: vec!["U0DEMOOPS".into(), "U0DEMOAKI".into()],
-        messages: vec![json!({"type": "message", "ts": T_PARENT, "user": "U0DEMOAKI",
-            "text": "line one\x1b[2J\rline\u{2029}two\nnext \u{9b}31m"})],
+        messages: vec![
+            json!({"type": "message", "ts": T_PARENT, "user": "U0DEMOAKI",
+            "text": "line one\x1b[2J\rline\u{2029}two\nnext \u{9b}31m"}),
+        ],
         ..Channel::default()
     });
     let opts = SimOptions {
@@ -401,7 +403,10 @@ async fn control_characters_from_slack_never_reach_the_terminal_or_text_files() 
     let out = run(&sim, dir.path(), "out2", &["#esc"]).await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("did you mean #esc\\u{1b}[31mred"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean #esc\\u{1b}[31mred"),
+        "{stderr}"
+    );
     for c in bad {
         assert!(!stderr.contains(c), "{c:?} on stderr: {stderr:?}");
     }

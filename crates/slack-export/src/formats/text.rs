@@ -106,7 +106,10 @@ impl Sink for TextSink {
         );
         if let Some(topic) = c.topic.as_deref().filter(|t| !t.is_empty()) {
             let topic = self.names.plain_text(topic);
-            head.push_str(&format!("# topic: {}\n", roster::text::terminal_safe(&topic)));
+            head.push_str(&format!(
+                "# topic: {}\n",
+                roster::text::terminal_safe(&topic)
+            ));
         }
         head.push('\n');
         file.write_all(head.as_bytes())
