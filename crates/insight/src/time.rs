@@ -102,4 +102,40 @@ mod tests {
         }
     }
 
+    fn ts_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => prop::char::range('0', '9'),
+            1 => Just('.'),
+            1 => prop::sample::select(vec!['-', '+', ' ', 'é', '١', '\u{ff10}', 'e']),
+            1 => any::<char>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(512))]
+
+        /// Any string a server might send as `ts` is parsed or refused, never a panic; what
+        /// parses is digits with at most one dot, and every later step takes it.
+        #[test]
+        fn any_ts_is_parsed_or_refused(
+            chars in proptest::collection::vec(ts_char(), 0..28),
+        ) {
+            let ts: String = chars.into_iter().collect();
+            if let Some(us) = ts_to_us(&ts) {
+                proptest::prop_assert!(ts.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+                proptest::prop_assert!(ts.matches('.').count() <= 1);
+                let berlin = TimeZone::get("Europe/Berlin").expect("tz");
+                let _ = local_day_hour(us, &berlin);
+                let _ = rfc3339_local(us, &berlin);
+            }
+        }
+
+        /// A well-formed `ts` round-trips to its microseconds.
+        #[test]
+        fn well_formed_ts_round_trips(secs in 0i64..253_402_000_000, micros in 0i64..1_000_000) {
+            let ts = format!("{secs}.{micros:06}");
+            proptest::prop_assert_eq!(ts_to_us(&ts), Some(secs * 1_000_000 + micros));
+        }
+    }
 }
