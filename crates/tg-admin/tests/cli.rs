@@ -377,6 +377,42 @@ fn export_text_threads_replies_under_their_parent() {
     );
 }
 
+/// Issue 11: the text export holds Telegram's titles, names and text; control characters in them
+/// are written as visible escapes, line breaks stay line breaks.
+#[test]
+fn export_text_shows_control_characters_as_escapes() {
+    let env = Env::with_fixture(
+        r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"},
+ "users": [{"id": 8, "username": "cust", "first_name": "Cara\u001b[8m"}],
+ "chats": [
+  {"id": -4001, "title": "Esc\u001b[31m", "kind": "supergroup",
+   "participants": [{"user": 1000, "role": "creator"}, {"user": 8, "role": "member"}],
+   "messages": [
+     {"id": 1, "from": 8, "date": "2026-11-18T09:00:00Z", "text": "hi\r\u001b[2Jthere\u2028x\nnext", "reply_to": null}]}]}"#,
+    );
+    let o = env.run(&["export", "-4001", "--tz", "UTC"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(env.out())
+        .expect("out")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).expect("export file");
+    assert!(
+        text.starts_with("# Esc\\u{1b}[31m (supergroup, -4001)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Cara\\u{1b}[8m: hi\\u{d}\\u{1b}[2Jthere\\u{2028}x\n    next"),
+        "{text}"
+    );
+    for bad in ['\x1b', '\r', '\u{2028}'] {
+        assert!(!text.contains(bad), "{bad:?} in {text:?}");
+    }
+}
+
 #[test]
 fn export_json_and_unknown_chat() {
     let env = Env::new();
