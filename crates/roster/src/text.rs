@@ -75,6 +75,12 @@ pub fn terminal_safe_text(s: &str) -> Cow<'_, str> {
     escape_unsafe(s, |c| matches!(c, '\n' | '\t'))
 }
 
+/// [`terminal_safe`] keeping the characters in `keep`: for a stream whose producer already
+/// escaped those in the data and adds its own (log lines with their colours and newlines).
+pub fn terminal_safe_keeping<'a>(s: &'a str, keep: &[char]) -> Cow<'a, str> {
+    escape_unsafe(s, |c| keep.contains(&c))
+}
+
 /// True for a character [`terminal_safe`] escapes.
 pub fn is_terminal_unsafe(c: char) -> bool {
     c.is_control()

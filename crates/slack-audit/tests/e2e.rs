@@ -447,6 +447,35 @@ async fn summary_shows_control_characters_in_names_as_escapes() {
     }
 }
 
+/// Issue 11: a channel whose members cannot be read is named in a warning log line and in the
+/// summary; `\r`, U+2028 and bidi overrides in its name reach neither stream raw (tracing escapes
+/// only ESC and C1 controls itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_show_control_characters_in_names_as_escapes() {
+    let mut ws = workspace();
+    ws.channels.push(channel(
+        "C0CR",
+        "cust-ok\rcust-FAKE\u{2028}\u{202e}x",
+        true,
+        &["U0OPS", "U0AKI"],
+    ));
+    let sim = start_sim(ws, SimOptions::default()).await;
+    let proxy = failing_proxy(sim.base_url(), "C0CR", "not_in_channel").await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let out = run(t.command(Some(&proxy))).await;
+    assert_eq!(code(&out), 1, "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cust-ok\\u{d}cust-FAKE\\u{2028}\\u{202e}x"),
+        "{err}"
+    );
+    for bad in ['\r', '\u{2028}', '\u{202e}'] {
+        assert!(!err.contains(bad), "{bad:?} on stderr: {err:?}");
+        assert!(!stdout(&out).contains(bad), "{bad:?} on stdout");
+    }
+}
+
 /// Issue 11: Slack reads the plain-text fallback like mrkdwn, so a group named `<!channel>`
 /// would ping everyone in the notify channel unless it is escaped there as in the blocks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
