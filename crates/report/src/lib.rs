@@ -58,7 +58,7 @@ const SPLIT_CHARS: [char; 5] = [',', ';', '\t', '\n', '\r'];
 /// Makes text safe to open in a spreadsheet: a piece starting with `=`, `+`, `-`, `@`, tab or
 /// carriage return would be run as a formula (OWASP "CSV injection"), so it gets a leading `'`,
 /// which spreadsheets show as plain text. A piece is the whole text or any part after a character
-/// a spreadsheet may split on ([`SPLIT_CHARS`]), so `x;=HYPERLINK(..)` becomes `x;'=HYPERLINK(..)`
+/// a spreadsheet may split on (`SPLIT_CHARS`), so `x;=HYPERLINK(..)` becomes `x;'=HYPERLINK(..)`
 /// (Excel with `;` as its list separator reads the `=` part as a cell of its own). Opening double
 /// quotes are looked through (`"=x"` is still a formula once the quotes are read). Text that is
 /// a plain number such as `-12` stays as it is. Numbers belong in numeric cells, which are not
