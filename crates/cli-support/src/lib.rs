@@ -134,11 +134,31 @@ pub fn init_logging(common: &CommonArgs) {
     let filter = EnvFilter::try_from_env(env::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| SafeStderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(common.verbose > 0)
         .without_time()
         .try_init();
+}
+
+/// stderr for log lines. tracing-subscriber escapes ESC and C1 controls in messages and fields, but
+/// `\r`, U+2028/U+2029 and bidi overrides in a Slack or Telegram name would still rewrite what the
+/// reader sees: they are escaped here as everywhere else (`roster::text`). ESC is kept for the
+/// log's own colours, newline and tab for its layout. tracing-subscriber writes each event in one
+/// call, so a call holds whole characters.
+struct SafeStderr;
+
+impl std::io::Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let safe = roster::text::terminal_safe_keeping(&text, &['\x1b', '\n', '\t']);
+        std::io::stderr().lock().write_all(safe.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Handles the hidden generator flags before normal parsing, so they work even when a tool has
@@ -258,12 +278,15 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
             }
         }
     }
-    eprintln!("error: {err}");
+    // Errors and hints quote platform names (unknown channels, close matches): no escape
+    // sequence or `\r` from them reaches the terminal.
+    let safe = |s: String| roster::text::terminal_safe_text(&s).into_owned();
+    eprintln!("error: {}", safe(err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", safe(cause.to_string()));
     }
     if let Some(h) = hint {
-        eprintln!("hint: {h}");
+        eprintln!("hint: {}", safe(h));
     }
     ExitCode::from(if usage { 2 } else { 1 })
 }

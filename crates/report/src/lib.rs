@@ -49,19 +49,52 @@ pub enum ReportError {
     DuplicateSheet(String),
 }
 
-/// Makes a cell safe to open in a spreadsheet: text starting with `=`, `+`, `-`, `@`, tab or
+/// Characters a spreadsheet may split a CSV line or a pasted text on: the comma, the `;` of
+/// locales whose decimal mark is a comma, tab, and line breaks. Quotes protect a field only where
+/// the reader's separator is the one the file was written with, so every piece between these
+/// characters is neutralised on its own.
+const SPLIT_CHARS: [char; 5] = [',', ';', '\t', '\n', '\r'];
+
+/// Makes text safe to open in a spreadsheet: a piece starting with `=`, `+`, `-`, `@`, tab or
 /// carriage return would be run as a formula (OWASP "CSV injection"), so it gets a leading `'`,
-/// which spreadsheets show as plain text. Numbers belong in numeric cells, which are not touched.
+/// which spreadsheets show as plain text. A piece is the whole text or any part after a character
+/// a spreadsheet may split on (`SPLIT_CHARS`), so `x;=HYPERLINK(..)` becomes `x;'=HYPERLINK(..)`
+/// (Excel with `;` as its list separator reads the `=` part as a cell of its own). Opening double
+/// quotes are looked through (`"=x"` is still a formula once the quotes are read). Text that is
+/// a plain number such as `-12` stays as it is. Numbers belong in numeric cells, which are not
+/// touched.
+///
+/// What this cannot cover: a reader splitting on `;` glues a signed number that is the first field
+/// of a line to the next field (`-5,1+cmd|...` is `-5.1+cmd|...` where `,` is the decimal mark).
+/// The reports start their rows with a name or an id, never a signed number.
 pub fn neutralize_formula(s: &str) -> Cow<'_, str> {
     // A plain number such as `-1001234` (a Telegram chat id written as text) is not a formula and
-    // a spreadsheet reads it as the number it is: leave it alone.
+    // a spreadsheet reads it as the number it is: leave it alone. Only the whole text counts: a
+    // number after a separator would reach a mis-splitting reader glued to the file's quotes.
     if is_plain_number(s) {
         return Cow::Borrowed(s);
     }
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
-        _ => Cow::Borrowed(s),
+    let piece_starts =
+        std::iter::once(0).chain(s.match_indices(SPLIT_CHARS).map(|(i, m)| i + m.len()));
+    let mut out = String::new();
+    let mut copied = 0;
+    for start in piece_starts {
+        let unquoted = s[start..].trim_start_matches('"');
+        if matches!(
+            unquoted.chars().next(),
+            Some('=' | '+' | '-' | '@' | '\t' | '\r')
+        ) {
+            out.push_str(&s[copied..start]);
+            out.push('\'');
+            copied = start;
+        }
     }
+    if out.is_empty() {
+        // Nothing inserted (every insertion pushes a `'`).
+        return Cow::Borrowed(s);
+    }
+    out.push_str(&s[copied..]);
+    Cow::Owned(out)
 }
 
 /// `-12`, `+3.5`, `42`: an optional sign, digits, at most one decimal point. Nothing else.
@@ -113,9 +146,27 @@ mod tests {
             "\rx",
             "-1e5",
             "--1",
+            "\"=cmd\"",
         ] {
             let safe = neutralize_formula(risky);
             assert_eq!(safe, format!("'{risky}"), "{risky:?}");
+        }
+        // Issue 11: a piece after any character a spreadsheet splits on is a cell of its own.
+        for (risky, safe) in [
+            (
+                "x;=HYPERLINK(\"http://evil\")",
+                "x;'=HYPERLINK(\"http://evil\")",
+            ),
+            ("a,+1+1", "a,'+1+1"),
+            ("a\t@cmd", "a\t'@cmd"),
+            ("line\n-x\r\n=y", "line\n'-x\r\n'=y"),
+            ("a;\t=x", "a;'\t'=x"),
+            ("=a;=b", "'=a;'=b"),
+            ("x;\"=cmd\"", "x;'\"=cmd\""),
+            ("-12;=x", "'-12;'=x"),
+            ("a;-12", "a;'-12"),
+        ] {
+            assert_eq!(neutralize_formula(risky), safe, "{risky:?}");
         }
         for plain in [
             "alice",
@@ -126,6 +177,8 @@ mod tests {
             "-1001234567890",
             "+3.5",
             "42",
+            "alice;bob",
+            "Acme, -5% off",
         ] {
             assert!(
                 matches!(neutralize_formula(plain), Cow::Borrowed(_)),

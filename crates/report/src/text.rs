@@ -7,8 +7,9 @@ use crate::Table;
 const MAX_COLUMN_WIDTH: usize = 48;
 
 /// Renders `table` as aligned text (header, a rule, the rows), at most `max_rows` rows followed by a
-/// line saying how many were left out. Control characters in the data (newlines, terminal escapes)
-/// are shown as spaces so untrusted names cannot break the layout or the terminal.
+/// line saying how many were left out. Control characters in the data (newlines, terminal escapes,
+/// U+2028) are shown as visible escapes (`\u{1b}`) so untrusted names cannot break the layout or
+/// the terminal.
 pub fn render_text(table: &Table, max_rows: Option<usize>) -> String {
     let shown = max_rows.unwrap_or(table.rows.len()).min(table.rows.len());
     let header: Vec<String> = table.columns.iter().map(|c| clean(&c.name)).collect();
@@ -88,9 +89,7 @@ fn truncate(s: &str, width: usize) -> String {
 }
 
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    roster::text::terminal_safe(s).into_owned()
 }
 
 #[cfg(test)]
@@ -142,15 +141,15 @@ mod tests {
     #[test]
     fn control_characters_and_long_cells_are_tamed() {
         let mut t = Table::new("x", ["name"]);
-        t.push(Row::new(vec![Cell::text("evil\x1b[31mred\nline")]));
+        t.push(Row::new(vec![Cell::text(
+            "evil\x1b[31mred\nline\r\u{2028}",
+        )]));
         t.push(Row::new(vec![Cell::text("y".repeat(100))]));
         let text = render_text(&t, None);
-        assert!(!text.contains('\x1b'));
-        assert!(
-            text.lines()
-                .nth(2)
-                .expect("row")
-                .starts_with("evil [31mred line")
+        assert!(!text.contains(['\x1b', '\r', '\u{2028}']));
+        assert_eq!(
+            text.lines().nth(2).expect("row"),
+            "evil\\u{1b}[31mred\\u{a}line\\u{d}\\u{2028}"
         );
         let long = text.lines().nth(3).expect("row");
         assert_eq!(long.chars().count(), MAX_COLUMN_WIDTH);

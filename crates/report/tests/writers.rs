@@ -110,6 +110,105 @@ fn csv_quotes_joins_and_neutralizes() {
     assert_eq!(entries.len(), 1);
 }
 
+/// Reads a CSV file the way a spreadsheet in another locale would: split on `delimiter`,
+/// double quotes honoured where a field starts with one.
+fn read_csv_split_on(path: &Path, delimiter: u8) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_path(path)
+        .expect("open csv");
+    reader
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// What a spreadsheet would run as a formula: a cell starting with `=`, `+`, `-`, `@`, tab or
+/// carriage return that is not a plain number.
+fn is_live_formula(cell: &str) -> bool {
+    let starts_risky = matches!(
+        cell.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r')
+    );
+    starts_risky && cell.parse::<f64>().is_err()
+}
+
+/// Issue 11: `x;=HYPERLINK(..)` in a comma-separated file is split by a semicolon-locale Excel
+/// into `x` and a live formula. Fields with `;` are quoted, and every piece after a separator
+/// is neutralised, whichever separator the reader uses.
+#[test]
+fn csv_neutralises_formulas_behind_any_separator_a_spreadsheet_may_use() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("semi.csv");
+    let hostile = [
+        "x;=HYPERLINK(\"http://evil\",\"x\")",
+        "a,+1+cmd",
+        "tab\t@SUM(1)",
+        "first line\n-2+3",
+        "ok;-12",
+        "-12",
+    ];
+    let mut t = Table::new("Groups", ["id", "name", "members"]);
+    for (i, name) in hostile.iter().enumerate() {
+        t.push(Row::new(vec![
+            Cell::Int(i as i64),
+            Cell::text(*name),
+            Cell::List(vec!["alice".into(), "=evil()".into(), "-12".into()]),
+        ]));
+    }
+    write_csv(&t, &path).expect("write");
+
+    // Read with the separator it was written with: one cell per column, pieces neutralised.
+    let rows = read_csv(&path);
+    let names: Vec<&str> = rows[1..].iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "x;'=HYPERLINK(\"http://evil\",\"x\")",
+            "a,'+1+cmd",
+            "tab\t'@SUM(1)",
+            "first line\n'-2+3",
+            "ok;'-12",
+            "-12",
+        ]
+    );
+    assert!(
+        rows[1..].iter().all(|r| r[2] == "alice;'=evil();'-12"),
+        "{rows:?}"
+    );
+    // Fields holding `;` are quoted, so a `;`-locale reader keeps them whole where it can.
+    let raw = std::fs::read_to_string(&path).expect("raw");
+    assert!(raw.contains("\"x;'=HYPERLINK("), "{raw}");
+    assert!(raw.contains("\"ok;'-12\""), "{raw}");
+    assert!(raw.contains("\"alice;'=evil();'-12\""), "{raw}");
+    // A number on its own stays a number, unquoted.
+    assert!(raw.contains("5,-12,\""), "{raw}");
+
+    // Read as other locales would: no cell is a live formula, and plain numbers stay numbers.
+    for delimiter in [b',', b';', b'\t'] {
+        let cells: Vec<String> = read_csv_split_on(&path, delimiter)
+            .into_iter()
+            .flatten()
+            .collect();
+        let live: Vec<&String> = cells.iter().filter(|c| is_live_formula(c)).collect();
+        assert!(
+            live.is_empty(),
+            "split on {:?}: {live:?}",
+            delimiter as char
+        );
+    }
+    let semi: Vec<String> = read_csv_split_on(&path, b';')
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(
+        semi.iter().any(|c| c.starts_with("'=HYPERLINK")),
+        "{semi:?}"
+    );
+}
+
 #[test]
 fn csv_to_writer_matches_file_and_rejects_ragged_rows() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -7,7 +7,7 @@
 mod config;
 mod error;
 mod identity;
-mod text;
+pub mod text;
 
 pub use config::{
     AuditConfig, CATEGORIES_FILE, Categories, Category, DEFAULT_CATEGORY_NAME, Exclusion,

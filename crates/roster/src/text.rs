@@ -1,7 +1,10 @@
-//! Case-insensitive text helpers shared by scope, category and rename matching.
+//! Text helpers for platform-supplied strings: case-insensitive matching shared by scope,
+//! category and rename matching, and making names safe to print on a terminal.
 //!
 //! Telegram titles are arbitrary Unicode, so matching folds case per character instead of
 //! assuming ASCII, and replacement keeps the untouched parts of the name byte-for-byte.
+
+use std::borrow::Cow;
 
 /// True when `needle` occurs in `haystack`, ignoring case. An empty needle matches everything.
 pub fn contains_ci(haystack: &str, needle: &str) -> bool {
@@ -57,6 +60,52 @@ pub fn replace_ci(haystack: &str, find: &str, replace: &str) -> String {
     out
 }
 
+/// A platform-supplied string (a Telegram title, a Slack name, a message) made safe to print on a
+/// terminal or in a text export, on one line: every character that could move the cursor, change
+/// colours, rewrite the line or reorder what is shown is replaced by its visible Rust escape
+/// (`\u{1b}`), so the text still says what was there. Those characters are the control
+/// characters (C0 including `\n`, `\r` and tab, DEL, C1), the line and paragraph separators
+/// U+2028/U+2029, and the bidirectional embeddings, overrides and isolates.
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+    escape_unsafe(s, |_| false)
+}
+
+/// [`terminal_safe`] for multi-line text (message bodies in a text export): `\n` and tab are kept.
+pub fn terminal_safe_text(s: &str) -> Cow<'_, str> {
+    escape_unsafe(s, |c| matches!(c, '\n' | '\t'))
+}
+
+/// [`terminal_safe`] keeping the characters in `keep`: for a stream whose producer already
+/// escaped those in the data and adds its own (log lines with their colours and newlines).
+pub fn terminal_safe_keeping<'a>(s: &'a str, keep: &[char]) -> Cow<'a, str> {
+    escape_unsafe(s, |c| keep.contains(&c))
+}
+
+/// True for a character [`terminal_safe`] escapes.
+pub fn is_terminal_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+fn escape_unsafe(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    let needs = |c: char| is_terminal_unsafe(c) && !keep(c);
+    if !s.chars().any(needs) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if needs(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +131,29 @@ mod tests {
         assert_eq!(replace_ci("iBTC <> Acme", "ibtc", "cbtc"), "cbtc <> Acme");
         assert_eq!(replace_ci("ibtc-x-IBTC", "ibtc", "cbtc"), "cbtc-x-cbtc");
         assert_eq!(replace_ci("acme", "ibtc", "cbtc"), "acme");
+    }
+
+    #[test]
+    fn replace_maps_positions_back_when_lower_case_changes_length() {
+        // `İ` lower-cases to 3 bytes (i + U+0307), `ẞ` to 2 (ß): the lengths differ per char.
+        assert_eq!(replace_ci("İxẞ", "X", "cbtc"), "İcbtcẞ");
+        assert_eq!(replace_ci("ẞẞ iBTC İİ", "ibtc", "c"), "ẞẞ c İİ");
+        assert_eq!(replace_ci("İİ", "i\u{307}", "j"), "jj");
+        assert_eq!(find_ci("İxẞ", "ß"), Some((3, 6)));
+    }
+
+    #[test]
+    fn terminal_safe_escapes_what_could_rewrite_the_screen() {
+        assert_eq!(terminal_safe("acme"), "acme");
+        assert!(matches!(terminal_safe("Ünïcödé <> 🚀"), Cow::Borrowed(_)));
+        assert_eq!(terminal_safe("\x1b[31mred"), "\\u{1b}[31mred");
+        assert_eq!(
+            terminal_safe("a\rb\nc\u{2028}d\u{202E}e\u{9b}"),
+            "a\\u{d}b\\u{a}c\\u{2028}d\\u{202e}e\\u{9b}"
+        );
+        assert_eq!(
+            terminal_safe_text("line 1\n\tline 2\r\x1b[2J"),
+            "line 1\n\tline 2\\u{d}\\u{1b}[2J"
+        );
     }
 }

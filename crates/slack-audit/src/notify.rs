@@ -26,18 +26,20 @@ pub struct NotifyMessage {
 }
 
 impl NotifyMessage {
-    /// The plain-text fallback (`text`): what notifications and screen readers show.
+    /// The plain-text fallback (`text`): what notifications and screen readers show. Slack
+    /// parses `text` like mrkdwn, so group names are escaped as in the blocks: a title holding
+    /// `<!channel>` must not ping a whole channel.
     pub fn text(&self) -> String {
-        let mut out = self.title.clone();
+        let mut out = escape(&self.title);
         for l in &self.lines {
             out.push('\n');
-            out.push_str(l);
+            out.push_str(&escape(l));
         }
         if !self.gaps.is_empty() {
             out.push_str("\nWorst gaps:");
             for g in &self.gaps {
                 out.push_str("\n• ");
-                out.push_str(g);
+                out.push_str(&escape(g));
             }
         }
         out
@@ -166,7 +168,7 @@ mod tests {
         let t = message().text();
         assert_eq!(
             t,
-            "Coverage audit: 80.0%\n4 of 5 customer channels complete\nWorst gaps:\n• bitsafe-<acme> missing aki"
+            "Coverage audit: 80.0%\n4 of 5 customer channels complete\nWorst gaps:\n• bitsafe-&lt;acme&gt; missing aki"
         );
     }
 

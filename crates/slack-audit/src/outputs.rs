@@ -360,21 +360,24 @@ fn headline(run: &AuditRun, changes: Option<&Changes>) -> Vec<String> {
 }
 
 /// The human summary on stdout: coverage, worst gaps, warnings, unreadable groups, report paths.
+/// Group names are Slack's and Telegram's: every line is made terminal-safe, so a title holding
+/// an escape sequence, `\r` or U+2028 cannot rewrite what the reader sees.
 pub fn print_summary(
     run: &AuditRun,
     changes: Option<&Changes>,
     reports: &ReportPaths,
 ) -> anyhow::Result<()> {
+    use roster::text::terminal_safe as safe;
     let mut out = std::io::stdout().lock();
     writeln!(out, "Customer-group coverage audit")?;
     for line in headline(run, changes) {
-        writeln!(out, "  {line}")?;
+        writeln!(out, "  {}", safe(&line))?;
     }
     let gaps = worst_gaps(run);
     if !gaps.is_empty() {
         writeln!(out, "Worst gaps:")?;
         for f in gaps {
-            writeln!(out, "  {}", gap_line(f))?;
+            writeln!(out, "  {}", safe(&gap_line(f)))?;
         }
     }
     let errors: Vec<&GroupFinding> = run
@@ -386,19 +389,19 @@ pub fn print_summary(
     if !errors.is_empty() {
         writeln!(out, "Groups that could not be read:")?;
         for f in errors {
-            writeln!(
-                out,
-                "  {} ({}): {}",
+            let line = format!(
+                "{} ({}): {}",
                 f.group_name,
                 f.group_id,
                 f.error.as_deref().unwrap_or_default()
-            )?;
+            );
+            writeln!(out, "  {}", safe(&line))?;
         }
     }
     if !run.result.warnings.is_empty() {
         writeln!(out, "Warnings:")?;
         for w in &run.result.warnings {
-            writeln!(out, "  {w}")?;
+            writeln!(out, "  {}", safe(w))?;
         }
     }
     writeln!(out, "Reports:")?;

@@ -420,6 +420,94 @@ async fn injected_faults_give_the_same_report() {
     );
 }
 
+/// Issue 11: a group name is printed in the summary; an escape sequence, `\r` or U+2028 in it
+/// must reach the terminal as visible text, not as control characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_shows_control_characters_in_names_as_escapes() {
+    let mut ws = workspace();
+    ws.channels.push(channel(
+        "C0ESC",
+        "cust-\x1b[31mred\r\u{2028}\u{9b}2J",
+        true,
+        &["U0OPS", "U0AKI"],
+    ));
+    let sim = start_sim(ws, SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let out = run(t.command(Some(&sim.base_url()))).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("cust-\\u{1b}[31mred\\u{d}\\u{2028}\\u{9b}2J"),
+        "{text}"
+    );
+    for bad in ['\x1b', '\r', '\u{2028}', '\u{9b}'] {
+        assert!(!text.contains(bad), "{bad:?} on stdout: {text:?}");
+        assert!(!stderr(&out).contains(bad), "{bad:?} on stderr");
+    }
+}
+
+/// Issue 11: a channel whose members cannot be read is named in a warning log line and in the
+/// summary; `\r`, U+2028 and bidi overrides in its name reach neither stream raw (tracing escapes
+/// only ESC and C1 controls itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_show_control_characters_in_names_as_escapes() {
+    let mut ws = workspace();
+    ws.channels.push(channel(
+        "C0CR",
+        "cust-ok\rcust-FAKE\u{2028}\u{202e}x",
+        true,
+        &["U0OPS", "U0AKI"],
+    ));
+    let sim = start_sim(ws, SimOptions::default()).await;
+    let proxy = failing_proxy(sim.base_url(), "C0CR", "not_in_channel").await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let out = run(t.command(Some(&proxy))).await;
+    assert_eq!(code(&out), 1, "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cust-ok\\u{d}cust-FAKE\\u{2028}\\u{202e}x"),
+        "{err}"
+    );
+    for bad in ['\r', '\u{2028}', '\u{202e}'] {
+        assert!(!err.contains(bad), "{bad:?} on stderr: {err:?}");
+        assert!(!stdout(&out).contains(bad), "{bad:?} on stdout");
+    }
+}
+
+/// Issue 11: Slack reads the plain-text fallback like mrkdwn, so a group named `<!channel>`
+/// would ping everyone in the notify channel unless it is escaped there as in the blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_text_fallback_escapes_group_names() {
+    let mut ws = workspace();
+    ws.channels.push(channel(
+        "C0PING",
+        "cust-<!channel>-&-<@U0AKI>",
+        true,
+        &["U0OPS", "U0AKI"],
+    ));
+    let sim = start_sim(ws, SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.args(["--notify", "general"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let posts: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "chat.postMessage")
+        .collect();
+    assert_eq!(posts.len(), 1);
+    let text = &posts[0].params["text"];
+    assert!(
+        text.contains("cust-&lt;!channel&gt;-&amp;-&lt;@U0AKI&gt;"),
+        "{text}"
+    );
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_posts_the_summary_and_logs_delivery() {
     let sim = start_sim(workspace(), SimOptions::default()).await;

@@ -385,10 +385,11 @@ async fn fetch_one(
         export_key,
         bars,
     } = *run;
+    // The label reaches the terminal (progress, per-channel lines): no escapes from Slack's names.
     let label = if conv.name.is_empty() {
-        conv.id.clone()
+        roster::text::terminal_safe(&conv.id).into_owned()
     } else {
-        format!("#{}", conv.name)
+        format!("#{}", roster::text::terminal_safe(&conv.name))
     };
     let members = if cli.format == Format::Slack {
         match client.all_members(&conv.id).await {

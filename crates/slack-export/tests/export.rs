@@ -350,6 +350,68 @@ async fn unknown_channel_exits_2_with_close_matches() {
     assert!(!dir.path().join("out/bitsafe-acm.txt").exists());
 }
 
+/// Issue 11: channel names and message text come from Slack; in the text export, the progress
+/// lines and a "did you mean" hint, escape sequences, `\r` and U+2028 show as visible escapes.
+#[tokio::test(flavor = "multi_thread")]
+async fn control_characters_from_slack_never_reach_the_terminal_or_text_files() {
+    let mut ws = workspace();
+    ws.channels.push(Channel {
+        id: "C0LAB00003".into(),
+        name: "esc\x1b[31mred\r\u{2028}x".into(),
+        created: 1_767_000_000,
+        creator: "U0DEMOOPS".into(),
+        members: vec!["U0DEMOOPS".into(), "U0DEMOAKI".into()],
+        messages: vec![
+            json!({"type": "message", "ts": T_PARENT, "user": "U0DEMOAKI",
+            "text": "line one\x1b[2J\rline\u{2029}two\nnext \u{9b}31m"}),
+        ],
+        ..Channel::default()
+    });
+    let opts = SimOptions {
+        token: TOKEN.into(),
+        ..SimOptions::default()
+    };
+    let sim = slack_sim::start(([127, 0, 0, 1], 0).into(), ws, opts)
+        .await
+        .expect("sim starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = ['\x1b', '\r', '\u{2028}', '\u{2029}', '\u{9b}'];
+
+    let out = run(&sim, dir.path(), "out", &["C0LAB00003"]).await;
+    ok(&out);
+    let files = outputs(&dir.path().join("out"));
+    assert_eq!(files.len(), 1, "{:?}", files.keys());
+    let text = String::from_utf8(files.into_values().next().expect("file")).expect("utf8");
+    assert!(
+        text.starts_with("# #esc\\u{1b}[31mred\\u{d}\\u{2028}x (C0LAB00003)\n"),
+        "{text}"
+    );
+    // Newlines still break lines; everything else is escaped.
+    assert!(
+        text.contains("Aki: line one\\u{1b}[2J\\u{d}line\\u{2029}two\n  next \\u{9b}31m"),
+        "{text}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("#esc\\u{1b}[31mred"), "{stderr}");
+    for c in bad {
+        assert!(!text.contains(c), "{c:?} in the text export: {text:?}");
+        assert!(!stderr.contains(c), "{c:?} on stderr: {stderr:?}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(c));
+    }
+
+    // A close match named in the error's hint is escaped too.
+    let out = run(&sim, dir.path(), "out2", &["#esc"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("did you mean #esc\\u{1b}[31mred"),
+        "{stderr}"
+    );
+    for c in bad {
+        assert!(!stderr.contains(c), "{c:?} on stderr: {stderr:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn faults_give_byte_identical_output() {
     let clean = sim(SimOptions::default()).await;

@@ -357,12 +357,13 @@ pub async fn request_ownership(s: &Session, users: &UsersArgs) -> anyhow::Result
             if !matches!(role, Role::Creator | Role::Admin) || ours_ok || user.id == me.id {
                 continue;
             }
-            let message = ownership_message(user, role, &me, &g.chat.title);
+            // A text file people read and paste from: no control characters from the title.
+            let title = roster::text::terminal_safe(&g.chat.title);
+            let message = ownership_message(user, role, &me, &title);
             let _ = writeln!(
                 text,
-                "=== To {} in \"{}\" (chat {})\n{message}\n",
-                user.label(),
-                g.chat.title,
+                "=== To {} in \"{title}\" (chat {})\n{message}\n",
+                roster::text::terminal_safe(&user.label()),
                 g.chat.id
             );
             table.push(Row::new(vec![
@@ -541,25 +542,10 @@ pub async fn rename(
 }
 
 /// `title` with every case-insensitive occurrence of `find` replaced; `None` when there is none.
+/// The roster's matcher maps matches back to `title`'s own byte positions, so titles whose
+/// lower-case form has other lengths (`İ`, `ẞ`) are renamed correctly instead of panicking.
 fn replace_ci(title: &str, find: &str, replace: &str) -> Option<String> {
-    let lower = title.to_lowercase();
-    let needle = find.to_lowercase();
-    // Lower-casing can change byte lengths outside ASCII; only then fall back to exact matching.
-    if lower.len() != title.len() {
-        return title.contains(find).then(|| title.replace(find, replace));
-    }
-    let mut out = String::new();
-    let mut last = 0;
-    for (i, _) in lower.match_indices(&needle) {
-        out.push_str(&title[last..i]);
-        out.push_str(replace);
-        last = i + needle.len();
-    }
-    if last == 0 && !lower.starts_with(&needle) {
-        return None;
-    }
-    out.push_str(&title[last..]);
-    Some(out)
+    roster::text::contains_ci(title, find).then(|| roster::text::replace_ci(title, find, replace))
 }
 
 /// A chat by id or exact title (then case-insensitive title).
@@ -620,5 +606,7 @@ mod tests {
         );
         assert_eq!(replace_ci("Acme", "ibtc", "cBTC"), None);
         assert_eq!(replace_ci("ibtc", "ibtc", "x").as_deref(), Some("x"));
+        // Lower-casing `İ` adds a byte and `ẞ` loses one: positions must come from the title.
+        assert_eq!(replace_ci("İxẞ", "X", "y").as_deref(), Some("İyẞ"));
     }
 }

@@ -188,7 +188,7 @@ pub fn render_text(chat: &Chat, messages: &[TgMessage], tz: &TimeZone) -> String
     let _ = writeln!(
         out,
         "# {} ({}, {})\n",
-        chat.title,
+        roster::text::terminal_safe(&chat.title),
         chat.kind.as_str(),
         chat.id
     );
@@ -228,7 +228,9 @@ fn line(
             None => text = format!("[↪ reply to message {parent}, not in this export] {text}"),
         }
     }
-    let _ = writeln!(out, "{indent}{time}  {who}: {text}");
+    // Titles, names and text are Telegram's: no escape sequence or `\r` reaches a reader's terminal.
+    let line = format!("{indent}{time}  {who}: {text}");
+    let _ = writeln!(out, "{}", roster::text::terminal_safe_text(&line));
 }
 
 #[cfg(test)]

@@ -286,6 +286,51 @@ fn rename_find_replace_dry_run_previews_only() {
     assert_eq!(refused.status.code(), Some(2));
 }
 
+/// Issue 11: `İ` lower-cases to three bytes and `ẞ` to two, so byte positions found in the
+/// lower-cased title are wrong in the original (this used to panic on a char boundary).
+#[test]
+fn rename_find_replace_on_titles_whose_lower_case_changes_length() {
+    let env = Env::with_fixture(
+        r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"}, "users": [],
+ "chats": [
+  {"id": -2001, "title": "İxẞ", "kind": "supergroup", "participants": [{"user": 1000, "role": "creator"}]},
+  {"id": -2002, "title": "ẞẞ X <> İİ", "kind": "group", "participants": [{"user": 1000, "role": "admin"}]}]}"#,
+    );
+    let o = env.run(&["rename", "--find", "x", "--replace", "cbtc", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("İcbtcẞ"), "{out}");
+    assert!(out.contains("ẞẞ cbtc <> İİ"), "{out}");
+    assert_eq!(out.matches("would rename").count(), 2, "{out}");
+}
+
+/// Issue 11: group titles are printed in listings; escape sequences, `\r` and U+2028 in them
+/// must come out as visible escapes, never as control characters.
+#[test]
+fn listings_show_control_characters_in_titles_as_escapes() {
+    let env = Env::with_fixture(
+        r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"},
+ "users": [{"id": 6, "username": "nftaddie", "first_name": "Addie\u001b]0;pwned\u0007"}],
+ "chats": [
+  {"id": -3001, "title": "Acme\u001b[31m red\r\u2028\u202e", "kind": "supergroup",
+   "participants": [{"user": 1000, "role": "creator"}, {"user": 6, "role": "member"}]}]}"#,
+    );
+    for args in [&["find-user", "nftaddie"][..], &["admin-status"][..]] {
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("Acme\\u{1b}[31m red\\u{d}\\u{2028}\\u{202e}"),
+            "{args:?}: {out}"
+        );
+        for bad in ['\x1b', '\r', '\u{7}', '\u{2028}', '\u{202e}'] {
+            assert!(!out.contains(bad), "{args:?}: {bad:?} in {out:?}");
+            assert!(!stderr(&o).contains(bad), "{args:?}: {bad:?} on stderr");
+        }
+    }
+}
+
 #[test]
 fn request_ownership_writes_one_message_per_group() {
     let env = Env::new();
@@ -330,6 +375,42 @@ fn export_text_threads_replies_under_their_parent() {
         ],
         "{text}"
     );
+}
+
+/// Issue 11: the text export holds Telegram's titles, names and text; control characters in them
+/// are written as visible escapes, line breaks stay line breaks.
+#[test]
+fn export_text_shows_control_characters_as_escapes() {
+    let env = Env::with_fixture(
+        r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"},
+ "users": [{"id": 8, "username": "cust", "first_name": "Cara\u001b[8m"}],
+ "chats": [
+  {"id": -4001, "title": "Esc\u001b[31m", "kind": "supergroup",
+   "participants": [{"user": 1000, "role": "creator"}, {"user": 8, "role": "member"}],
+   "messages": [
+     {"id": 1, "from": 8, "date": "2026-11-18T09:00:00Z", "text": "hi\r\u001b[2Jthere\u2028x\nnext", "reply_to": null}]}]}"#,
+    );
+    let o = env.run(&["export", "-4001", "--tz", "UTC"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(env.out())
+        .expect("out")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).expect("export file");
+    assert!(
+        text.starts_with("# Esc\\u{1b}[31m (supergroup, -4001)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Cara\\u{1b}[8m: hi\\u{d}\\u{1b}[2Jthere\\u{2028}x\n    next"),
+        "{text}"
+    );
+    for bad in ['\x1b', '\r', '\u{2028}'] {
+        assert!(!text.contains(bad), "{bad:?} in {text:?}");
+    }
 }
 
 #[test]

@@ -73,6 +73,9 @@ impl TextSink {
                 body
             }
         };
+        // Names and text come from Slack: no escape sequence, `\r` or U+2028 reaches whoever
+        // reads the file in a terminal.
+        let body = roster::text::terminal_safe_text(&body);
         // Continuation lines of a multi-line message sit two spaces in from their message.
         let continuation = format!("\n{indent}  ");
         format!("{indent}{time}  {}", body.replace('\n', &continuation))
@@ -96,9 +99,17 @@ impl Sink for TextSink {
         } else {
             format!("#{}", c.name)
         };
-        let mut head = format!("# {title} ({})\n", c.id);
+        let mut head = format!(
+            "# {} ({})\n",
+            roster::text::terminal_safe(&title),
+            roster::text::terminal_safe(&c.id)
+        );
         if let Some(topic) = c.topic.as_deref().filter(|t| !t.is_empty()) {
-            head.push_str(&format!("# topic: {}\n", self.names.plain_text(topic)));
+            let topic = self.names.plain_text(topic);
+            head.push_str(&format!(
+                "# topic: {}\n",
+                roster::text::terminal_safe(&topic)
+            ));
         }
         head.push('\n');
         file.write_all(head.as_bytes())
