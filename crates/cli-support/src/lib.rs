@@ -127,7 +127,7 @@ pub fn init_logging(common: &CommonArgs) {
     let deps = if common.verbose >= 2 { "debug" } else { "warn" };
     let default = format!(
         "{deps},slack_client={ours},slack_sim={ours},roster={ours},store={ours},report={ours},\
-         audit={ours},demo={ours},cli_support={ours},telegram={ours},slack_audit={ours},\
+         audit={ours},demo={ours},cli_support={ours},telegram={ours},slack_audit={ours},audit_run={ours},\
          add_members={ours},slack_export={ours},insight={ours},insight_sync={ours},\
          insight_report={ours},tg_admin={ours}"
     );

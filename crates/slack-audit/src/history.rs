@@ -1,5 +1,5 @@
-//! `slack-audit history`: past runs from the SQLite history, newest first, with the coverage
-//! trend (change from the run before each one).
+//! `slack-audit history`: past runs from the SQLite history, newest first, with who started each
+//! and its state, and the coverage trend (change from the finished run before each one).
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +9,7 @@ use cli_support::Outcome;
 use report::{Cell, Row, Table};
 use serde_json::json;
 use store::Store;
-use store::audit::AuditRunRow;
+use store::audit::{AuditRunRow, AuditRunStatus};
 
 /// Prints up to `limit` runs from `db` (a table, or JSON with `json`).
 pub fn print_history(db: &Path, limit: usize, json: bool) -> anyhow::Result<Outcome> {
@@ -24,12 +24,18 @@ pub fn print_history(db: &Path, limit: usize, json: bool) -> anyhow::Result<Outc
         return Ok(Outcome::Success);
     }
     let store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
-    // One more than shown, so the oldest shown run still gets its trend.
-    let runs = store.list_audit_runs(limit.saturating_add(1))?;
+    // A few more than shown, so the oldest shown run still gets its trend past runs that did
+    // not finish.
+    let runs = store.list_audit_runs(limit.saturating_add(10))?;
     let trend = |i: usize| -> Option<f64> {
-        let now = runs.get(i)?.coverage?;
-        let before = runs.get(i + 1)?.coverage?;
-        Some((now - before) * 100.0)
+        let run = runs.get(i)?;
+        if run.status != AuditRunStatus::Finished {
+            return None;
+        }
+        let before = runs[i + 1..]
+            .iter()
+            .find(|r| r.status == AuditRunStatus::Finished)?;
+        Some((run.coverage? - before.coverage?) * 100.0)
     };
     let shown = &runs[..runs.len().min(limit)];
     let mut out = std::io::stdout().lock();
@@ -48,6 +54,8 @@ pub fn print_history(db: &Path, limit: usize, json: bool) -> anyhow::Result<Outc
         [
             "run",
             "started (UTC)",
+            "started by",
+            "status",
             "platforms",
             "groups",
             "with gaps",
@@ -60,6 +68,8 @@ pub fn print_history(db: &Path, limit: usize, json: bool) -> anyhow::Result<Outc
         table.push(Row::new(vec![
             Cell::Int(r.id),
             Cell::text(r.started_at.strftime("%Y-%m-%d %H:%M").to_string()),
+            r.started_by.clone().into(),
+            Cell::text(r.status.as_str()),
             Cell::text(r.platforms.join(",")),
             Cell::Int(r.groups),
             Cell::Int(r.groups_with_gaps),
@@ -77,6 +87,8 @@ fn run_json(r: &AuditRunRow, trend: Option<f64>) -> serde_json::Value {
         "id": r.id,
         "started_at": r.started_at.to_string(),
         "finished_at": r.finished_at.map(|t| t.to_string()),
+        "started_by": r.started_by,
+        "status": r.status.as_str(),
         "platforms": r.platforms,
         "groups": r.groups,
         "groups_with_gaps": r.groups_with_gaps,

@@ -53,12 +53,61 @@ pub struct Finding {
 pub struct AuditRunRow {
     pub id: i64,
     pub started_at: Timestamp,
+    /// Set when the run finished or failed; its duration is `finished_at - started_at`.
     pub finished_at: Option<Timestamp>,
+    /// Who or what started it: `cli`, `panel:<username>`, `demo`; `None` for runs recorded before
+    /// this was kept.
+    pub started_by: Option<String>,
+    pub status: AuditRunStatus,
     pub platforms: Vec<String>,
     pub groups: i64,
     pub groups_with_gaps: i64,
     pub missing_required: i64,
     pub coverage: Option<f64>,
+}
+
+/// Where an audit run is. Only `finished` runs carry results (counts, findings, results JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditRunStatus {
+    /// Started and not ended yet, or its process died (see [`Store::mark_running_audit_runs_interrupted`]).
+    Running,
+    Finished,
+    /// Its process stopped before the end (killed, or the panel shut down mid-run).
+    Interrupted,
+    /// Stopped by an error (bad token, missing scope, ...) before results were recorded.
+    Failed,
+}
+
+impl AuditRunStatus {
+    /// The text stored in the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Interrupted => "interrupted",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for AuditRunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuditRunStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "running" => Self::Running,
+            "finished" => Self::Finished,
+            "interrupted" => Self::Interrupted,
+            "failed" => Self::Failed,
+            other => return Err(format!("unknown audit run status {other:?}")),
+        })
+    }
 }
 
 /// Where a notification is in its delivery.
@@ -138,8 +187,8 @@ pub struct NotificationRow {
     pub updated_at: Timestamp,
 }
 
-const RUN_COLUMNS: &str =
-    "id, started_at, finished_at, platforms, groups, groups_with_gaps, missing_required, coverage";
+const RUN_COLUMNS: &str = "id, started_at, finished_at, platforms, groups, groups_with_gaps, \
+     missing_required, coverage, started_by, status";
 
 const FINDING_COLUMNS: &str = "platform, group_id, group_name, category, required_present, \
      required_total, missing_required, missing_optional, error";
@@ -187,6 +236,13 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRunRow> {
         groups_with_gaps: row.get(5)?,
         missing_required: row.get(6)?,
         coverage: row.get(7)?,
+        started_by: row.get(8)?,
+        status: {
+            let status: String = row.get(9)?;
+            status
+                .parse()
+                .map_err(|e: String| conversion_error(9, StatusError(e)))?
+        },
     })
 }
 
@@ -225,8 +281,57 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<NotificationRow> {
 #[error("{0}")]
 struct StatusError(String);
 
+/// Writes a run's results into its row (status `finished`) and its findings.
+fn write_results(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: i64,
+    run: &NewAuditRun,
+    findings: &[Finding],
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE audit_runs
+            SET started_at = ?2, finished_at = ?3, platforms = ?4, groups = ?5,
+                groups_with_gaps = ?6, missing_required = ?7, coverage = ?8, results_json = ?9,
+                status = 'finished'
+          WHERE id = ?1",
+        params![
+            run_id,
+            format_time(run.started_at),
+            run.finished_at.map(format_time),
+            run.platforms.join(","),
+            run.groups,
+            run.groups_with_gaps,
+            run.missing_required,
+            run.coverage,
+            serde_json::to_string(&run.results)?,
+        ],
+    )?;
+    let mut insert = tx.prepare(
+        "INSERT INTO audit_findings (run_id, platform, group_id, group_name, category,
+             required_present, required_total, missing_required, missing_optional, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for f in findings {
+        insert.execute(params![
+            run_id,
+            f.platform,
+            f.group_id,
+            f.group_name,
+            f.category,
+            f.required_present,
+            f.required_total,
+            serde_json::to_string(&f.missing_required)?,
+            serde_json::to_string(&f.missing_optional)?,
+            f.error,
+        ])?;
+    }
+    Ok(())
+}
+
 impl Store {
-    /// Stores a run and its findings in one transaction; returns the run's id.
+    /// Stores a finished run and its findings in one transaction (no `started_by`); returns the
+    /// run's id. A tool that runs for a while uses [`Store::begin_audit_run`] and
+    /// [`Store::finish_audit_run`] instead, so the history shows the run while it goes on.
     pub fn insert_audit_run(
         &mut self,
         run: &NewAuditRun,
@@ -234,63 +339,138 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let tx = self.conn_mut().transaction()?;
         tx.execute(
-            "INSERT INTO audit_runs (started_at, finished_at, platforms, groups, groups_with_gaps,
-                                     missing_required, coverage, results_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                format_time(run.started_at),
-                run.finished_at.map(format_time),
-                run.platforms.join(","),
-                run.groups,
-                run.groups_with_gaps,
-                run.missing_required,
-                run.coverage,
-                serde_json::to_string(&run.results)?,
-            ],
+            "INSERT INTO audit_runs (started_at, platforms, groups, groups_with_gaps,
+                                     missing_required, results_json, status)
+             VALUES (?1, '', 0, 0, 0, 'null', 'running')",
+            [format_time(run.started_at)],
         )?;
         let run_id = tx.last_insert_rowid();
-        {
-            let mut insert = tx.prepare(
-                "INSERT INTO audit_findings (run_id, platform, group_id, group_name, category,
-                     required_present, required_total, missing_required, missing_optional, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for f in findings {
-                insert.execute(params![
-                    run_id,
-                    f.platform,
-                    f.group_id,
-                    f.group_name,
-                    f.category,
-                    f.required_present,
-                    f.required_total,
-                    serde_json::to_string(&f.missing_required)?,
-                    serde_json::to_string(&f.missing_optional)?,
-                    f.error,
-                ])?;
-            }
-        }
+        write_results(&tx, run_id, run, findings)?;
         tx.commit()?;
         Ok(run_id)
     }
 
-    /// The most recently stored run.
+    /// Records that a run started at `started_at` by `started_by` (`cli`, `panel:<user>`, `demo`)
+    /// and is going on: a `running` row with no results yet. Returns its id for
+    /// [`Store::finish_audit_run`] or [`Store::fail_audit_run`].
+    pub fn begin_audit_run(
+        &mut self,
+        started_at: Timestamp,
+        started_by: &str,
+    ) -> Result<i64, StoreError> {
+        self.conn().execute(
+            "INSERT INTO audit_runs (started_at, platforms, groups, groups_with_gaps,
+                                     missing_required, results_json, started_by, status)
+             VALUES (?1, '', 0, 0, 0, 'null', ?2, 'running')",
+            params![format_time(started_at), started_by],
+        )?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Stores the results of run `run_id` (begun with [`Store::begin_audit_run`]) and its findings
+    /// in one transaction, and marks it `finished`. It does so even when the row was marked
+    /// `interrupted` meanwhile (another process may have taken a live run for a dead one).
+    pub fn finish_audit_run(
+        &mut self,
+        run_id: i64,
+        run: &NewAuditRun,
+        findings: &[Finding],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn_mut().transaction()?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT id FROM audit_runs WHERE id = ?1", [run_id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound {
+                what: "audit run",
+                id: run_id,
+            });
+        }
+        write_results(&tx, run_id, run, findings)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks run `run_id` `failed` (stopped by an error before its results were recorded), ended
+    /// now.
+    pub fn fail_audit_run(&mut self, run_id: i64) -> Result<(), StoreError> {
+        self.set_run_ended(run_id, AuditRunStatus::Failed, Some(Timestamp::now()))
+    }
+
+    /// Marks run `run_id` `interrupted` if it is still `running` (its process is stopping before
+    /// the end). Its end is unknown, so `finished_at` stays empty.
+    pub fn mark_audit_run_interrupted(&mut self, run_id: i64) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE audit_runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running'",
+            [run_id],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Marks every `running` run `interrupted` and returns how many: for a process that knows no
+    /// run of its own is going on (the admin panel at start-up and shutdown) and so takes a
+    /// `running` row for one a killed process left. A run that is in fact still going (a cron
+    /// `slack-audit` at that moment) still ends `finished`: [`Store::finish_audit_run`] overrides.
+    pub fn mark_running_audit_runs_interrupted(&mut self) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE audit_runs SET status = 'interrupted' WHERE status = 'running'",
+            [],
+        )?)
+    }
+
+    fn set_run_ended(
+        &mut self,
+        run_id: i64,
+        status: AuditRunStatus,
+        finished_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE audit_runs SET status = ?2, finished_at = coalesce(?3, finished_at)
+              WHERE id = ?1",
+            params![run_id, status.as_str(), finished_at.map(format_time)],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                what: "audit run",
+                id: run_id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Run `run_id`, whatever its state.
+    pub fn audit_run(&self, run_id: i64) -> Result<Option<AuditRunRow>, StoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM audit_runs WHERE id = ?1");
+        Ok(self
+            .conn()
+            .query_row(&sql, [run_id], run_from_row)
+            .optional()?)
+    }
+
+    /// The most recently stored finished run (runs going on, failed or interrupted have no
+    /// results to compare with or act on).
     pub fn latest_audit_run(&self) -> Result<Option<AuditRunRow>, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM audit_runs ORDER BY id DESC LIMIT 1");
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM audit_runs WHERE status = 'finished' ORDER BY id DESC LIMIT 1"
+        );
         Ok(self.conn().query_row(&sql, [], run_from_row).optional()?)
     }
 
-    /// The run stored just before run `before_id` (for "what changed since last time").
+    /// The finished run stored just before run `before_id` (for "what changed since last time").
     pub fn previous_audit_run(&self, before_id: i64) -> Result<Option<AuditRunRow>, StoreError> {
-        let sql =
-            format!("SELECT {RUN_COLUMNS} FROM audit_runs WHERE id < ?1 ORDER BY id DESC LIMIT 1");
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM audit_runs WHERE id < ?1 AND status = 'finished'
+             ORDER BY id DESC LIMIT 1"
+        );
         Ok(self
             .conn()
             .query_row(&sql, [before_id], run_from_row)
             .optional()?)
     }
 
-    /// Up to `limit` runs, newest first.
+    /// Up to `limit` runs in any state, newest first.
     pub fn list_audit_runs(&self, limit: usize) -> Result<Vec<AuditRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM audit_runs ORDER BY id DESC LIMIT ?1");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -13,7 +13,7 @@ use rusqlite_migration::{M, Migrations};
 /// - `04_export.sql`   slack-export: per-channel export state for `--resume`
 /// - `05_insight.sql`  insight-sync: users, channels, membership snapshots, events, aggregates
 /// - `06_insight_unscoped.sql` insight-sync: when a channel left the scope (grace period)
-/// - `07_telegram.sql` Telegram groups for the audit and tg-admin
+/// - `07_audit_runs_origin.sql` audit runs: who started them and their state (running, ...)
 ///
 /// The numbers are a plan, not fixed slots: whoever lands first appends the next file and takes the
 /// next number (file prefix = position in this list), so the list never has a hole.
@@ -24,6 +24,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/04_export.sql")),
     M::up(include_str!("../migrations/05_insight.sql")),
     M::up(include_str!("../migrations/06_insight_unscoped.sql")),
+    M::up(include_str!("../migrations/07_audit_runs_origin.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use serde_json::json;
-use store::audit::{Finding, NewAuditRun, NotificationStatus};
+use store::audit::{AuditRunStatus, Finding, NewAuditRun, NotificationStatus};
 use store::migrations::SCHEMA_VERSION;
 use store::{Store, StoreError};
 
@@ -255,6 +255,106 @@ fn audit_runs_round_trip_through_a_file() {
     assert_eq!(findings[0].missing_optional, vec!["frank".to_string()]);
     assert_eq!(findings[1].required_total, 2);
     assert!(store.audit_findings(id2).expect("findings").is_empty());
+}
+
+#[test]
+fn a_run_is_running_until_finished_and_a_dead_one_is_marked_interrupted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    let mut store = Store::open(&path).expect("open");
+    let done = run_at("2026-03-02T09:00:00Z", Some(50.0));
+    let first = store
+        .begin_audit_run(done.started_at, "cli")
+        .expect("begin 1");
+    let row = store.audit_run(first).expect("read").expect("row");
+    assert_eq!(
+        (row.status, row.started_by.as_deref(), row.finished_at),
+        (AuditRunStatus::Running, Some("cli"), None)
+    );
+    assert!(
+        store.latest_audit_run().expect("latest").is_none(),
+        "a run going on has no results to compare with"
+    );
+    store
+        .finish_audit_run(first, &done, &[finding("C1", &["alice"])])
+        .expect("finish");
+    let row = store.audit_run(first).expect("read").expect("row");
+    assert_eq!(row.status, AuditRunStatus::Finished);
+    assert_eq!(row.finished_at, done.finished_at);
+    assert_eq!((row.groups, row.coverage), (3, Some(50.0)));
+    assert_eq!(store.audit_findings(first).expect("findings").len(), 1);
+
+    // A second run dies mid-way, a third fails: neither is the latest finished run.
+    let dead = store
+        .begin_audit_run(Timestamp::now(), "panel:ana")
+        .expect("begin 2");
+    let failed = store.begin_audit_run(Timestamp::now(), "demo").expect("3");
+    store.fail_audit_run(failed).expect("fail");
+    assert_eq!(
+        store.latest_audit_run().expect("latest").map(|r| r.id),
+        Some(first)
+    );
+    drop(store);
+
+    let mut store = Store::open(&path).expect("reopen");
+    assert_eq!(
+        store.mark_running_audit_runs_interrupted().expect("mark"),
+        1
+    );
+    let statuses: Vec<(i64, AuditRunStatus, Option<String>)> = store
+        .list_audit_runs(10)
+        .expect("list")
+        .into_iter()
+        .map(|r| (r.id, r.status, r.started_by))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (failed, AuditRunStatus::Failed, Some("demo".into())),
+            (dead, AuditRunStatus::Interrupted, Some("panel:ana".into())),
+            (first, AuditRunStatus::Finished, Some("cli".into())),
+        ]
+    );
+    let failed_row = store.audit_run(failed).expect("read").expect("row");
+    assert!(failed_row.finished_at.is_some(), "a failed run has an end");
+    assert_eq!(
+        store.mark_running_audit_runs_interrupted().expect("mark"),
+        0
+    );
+    assert!(matches!(
+        store.fail_audit_run(9999),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn runs_recorded_before_migration_7_get_a_status_from_their_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.sqlite");
+    {
+        let mut conn = rusqlite::Connection::open(&path).expect("open");
+        store::migrations::MIGRATIONS
+            .to_version(&mut conn, 6)
+            .expect("schema 6");
+        conn.execute_batch(
+            "INSERT INTO audit_runs (started_at, finished_at, platforms, groups, groups_with_gaps,
+                                     missing_required, results_json)
+             VALUES ('2026-03-02T09:00:00Z', '2026-03-02T09:01:00Z', 'slack', 1, 0, 0, '{}'),
+                    ('2026-03-09T09:00:00Z', NULL, 'slack', 1, 0, 0, '{}');",
+        )
+        .expect("old rows");
+    }
+    let store = Store::open(&path).expect("migrates");
+    let runs = store.list_audit_runs(10).expect("list");
+    let got: Vec<(AuditRunStatus, Option<String>)> =
+        runs.into_iter().map(|r| (r.status, r.started_by)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (AuditRunStatus::Interrupted, None),
+            (AuditRunStatus::Finished, None)
+        ]
+    );
 }
 
 #[test]

@@ -224,6 +224,18 @@ pub async fn failing_proxy(
     bad_channel: &'static str,
     code: &'static str,
 ) -> String {
+    proxy(sim_base, bad_channel, Some(code)).await
+}
+
+/// A loopback proxy in front of the sim that never answers `conversations.members` for
+/// `slow_channel` (a run reading it hangs there until killed) and forwards everything else.
+pub async fn hanging_proxy(sim_base: String, slow_channel: &'static str) -> String {
+    proxy(sim_base, slow_channel, None).await
+}
+
+/// `conversations.members` of `bad_channel` answers `{"ok": false, "error": code}`, or never
+/// with no code.
+async fn proxy(sim_base: String, bad_channel: &'static str, code: Option<&'static str>) -> String {
     use axum::body::Bytes;
     use axum::extract::{Path as AxPath, State};
     use axum::http::{HeaderMap, StatusCode};
@@ -234,7 +246,7 @@ pub async fn failing_proxy(
         base: String,
         http: reqwest::Client,
         bad: &'static str,
-        code: &'static str,
+        code: Option<&'static str>,
     }
 
     async fn handle(
@@ -245,7 +257,11 @@ pub async fn failing_proxy(
     ) -> axum::response::Response {
         let text = String::from_utf8_lossy(&body);
         if method == "conversations.members" && text.contains(&format!("channel={}", p.bad)) {
-            return axum::Json(json!({"ok": false, "error": p.code})).into_response();
+            let Some(code) = p.code else {
+                std::future::pending::<()>().await;
+                unreachable!("pending never completes");
+            };
+            return axum::Json(json!({"ok": false, "error": code})).into_response();
         }
         let mut req = p
             .http

@@ -3,9 +3,10 @@
 //! plugs in without touching the engine, the reports or the history.
 
 use futures::future::BoxFuture;
-use indicatif::ProgressBar;
 use roster::{AuditConfig, Platform, PlatformUser};
 use serde::Serialize;
+
+use crate::progress::RunProgress;
 
 /// One group in scope, as fetched: who is in it, or why its members could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,6 +82,6 @@ pub trait GroupSource: Send + Sync {
     fn scan<'a>(
         &'a self,
         config: &'a AuditConfig,
-        progress: &'a ProgressBar,
+        progress: &'a dyn RunProgress,
     ) -> BoxFuture<'a, Result<PlatformScan, SourceError>>;
 }

@@ -1,11 +1,10 @@
 //! What a run produces for people: the Excel workbook (Summary, Groups, Missing), the Groups CSV,
-//! the `--json` document, the human summary on stdout and the `--notify` message.
+//! the summary lines (shared by `slack-audit`'s stdout and the panel) and the `--notify` message.
 //!
 //! Files go to `<out>/audit_reports/` twice: a timestamped copy that is never overwritten by a
 //! later run (`slack-audit-YYYYMMDD-HHMMSS.xlsx`, `…-groups.csv`, UTC) and a stable
 //! `slack-audit-latest.xlsx` / `slack-audit-latest-groups.csv` for links and scripts.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use audit::{Changes, GapChange, GroupFinding, GroupRef};
@@ -13,7 +12,6 @@ use jiff::Timestamp;
 use report::{Cell, Column, Row, Table, Workbook};
 use roster::{AuditConfig, Platform};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::engine::AuditRun;
 use crate::notify::NotifyMessage;
@@ -256,30 +254,8 @@ pub fn write_reports(
     Ok(paths)
 }
 
-/// `--json`: one document on stdout.
-pub fn print_json(
-    run: &AuditRun,
-    changes: Option<&Changes>,
-    reports: &ReportPaths,
-    run_id: i64,
-) -> anyhow::Result<()> {
-    let doc = json!({
-        "run_id": run_id,
-        "summary": run.result.summary,
-        "groups": run.result.findings,
-        "changes": changes,
-        "warnings": run.result.warnings,
-        "skipped": run.skipped,
-        "reports": reports,
-    });
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &doc)?;
-    writeln!(out)?;
-    Ok(())
-}
-
 /// The gaps worth showing first: most required members missing, then lowest completeness.
-fn worst_gaps(run: &AuditRun) -> Vec<&GroupFinding> {
+pub fn worst_gaps(run: &AuditRun) -> Vec<&GroupFinding> {
     let mut gaps: Vec<&GroupFinding> = run
         .result
         .findings
@@ -297,7 +273,8 @@ fn worst_gaps(run: &AuditRun) -> Vec<&GroupFinding> {
     gaps
 }
 
-fn gap_line(f: &GroupFinding) -> String {
+/// One gap as the summary and the notification list it.
+pub fn gap_line(f: &GroupFinding) -> String {
     format!(
         "{} ({}, {}): missing {} ({}/{} required)",
         f.group_name,
@@ -310,7 +287,7 @@ fn gap_line(f: &GroupFinding) -> String {
 }
 
 /// The summary's headline lines, shared by stdout and the notification.
-fn headline(run: &AuditRun, changes: Option<&Changes>) -> Vec<String> {
+pub fn headline(run: &AuditRun, changes: Option<&Changes>) -> Vec<String> {
     let s = &run.result.summary;
     let mut lines = Vec::new();
     lines.push(match s.coverage_rate {
@@ -357,57 +334,6 @@ fn headline(run: &AuditRun, changes: Option<&Changes>) -> Vec<String> {
     });
     lines.extend(run.skipped.iter().cloned());
     lines
-}
-
-/// The human summary on stdout: coverage, worst gaps, warnings, unreadable groups, report paths.
-/// Group names are Slack's and Telegram's: every line is made terminal-safe, so a title holding
-/// an escape sequence, `\r` or U+2028 cannot rewrite what the reader sees.
-pub fn print_summary(
-    run: &AuditRun,
-    changes: Option<&Changes>,
-    reports: &ReportPaths,
-) -> anyhow::Result<()> {
-    use roster::text::terminal_safe as safe;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "Customer-group coverage audit")?;
-    for line in headline(run, changes) {
-        writeln!(out, "  {}", safe(&line))?;
-    }
-    let gaps = worst_gaps(run);
-    if !gaps.is_empty() {
-        writeln!(out, "Worst gaps:")?;
-        for f in gaps {
-            writeln!(out, "  {}", safe(&gap_line(f)))?;
-        }
-    }
-    let errors: Vec<&GroupFinding> = run
-        .result
-        .findings
-        .iter()
-        .filter(|f| f.error.is_some())
-        .collect();
-    if !errors.is_empty() {
-        writeln!(out, "Groups that could not be read:")?;
-        for f in errors {
-            let line = format!(
-                "{} ({}): {}",
-                f.group_name,
-                f.group_id,
-                f.error.as_deref().unwrap_or_default()
-            );
-            writeln!(out, "  {}", safe(&line))?;
-        }
-    }
-    if !run.result.warnings.is_empty() {
-        writeln!(out, "Warnings:")?;
-        for w in &run.result.warnings {
-            writeln!(out, "  {}", safe(w))?;
-        }
-    }
-    writeln!(out, "Reports:")?;
-    writeln!(out, "  {}", reports.xlsx.display())?;
-    writeln!(out, "  {}", reports.csv.display())?;
-    Ok(())
 }
 
 /// The `--notify` message for this run.

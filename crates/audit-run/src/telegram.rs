@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use indicatif::ProgressBar;
 use roster::{AuditConfig, Platform};
 use telegram::{
     FixtureBackend, FloodWaitGuard, FloodWaitPolicy, TelegramApi, TelegramError, TgUser,
 };
 use tracing::{debug, warn};
 
+use crate::progress::RunProgress;
 use crate::source::{GroupSource, PlatformScan, ScannedGroup, SourceError};
 
 /// Which Telegram account a run audits, decided before anything is fetched.
@@ -180,8 +180,18 @@ impl GroupSource for TelegramSource {
     fn scan<'a>(
         &'a self,
         config: &'a AuditConfig,
-        _progress: &'a ProgressBar,
+        progress: &'a dyn RunProgress,
     ) -> BoxFuture<'a, Result<PlatformScan, SourceError>> {
-        async move { self.scan_inner(config).await.map_err(SourceError::from) }.boxed()
+        async move {
+            let scan = self.scan_inner(config).await.map_err(SourceError::from)?;
+            // Telegram lists every group with its participants in one go: all are done at once.
+            let groups = scan.groups.len() as u64;
+            progress.groups_total(Platform::Telegram, groups);
+            for _ in 0..groups {
+                progress.group_done(Platform::Telegram);
+            }
+            Ok(scan)
+        }
+        .boxed()
     }
 }

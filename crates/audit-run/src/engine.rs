@@ -108,9 +108,14 @@ pub fn previous_result(store: &Store) -> Option<AuditResult> {
     }
 }
 
-/// Stores the run (summary row, full results JSON, one finding row per group with a gap or an
-/// error); returns the run ID.
-pub fn record(store: &mut Store, started_at: Timestamp, run: &AuditRun) -> anyhow::Result<i64> {
+/// Stores the results of run `run_id` (begun with `Store::begin_audit_run`): summary, full
+/// results JSON, one finding row per group with a gap or an error; the run is then `finished`.
+pub fn record(
+    store: &mut Store,
+    run_id: i64,
+    started_at: Timestamp,
+    run: &AuditRun,
+) -> Result<(), store::StoreError> {
     let summary = &run.result.summary;
     let new_run = NewAuditRun {
         started_at,
@@ -143,5 +148,5 @@ pub fn record(store: &mut Store, started_at: Timestamp, run: &AuditRun) -> anyho
             error: f.error.clone(),
         })
         .collect();
-    Ok(store.insert_audit_run(&new_run, &findings)?)
+    store.finish_audit_run(run_id, &new_run, &findings)
 }

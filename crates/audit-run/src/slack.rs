@@ -4,11 +4,11 @@
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use indicatif::ProgressBar;
 use roster::{AuditConfig, Platform};
 use slack_client::{Conversation, ListConversations, SlackClient, User};
 use tracing::{debug, warn};
 
+use crate::progress::RunProgress;
 use crate::source::{GroupSource, PlatformScan, ScannedGroup, SourceError};
 
 /// Member lists requested at once. The client bounds real HTTP concurrency and paces each method
@@ -32,7 +32,7 @@ impl SlackSource {
     async fn scan_inner(
         &self,
         config: &AuditConfig,
-        progress: &ProgressBar,
+        progress: &dyn RunProgress,
     ) -> Result<PlatformScan, SourceError> {
         // Different methods have separate budgets, so both listings run side by side.
         let (users, channels) = futures::try_join!(
@@ -47,7 +47,7 @@ impl SlackSource {
             .filter(|c| categories.in_slack_scope(&c.name, c.is_archived))
             .collect();
         debug!(listed, in_scope = in_scope.len(), "channels listed");
-        progress.set_length(in_scope.len() as u64);
+        progress.groups_total(Platform::Slack, in_scope.len() as u64);
 
         let client = &self.client;
         let mut groups: Vec<ScannedGroup> = futures::stream::iter(in_scope)
@@ -57,7 +57,7 @@ impl SlackSource {
             })
             .buffer_unordered(MEMBER_FETCHES_IN_FLIGHT)
             .map(|(c, result)| {
-                progress.inc(1);
+                progress.group_done(Platform::Slack);
                 let (members, error) = match result {
                     Ok(mut members) => {
                         members.sort_unstable();
@@ -101,7 +101,7 @@ impl GroupSource for SlackSource {
     fn scan<'a>(
         &'a self,
         config: &'a AuditConfig,
-        progress: &'a ProgressBar,
+        progress: &'a dyn RunProgress,
     ) -> BoxFuture<'a, Result<PlatformScan, SourceError>> {
         self.scan_inner(config, progress).boxed()
     }
