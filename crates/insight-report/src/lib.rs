@@ -66,10 +66,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         let summary = rt.block_on(async {
             let env = demo::DemoEnv::start().await?;
             let client = env.client()?;
-            let s = insight_sync::sync(
+            let s = insight_collect::sync(
                 &client,
                 &cfg,
-                &insight_sync::SyncOptions {
+                &insight_collect::SyncOptions {
                     db: demo_db.clone(),
                     out: dir.path().join("raw"),
                     config_dir: config_dir.clone(),
@@ -190,7 +190,7 @@ fn opted_out_since_sync(store: &Store, cfg: &InsightConfig) -> anyhow::Result<Ve
             }
         }
     }
-    let applied = store.meta_get(insight_sync::sync::OPT_OUT_APPLIED_KEY)?;
+    let applied = store.meta_get(insight_collect::OPT_OUT_APPLIED_KEY)?;
     if let Some(entry) = unmatched.first()
         && applied.as_deref() != Some(cfg.opt_out_fingerprint().as_str())
     {

@@ -60,10 +60,10 @@ async fn sync(sim: &slack_sim::SimHandle, config: &Path, dir: &Path) {
     client.rate_scale = 0.0;
     let client = slack_client::SlackClient::new(client).expect("client");
     let cfg = insight::load_config(config).expect("config");
-    insight_sync::sync(
+    insight_collect::sync(
         &client,
         &cfg,
-        &insight_sync::SyncOptions {
+        &insight_collect::SyncOptions {
             db: dir.join("insight.db"),
             out: dir.join("raw"),
             config_dir: config.to_path_buf(),

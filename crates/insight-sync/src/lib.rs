@@ -4,11 +4,11 @@
 //! subcommands for operators.
 
 mod purge;
-pub mod snapshot;
-pub mod sync;
+
+// The sync itself lives in `insight-collect` (shared with insight-report and the admin panel).
+pub use insight_collect::{snapshot, snapshot_root, sync};
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -16,7 +16,7 @@ use cli_support::{CommonArgs, Outcome, UsageError};
 use insight::InsightConfig;
 use store::Store;
 
-pub use sync::{SyncError, SyncOptions, SyncSummary, lock, sync};
+pub use sync::{SyncError, SyncOptions, SyncSummary, lock};
 
 /// Sync Slack engagement data (users, channels, membership, messages, replies, reactions) into the
 /// store, under the privacy rules of insight.json. Meant for cron; prints one summary line.
@@ -184,9 +184,4 @@ fn parse_since(s: &str, cfg: &InsightConfig) -> anyhow::Result<jiff::Timestamp> 
         UsageError::new(format!("--since {s:?} is not a date: {e}")).with_hint("use YYYY-MM-DD")
     })?;
     Ok(day.to_zoned(cfg.tz.clone())?.timestamp())
-}
-
-/// The default snapshot root for a given `--out`.
-pub fn snapshot_root(out: &Path) -> PathBuf {
-    snapshot::root(out)
 }
