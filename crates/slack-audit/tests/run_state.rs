@@ -117,3 +117,20 @@ async fn a_killed_run_stays_running_until_marked_interrupted() {
     );
     assert_eq!(runs(&t)[0].0, AuditRunStatus::Finished);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_run_is_started_by_demo_in_the_demo_history() {
+    let t = TestDir::new();
+    let mut cmd = t.command(None);
+    cmd.args(["--demo", "--skip-telegram"]);
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let store = Store::open(&t.out().join("slack-tools-demo.db")).expect("demo db");
+    let latest = store
+        .latest_audit_run()
+        .expect("read")
+        .expect("the demo run");
+    assert_eq!(latest.started_by.as_deref(), Some("demo"));
+    assert_eq!(latest.status, AuditRunStatus::Finished);
+    assert!(!t.db().exists(), "a demo never writes the real history");
+}
