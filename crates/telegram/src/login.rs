@@ -81,34 +81,42 @@ impl LoginFlow {
         &self.step
     }
 
+    /// The account when the session is already authorised, without asking for a code (the
+    /// panel shows "log in" only when this is `None`).
+    pub async fn authorised(&mut self) -> Result<Option<TgUser>, TelegramError> {
+        match &mut self.backend {
+            Backend::Fixture(f) => {
+                if f.needs_login(&self.session)? {
+                    Ok(None)
+                } else {
+                    Ok(Some(crate::api::TelegramApi::me(f.as_ref()).await?))
+                }
+            }
+            Backend::Grammers(g) => g.authorised_user().await,
+        }
+    }
+
     /// `Done` when the session is already authorised; else asks Telegram for a login code
     /// (`NeedCode`), with `phone` or the configured one (`NeedPhone` when there is neither).
     pub async fn start(&mut self, phone: Option<&str>) -> Result<LoginStep, TelegramError> {
-        let step = match &mut self.backend {
-            Backend::Fixture(f) => {
-                if f.needs_login(&self.session)? {
-                    LoginStep::NeedCode
-                } else {
-                    LoginStep::Done(crate::api::TelegramApi::me(f.as_ref()).await?)
+        let authorised = self.authorised().await?;
+        let step = match (&mut self.backend, authorised) {
+            (_, Some(me)) => LoginStep::Done(me),
+            (Backend::Fixture(_), None) => LoginStep::NeedCode,
+            (Backend::Grammers(g), None) => {
+                let phone = phone
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .or_else(|| g.configured_phone().map(str::to_owned));
+                match phone {
+                    Some(phone) => {
+                        g.request_code(&phone).await?;
+                        LoginStep::NeedCode
+                    }
+                    None => LoginStep::NeedPhone,
                 }
             }
-            Backend::Grammers(g) => match g.authorised_user().await? {
-                Some(me) => LoginStep::Done(me),
-                None => {
-                    let phone = phone
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_owned)
-                        .or_else(|| g.configured_phone().map(str::to_owned));
-                    match phone {
-                        Some(phone) => {
-                            g.request_code(&phone).await?;
-                            LoginStep::NeedCode
-                        }
-                        None => LoginStep::NeedPhone,
-                    }
-                }
-            },
         };
         Ok(self.advance(step))
     }

@@ -39,6 +39,7 @@ fn mode(p: &Path) -> u32 {
 async fn code_only_login_writes_an_owner_only_session() {
     let dir = tempfile::tempdir().expect("tmp");
     let (mut flow, session) = flow(dir.path(), Some(r#"{"code": "12345"}"#), "");
+    assert_eq!(flow.authorised().await.expect("check"), None);
     assert_eq!(flow.start(None).await.expect("start"), LoginStep::NeedCode);
     assert!(!session.exists(), "nothing written before the code");
     let LoginStep::Done(me) = flow.submit_code(" 12345\n").await.expect("code") else {
@@ -51,8 +52,11 @@ async fn code_only_login_writes_an_owner_only_session() {
     let text = std::fs::read_to_string(&session).expect("session");
     assert!(!text.contains("12345"), "the code is not stored: {text}");
     // A second login finds the session authorised and asks nothing.
-    let again = LoginFlow::fixture(dir.path().join("tg.json"), session.clone()).expect("flow");
-    let mut again = again;
+    let mut again = LoginFlow::fixture(dir.path().join("tg.json"), session.clone()).expect("flow");
+    assert_eq!(
+        again.authorised().await.expect("check").map(|u| u.id),
+        Some(1000)
+    );
     assert!(matches!(again.start(None).await.expect("start"), LoginStep::Done(u) if u.id == 1000));
 }
 
