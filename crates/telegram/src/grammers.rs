@@ -409,6 +409,9 @@ fn connect_client(settings: &GrammersSettings, session: FileSession) -> Client {
 pub(crate) struct GrammersLogin {
     settings: GrammersSettings,
     client: Client,
+    /// Whether the session file held an auth key; without one nobody is logged in, and asking
+    /// Telegram (a network round trip) is not needed to know it.
+    had_key: bool,
     login_token: Option<grammers_client::client::LoginToken>,
     password_token: Option<grammers_client::client::PasswordToken>,
 }
@@ -422,10 +425,12 @@ pub(crate) enum GrammersStep {
 impl GrammersLogin {
     pub(crate) fn open(settings: GrammersSettings) -> Result<Self, TelegramError> {
         let session = FileSession::open(&settings.session_path).map_err(session_err(&settings))?;
+        let had_key = session.has_auth_key();
         let client = connect_client(&settings, session);
         Ok(Self {
             settings,
             client,
+            had_key,
             login_token: None,
             password_token: None,
         })
@@ -438,6 +443,9 @@ impl GrammersLogin {
     /// The account when the session is already authorised.
     pub(crate) async fn authorised_user(&self) -> Result<Option<TgUser>, TelegramError> {
         let op = "checking the session";
+        if !self.had_key {
+            return Ok(None);
+        }
         if !self
             .client
             .is_authorized()
@@ -471,7 +479,10 @@ impl GrammersLogin {
             .as_ref()
             .ok_or_else(|| TelegramError::LoginOrder("no login code was requested".into()))?;
         match self.client.sign_in(token, code.trim()).await {
-            Ok(user) => Ok(GrammersStep::Done(user_of(&user))),
+            Ok(user) => {
+                self.had_key = true;
+                Ok(GrammersStep::Done(user_of(&user)))
+            }
             Err(SignInError::PasswordRequired(password_token)) => {
                 let hint = password_token.hint().map(str::to_owned);
                 self.password_token = Some(password_token);
@@ -490,7 +501,10 @@ impl GrammersLogin {
             .take()
             .ok_or_else(|| TelegramError::LoginOrder("no password was asked for".into()))?;
         match self.client.check_password(token, password).await {
-            Ok(user) => Ok(user_of(&user)),
+            Ok(user) => {
+                self.had_key = true;
+                Ok(user_of(&user))
+            }
             Err(SignInError::InvalidPassword(token)) => {
                 // Telegram hands a fresh token back, so the next try needs no new code.
                 self.password_token = Some(token);

@@ -26,11 +26,20 @@ pub async fn login(cli: &Cli) -> anyhow::Result<Outcome> {
         tracing::info!("the demo account (--demo) needs no login");
         return Ok(Outcome::Success);
     }
+    let mut flow = LoginFlow::from_env().map_err(telegram_error)?;
+    if let Some(me) = flow.authorised().await.map_err(telegram_error)? {
+        eprintln!(
+            "already logged in as {} ({}); session {}",
+            roster::text::terminal_safe(&me.display_name()),
+            roster::text::terminal_safe(&me.label()),
+            flow.session_path().display()
+        );
+        return Ok(Outcome::Success);
+    }
     // Refuse before asking Telegram to send a code nobody could type.
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Err(telegram_error(TelegramError::NoTerminal));
     }
-    let mut flow = LoginFlow::from_env().map_err(telegram_error)?;
     let mut step = flow.start(None).await.map_err(telegram_error)?;
     if step == LoginStep::NeedPhone {
         let phone = prompt_line("Phone number (international format, e.g. +44...): ")?;
