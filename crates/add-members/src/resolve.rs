@@ -112,6 +112,15 @@ impl Directory {
     fn resolve_one(&self, arg: &str) -> Result<Invitee, String> {
         let identity = resolve_person(arg, &self.team, Platform::Slack, &self.index);
         if let Some(member) = self.team.member_named(arg) {
+            // Inactive members are expected nowhere; inviting one by handle is most likely a
+            // stale command line, so it is refused like an unknown handle rather than done.
+            if !member.is_active() {
+                return Err(format!(
+                    "`{arg}`: team member `{}` is inactive (\"status\": \"inactive\" in team.json); \
+                     set the status to active to invite them",
+                    member.handle
+                ));
+            }
             return match identity {
                 Identity::One(id) if self.deleted(&id) => Err(format!(
                     "`{arg}`: team member `{}` is Slack user {id}, which is deactivated",
@@ -159,6 +168,9 @@ impl Directory {
 
     /// A team handle named by a stored audit: the invitee, or why it cannot be invited.
     pub fn resolve_team_handle(&self, handle: &str) -> Result<Invitee, &'static str> {
+        if self.team.member(handle).is_some_and(|m| !m.is_active()) {
+            return Err("inactive");
+        }
         match self.resolution.by_handle.get(handle) {
             Some(id) if self.deleted(id) => Err("deactivated"),
             Some(id) => Ok(self.invitee(id)),
@@ -193,6 +205,8 @@ mod tests {
                     role: Role::Optional,
                     slack: vec!["frank@example.com".into()],
                     telegram: vec![],
+                    status: Default::default(),
+                    department: None,
                 },
                 TeamMember {
                     handle: "gina".into(),
@@ -200,6 +214,8 @@ mod tests {
                     role: Role::Required,
                     slack: vec!["gina@example.com".into()],
                     telegram: vec![],
+                    status: Default::default(),
+                    department: None,
                 },
             ],
         };
@@ -266,6 +282,8 @@ mod tests {
                     role: Role::Optional,
                     slack: vec!["John Smith".into()],
                     telegram: vec![],
+                    status: Default::default(),
+                    department: None,
                 },
                 TeamMember {
                     handle: "tg-only".into(),
@@ -273,6 +291,8 @@ mod tests {
                     role: Role::Optional,
                     slack: vec![],
                     telegram: vec!["tgonly".into()],
+                    status: Default::default(),
+                    department: None,
                 },
             ],
         };
@@ -293,6 +313,27 @@ mod tests {
         assert!(
             text.contains("`TG-only`: team member `tg-only` has no slack identifiers"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_inactive_team_member_is_refused_by_handle_and_skipped_from_an_audit() {
+        let mut d = directory();
+        d.team.members[0].status = roster::MemberStatus::Inactive;
+        let err = d
+            .resolve_args(&["Frank".into(), "U2".into()])
+            .expect_err("must refuse");
+        let text = err.to_string();
+        assert!(text.contains("cannot resolve 1"), "{text}");
+        assert!(
+            text.contains("`Frank`: team member `frank` is inactive"),
+            "{text}"
+        );
+        assert_eq!(d.resolve_team_handle("frank"), Err("inactive"));
+        // Their Slack user can still be named directly: that is a deliberate choice.
+        assert_eq!(
+            d.resolve_args(&["U1".into()]).expect("resolves")[0].user_id,
+            "U1"
         );
     }
 }

@@ -136,6 +136,31 @@ async fn refuses_without_tty_and_yes() {
     assert!(env.invites().is_empty());
 }
 
+/// issue 12: an inactive team member is expected nowhere; naming their handle is refused like an
+/// unknown one (exit 2, nobody invited), saying how to change that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inactive_member_named_by_handle_is_refused_and_nobody_is_invited() {
+    let env = Env::start().await;
+    let team = env.dir.path().join("config").join("team.json");
+    std::fs::write(
+        &team,
+        TEAM_JSON.replace(
+            r#""slack": ["maria@bitsafe.example"]}"#,
+            r#""slack": ["maria@bitsafe.example"], "status": "inactive"}"#,
+        ),
+    )
+    .expect("team.json");
+    let run = env.run(&["frank", "@Maria", "--yes"]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("`@Maria`: team member `maria` is inactive")
+            && run.stderr.contains("set the status to active"),
+        "{run:?}"
+    );
+    assert!(env.invites().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_ambiguous_handles_exit_2_and_invite_nobody() {
     let env = Env::start().await;

@@ -88,17 +88,20 @@ fn expectations(input: &AuditInput, group: &GroupSnapshot) -> Expected {
         .map(str::to_string)
         .collect();
     let is_excluded = |h: &str| excluded.iter().any(|e| e == h);
+    // Inactive members are expected nowhere, even where a category lists them by name (so
+    // marking someone inactive needs no edit of categories.json).
+    let is_active = |h: &str| config.team.is_active(h);
     let category_required = category.required_handles(&config.team);
     let required: Vec<String> = category_required
         .iter()
-        .filter(|h| !is_excluded(h))
+        .filter(|h| !is_excluded(h) && is_active(h))
         .map(|h| h.to_string())
         .collect();
     // A `role: optional` member that a category lists as required counts as required there only.
     let optional: Vec<String> = config
         .team
         .handles_with_role(Role::Optional)
-        .filter(|h| !is_excluded(h) && !category_required.contains(h))
+        .filter(|h| !is_excluded(h) && is_active(h) && !category_required.contains(h))
         .map(str::to_string)
         .collect();
     Expected {
@@ -230,6 +233,43 @@ mod tests {
         assert_eq!(f.completeness_pct, 50.0);
         assert!(f.has_gaps());
         assert_eq!(f.error, None);
+    }
+
+    /// The test config with `handles` marked `"status": "inactive"`.
+    fn config_with_inactive(handles: &[&str]) -> roster::AuditConfig {
+        let mut config = config();
+        for m in &mut config.team.members {
+            if handles.contains(&m.handle.as_str()) {
+                m.status = roster::MemberStatus::Inactive;
+            }
+        }
+        config
+    }
+
+    #[test]
+    fn inactive_members_missing_from_a_group_are_no_gap() {
+        // carol (required) and gina (optional, but required by Marketing) are inactive.
+        let config = config_with_inactive(&["carol", "gina"]);
+        let input = AuditInput {
+            config: &config,
+            resolutions: resolutions(false),
+        };
+        let f = audit_group(
+            &input,
+            &slack_group("C1", "bitsafe-acme", &["aki", "alice", "bob"]),
+        );
+        assert_eq!((f.required_present, f.required_total), (3, 3));
+        assert!(f.missing_required.is_empty(), "{:?}", f.missing_required);
+        assert_eq!(f.missing_optional, vec!["frank"]);
+        assert!(!f.has_gaps());
+        // Listed by name in a category's `required`, an inactive member is still not expected.
+        let f = audit_group(&input, &slack_group("C2", "bitsafe-mktg-acme", &["alice"]));
+        assert_eq!((f.required_present, f.required_total), (1, 2));
+        assert_eq!(f.missing_required, vec!["bob"]);
+        // An active member's absence still is a gap.
+        let f = audit_group(&input, &slack_group("C3", "bitsafe-beta", &["aki", "bob"]));
+        assert_eq!(f.missing_required, vec!["alice"]);
+        assert!(f.has_gaps());
     }
 
     #[test]

@@ -142,7 +142,10 @@ pub fn summarize(
     let warnings = input
         .resolutions
         .values()
-        .flat_map(|r| r.warnings.iter().map(ToString::to_string))
+        .flat_map(|r| r.warnings.iter())
+        // An inactive member is expected nowhere, so not finding them is no news.
+        .filter(|w| input.config.team.is_active(w.handle()))
+        .map(ToString::to_string)
         .chain(extra_warnings)
         .collect();
     AuditResult {
@@ -155,7 +158,7 @@ pub fn summarize(
 fn unmatched(input: &AuditInput, team: &Team) -> Vec<String> {
     let mut out = Vec::new();
     for (platform, resolution) in &input.resolutions {
-        for m in &team.members {
+        for m in team.members.iter().filter(|m| m.is_active()) {
             if !resolution.by_handle.contains_key(&m.handle) {
                 out.push(format!("{} ({platform})", m.handle));
             }
@@ -283,6 +286,32 @@ mod tests {
         );
         // carol now counts as missing in every BD Customer group.
         assert_eq!(r.summary.coverage_rate, Some(0.0));
+    }
+
+    #[test]
+    fn an_unmatched_inactive_member_is_neither_unmatched_nor_warned_about() {
+        let mut config = config();
+        for m in &mut config.team.members {
+            if m.handle == "carol" {
+                m.status = roster::MemberStatus::Inactive;
+            }
+        }
+        let input = AuditInput {
+            config: &config,
+            resolutions: resolutions(true),
+        };
+        let f = audit_group(
+            &input,
+            &slack_group("C1", "bitsafe-acme", &["aki", "alice", "bob"]),
+        );
+        let r = summarize(&input, vec![f], vec![]);
+        assert!(
+            r.summary.unmatched_members.is_empty(),
+            "{:?}",
+            r.summary.unmatched_members
+        );
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        assert_eq!(r.summary.coverage_rate, Some(1.0));
     }
 
     #[test]

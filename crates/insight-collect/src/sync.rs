@@ -289,8 +289,9 @@ fn departments(
             })?;
             let team = roster::parse_team(&text, &path)?;
             let resolution = roster::resolve_team(&team, Platform::Slack, index);
-            for id in resolution.by_handle.values() {
-                out.insert(id.clone(), "team".to_string());
+            // A member's own `department`, else `team` (what every member got before the key).
+            for (id, dept) in team.departments_by_user_id(&resolution, Some("team")) {
+                out.insert(id.to_string(), dept.to_string());
             }
         }
         Some(field) => {

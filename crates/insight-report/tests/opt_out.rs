@@ -1,5 +1,6 @@
 //! insight-report applies the opt-out list of insight.json as it stands when the report runs,
 //! not only the one the last sync applied: the real binary, a real sim sync, the real SQLite file.
+//! Also: departments come from team.json's `department` (issue 12), through the same path.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -193,4 +194,115 @@ async fn a_person_opted_out_after_the_last_sync_is_in_no_report_output() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// issue 12: with `"departments": {"source": "team.json"}`, a member's `department` is their
+/// department in the report; a member without one stays `team`, everyone else `(none)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn departments_come_from_team_json() {
+    let ws = slack_sim::generate(&GenSpec {
+        users: 30,
+        channels: 8,
+        days: 5,
+        seed: 7,
+        max_members: Some(15),
+        end: Some(jiff::Timestamp::now().as_second() - 3600),
+    });
+    // Two different authors of public channels: one with a department, one without.
+    let mut authors: Vec<String> = Vec::new();
+    for u in ws
+        .channels
+        .iter()
+        .filter(|c| !c.is_private && !c.is_im && !c.is_mpim)
+        .flat_map(|c| c.messages.iter())
+        .filter_map(|m| m["user"].as_str())
+    {
+        if u != ws.token_user && !authors.iter().any(|a| a == u) {
+            authors.push(u.to_string());
+        }
+    }
+    let [sales, plain] = [&authors[0], &authors[1]];
+    let sim = slack_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        ws.clone(),
+        SimOptions {
+            token: TOKEN.into(),
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).expect("config dir");
+    let doc = serde_json::json!({
+        "channels": {"name_contains": []},
+        "window_days": 7, "timezone": "UTC",
+        "departments": {"source": "team.json"}
+    });
+    std::fs::write(config.join("insight.json"), doc.to_string()).expect("insight.json");
+    let team = serde_json::json!({"members": [
+        {"handle": "sally", "name": "Sally", "role": "required", "slack": [sales],
+         "department": "  Sales Team "},
+        {"handle": "paul", "name": "Paul", "role": "optional", "slack": [plain]}
+    ]});
+    std::fs::write(config.join("team.json"), team.to_string()).expect("team.json");
+    sync(&sim, &config, dir.path()).await;
+
+    let out_dir = dir.path().join("out");
+    let (c, d, o) = (
+        config.clone(),
+        dir.path().join("insight.db"),
+        out_dir.clone(),
+    );
+    let out = tokio::task::spawn_blocking(move || report(&c, &d, &o))
+        .await
+        .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = |name: &str| std::fs::read_to_string(out_dir.join(name)).expect("csv");
+    let team_metrics = csv("team_metrics.csv");
+    let departments: Vec<&str> = team_metrics
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert!(departments.contains(&"Sales Team"), "{team_metrics}");
+    assert!(departments.contains(&"team"), "{team_metrics}");
+    let user_channel = csv("user_channel_metrics.csv");
+    let header: Vec<&str> = user_channel
+        .lines()
+        .next()
+        .expect("header")
+        .split(',')
+        .collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "department")
+        .expect("department column");
+    let department_of = |user: &str| -> Vec<String> {
+        user_channel
+            .lines()
+            .filter(|l| l.starts_with(&format!("{user},")))
+            .map(|l| l.split(',').nth(col).unwrap_or_default().to_string())
+            .collect()
+    };
+    let s = department_of(sales);
+    assert!(
+        !s.is_empty() && s.iter().all(|d| d == "Sales Team"),
+        "{s:?}\n{user_channel}"
+    );
+    let p = department_of(plain);
+    assert!(!p.is_empty() && p.iter().all(|d| d == "team"), "{p:?}");
+    let other = ws
+        .users
+        .iter()
+        .filter_map(|u| u["id"].as_str())
+        .find(|u| *u != sales.as_str() && *u != plain.as_str() && !department_of(u).is_empty())
+        .expect("another user in the report");
+    assert!(department_of(other).iter().all(String::is_empty), "{other}");
 }

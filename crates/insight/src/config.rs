@@ -70,7 +70,7 @@ fn default_tz() -> String {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Departments {
-    /// `"team.json"` (roster members form the department `team`), or a Slack profile field name
+    /// `"team.json"` (a roster member's `department`, else `team`), or a Slack profile field name
     /// such as `"title"`. Absent: no departments.
     #[serde(default)]
     pub source: Option<String>,

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
+use crate::identity::Resolution;
 use crate::text::{contains_ci, replace_ci};
 
 /// File name of the team roster inside the config directory.
@@ -97,6 +98,36 @@ pub struct TeamMember {
     /// Telegram user IDs, usernames or names of this person.
     #[serde(default)]
     pub telegram: Vec<String>,
+    /// Inactive members (on leave, gone) are expected nowhere: the audit does not count them
+    /// missing and add-members does not invite them.
+    #[serde(default, skip_serializing_if = "MemberStatus::is_active")]
+    pub status: MemberStatus,
+    /// Free text such as "Sales"; insight's department when `departments.source` is team.json.
+    /// Trimmed when parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+}
+
+impl TeamMember {
+    /// Whether the member is expected in groups (`status` is not `inactive`).
+    pub fn is_active(&self) -> bool {
+        self.status.is_active()
+    }
+}
+
+/// Whether a member currently counts anywhere; absent in team.json means active.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberStatus {
+    #[default]
+    Active,
+    Inactive,
+}
+
+impl MemberStatus {
+    pub fn is_active(&self) -> bool {
+        *self == MemberStatus::Active
+    }
 }
 
 /// Whether a member must be in every customer group (unless a category says otherwise).
@@ -122,6 +153,24 @@ impl Team {
             .find(|m| m.handle.to_lowercase() == wanted)
     }
 
+    /// Whether `handle` names an active member (unknown handles are not active).
+    pub fn is_active(&self, handle: &str) -> bool {
+        self.member(handle).is_some_and(TeamMember::is_active)
+    }
+
+    /// Slack/Telegram user ID -> department, for the members `resolution` found that have a
+    /// `department`; `fallback` for resolved members without one.
+    pub fn departments_by_user_id<'a>(
+        &'a self,
+        resolution: &'a Resolution,
+        fallback: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
+        resolution.by_handle.iter().filter_map(move |(handle, id)| {
+            let department = self.member(handle)?.department.as_deref().or(fallback)?;
+            Some((id.as_str(), department))
+        })
+    }
+
     /// Handles of members with the given role, in team.json order.
     pub fn handles_with_role(&self, role: Role) -> impl Iterator<Item = &str> {
         self.members
@@ -133,8 +182,13 @@ impl Team {
 
 /// Parses and validates team.json. `file` names the file in errors.
 pub fn parse_team(text: &str, file: &Path) -> Result<Team, ConfigError> {
-    let team: Team = parse_json(text, file)?;
+    let mut team: Team = parse_json(text, file)?;
     validate_team(&team, file)?;
+    for m in &mut team.members {
+        if let Some(d) = &mut m.department {
+            *d = d.trim().to_string();
+        }
+    }
     Ok(team)
 }
 
@@ -174,6 +228,16 @@ fn validate_team(team: &Team, file: &Path) -> Result<(), ConfigError> {
                         .with_hint("use a user ID, username, display name, real name or email, or remove the entry"));
                 }
             }
+        }
+        if m.department.as_deref().is_some_and(|d| d.trim().is_empty()) {
+            return Err(ConfigError::at(
+                file,
+                format!("members[{i}].department"),
+                "the department is empty",
+            )
+            .with_hint(
+                r#"write the department's name, e.g. "department": "Sales", or remove the key"#,
+            ));
         }
     }
     Ok(())
@@ -591,6 +655,9 @@ fn data_hint(message: &str) -> String {
     if message.starts_with("unknown variant") && message.contains("`required`") {
         return "role is `required` or `optional`".to_string();
     }
+    if message.starts_with("unknown variant") && message.contains("`inactive`") {
+        return "status is `active` or `inactive` (absent means active)".to_string();
+    }
     if message.starts_with("missing field") {
         return format!("add the field; {DOCS_HINT}");
     }
@@ -834,6 +901,127 @@ mod tests {
         );
         assert!(e.message.contains("unknown variant `admin`"), "{e}");
         assert_eq!(e.hint.as_deref(), Some("role is `required` or `optional`"));
+    }
+
+    #[test]
+    fn status_and_department_parse_with_defaults_and_trimming() {
+        let t = parse_team(
+            r#"{"members": [
+              {"handle": "a", "name": "A", "role": "required", "status": "inactive", "department": "  Sales "},
+              {"handle": "b", "name": "B", "role": "optional", "status": "active"},
+              {"handle": "c", "name": "C", "role": "required"}]}"#,
+            Path::new("cfg/team.json"),
+        )
+        .expect("valid team");
+        let [a, b, c] = &t.members[..] else {
+            panic!("three members")
+        };
+        assert_eq!(a.status, MemberStatus::Inactive);
+        assert!(!a.is_active() && !t.is_active("a"));
+        assert_eq!(a.department.as_deref(), Some("Sales"));
+        assert!(b.is_active() && c.is_active() && t.is_active("c"));
+        assert_eq!(
+            (b.department.as_deref(), c.department.as_deref()),
+            (None, None)
+        );
+        assert!(!t.is_active("nobody"));
+        // Defaults are left out when written back, so an old file round-trips unchanged.
+        let json = serde_json::to_string(&t.members[2]).expect("serialize");
+        assert!(
+            !json.contains("status") && !json.contains("department"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn unknown_status_is_rejected_with_the_allowed_values() {
+        let e = team_err(
+            r#"{"members": [{"handle": "a", "name": "A", "role": "required"},
+                            {"handle": "b", "name": "B", "role": "required", "status": "away"}]}"#,
+        );
+        assert!(
+            e.location
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("members[1].status"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("unknown variant `away`, expected `active` or `inactive`"),
+            "{e}"
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("status is `active` or `inactive` (absent means active)")
+        );
+        let e = team_err(
+            r#"{"members": [{"handle": "a", "name": "A", "role": "required", "status": true}]}"#,
+        );
+        assert!(
+            e.location
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("members[0].status"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn empty_or_mistyped_department_is_rejected() {
+        let e = team_err(
+            r#"{"members": [{"handle": "a", "name": "A", "role": "required", "department": "  "}]}"#,
+        );
+        assert_eq!(e.location.as_deref(), Some("members[0].department"));
+        assert_eq!(e.message, "the department is empty");
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("remove the key"),
+            "{e}"
+        );
+        let e = team_err(
+            r#"{"members": [{"handle": "a", "name": "A", "role": "required", "department": ["Sales"]}]}"#,
+        );
+        assert!(
+            e.location
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("members[0].department"),
+            "{e}"
+        );
+        let e = team_err(
+            r#"{"members": [{"handle": "a", "name": "A", "role": "required", "departmnt": "Sales"}]}"#,
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some(
+                "did you mean `department`? Unknown keys are rejected so typos don't go unnoticed"
+            )
+        );
+    }
+
+    #[test]
+    fn departments_by_user_id_follow_the_resolution() {
+        let t = parse_team(
+            r#"{"members": [
+              {"handle": "a", "name": "A", "role": "required", "department": "Sales"},
+              {"handle": "b", "name": "B", "role": "required"},
+              {"handle": "c", "name": "C", "role": "required", "department": "Ops"}]}"#,
+            Path::new("cfg/team.json"),
+        )
+        .expect("valid team");
+        let mut resolution = Resolution::default();
+        resolution.by_handle.insert("a".into(), "U_A".into());
+        resolution.by_handle.insert("b".into(), "U_B".into());
+        // c is not resolved: no user ID to give a department to.
+        let got: Vec<_> = t.departments_by_user_id(&resolution, None).collect();
+        assert_eq!(got, vec![("U_A", "Sales")]);
+        let got: Vec<_> = t
+            .departments_by_user_id(&resolution, Some("team"))
+            .collect();
+        assert_eq!(got, vec![("U_A", "Sales"), ("U_B", "team")]);
     }
 
     #[test]

@@ -527,6 +527,8 @@ mod tests {
             role,
             slack: slack.iter().map(|s| s.to_string()).collect(),
             telegram: Vec::new(),
+            status: Default::default(),
+            department: None,
         }
     }
 

@@ -11,7 +11,7 @@ pub mod text;
 
 pub use config::{
     AuditConfig, CATEGORIES_FILE, Categories, Category, DEFAULT_CATEGORY_NAME, Exclusion,
-    RenameRule, Role, SlackScope, TEAM_FILE, Team, TeamMember, TelegramScope, load,
+    MemberStatus, RenameRule, Role, SlackScope, TEAM_FILE, Team, TeamMember, TelegramScope, load,
     parse_categories, parse_json, parse_team,
 };
 pub use error::ConfigError;

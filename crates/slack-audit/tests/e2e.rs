@@ -593,3 +593,53 @@ async fn reports_and_database_are_owner_only_and_stale_temps_go() {
     }
     assert!(t.reports().join("slack-audit-latest-groups.csv").is_file());
 }
+
+/// issue 12: an inactive member (`"status": "inactive"`) is expected nowhere. maria (required) is
+/// inactive and missing from cust-globex: no gap there, and not reported unmatched; aki (active)
+/// missing from cust-public still is a gap, so `--fail-on-gaps` still exits 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inactive_required_member_missing_is_no_gap_but_an_active_one_is() {
+    let sim = start_sim(workspace(), SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(
+        r#"{"members": [
+  {"handle": "aki", "name": "Aki Balogh", "role": "required", "slack": ["aki"], "department": "Sales"},
+  {"handle": "maria", "name": "Maria Lopez", "role": "required", "slack": ["maria@corp.example"], "status": "inactive"},
+  {"handle": "gone", "name": "Gone Person", "role": "required", "slack": ["gone@corp.example"], "status": "inactive"},
+  {"handle": "frank", "name": "Frank Fox", "role": "optional", "slack": ["U0FRANK"]}
+]}"#,
+        CATEGORIES,
+    );
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.arg("--fail-on-gaps");
+    let out = run(cmd).await;
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "stdout: {}\nstderr: {err}", stdout(&out));
+    // `gone` matches nobody in Slack, but being inactive that is not worth a warning.
+    assert!(!err.contains("`gone`"), "{err}");
+
+    let csv = t.reports().join("slack-audit-latest-groups.csv");
+    let globex = csv_row(&csv, "cust-globex");
+    assert_eq!(globex["missing_required"], "", "{globex:?}");
+    assert_eq!(
+        (
+            globex["required_present"].as_str(),
+            globex["required_total"].as_str()
+        ),
+        ("1", "1")
+    );
+    let public = csv_row(&csv, "cust-public");
+    assert_eq!(public["missing_required"], "aki", "{public:?}");
+
+    // Made active again, maria's absence is a gap once more.
+    let team = std::fs::read_to_string(t.config().join("team.json")).expect("team.json");
+    std::fs::write(
+        t.config().join("team.json"),
+        team.replacen(r#", "status": "inactive"}"#, "}", 1),
+    )
+    .expect("write team.json");
+    let out = run(t.command(Some(&sim.base_url()))).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let globex = csv_row(&csv, "cust-globex");
+    assert_eq!(globex["missing_required"], "maria", "{globex:?}");
+}

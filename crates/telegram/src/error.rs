@@ -31,6 +31,19 @@ pub enum TelegramError {
         "Telegram login needs a terminal to ask for the code\nhint: run `tg-admin login` on a terminal first; later runs reuse the session"
     )]
     NoTerminal,
+    /// The login code was wrong or has expired; a new try may follow.
+    #[error(
+        "the login code is wrong or has expired\nhint: type the code Telegram just sent (in the Telegram app), or start over for a new one"
+    )]
+    BadCode,
+    /// The two-step verification password was wrong; a new try may follow.
+    #[error(
+        "the two-step verification password is wrong\nhint: try again; the hint Telegram gives is shown with the prompt"
+    )]
+    BadPassword,
+    /// A login step was called out of order (e.g. a password before the code).
+    #[error("login step out of order: {0}")]
+    LoginOrder(String),
     /// Missing or invalid configuration (environment variables).
     #[error("{message}\nhint: {hint}")]
     Config { message: String, hint: String },

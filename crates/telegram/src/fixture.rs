@@ -24,6 +24,29 @@ struct FixtureData {
     /// Injected FLOOD_WAIT errors, consumed as they fire (tests of the waiting logic).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     flood_wait: Vec<FloodWaitRule>,
+    /// When present, the account is not authorised until a login with this code (and password)
+    /// has written the session file; absent, the account is always logged in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login: Option<FixtureLogin>,
+}
+
+/// `{"code": "12345", "password": "hunter2", "password_hint": "pet"}`: what a login must type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureLogin {
+    code: String,
+    /// The 2FA password; absent means the account has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password_hint: Option<String>,
+}
+
+/// What a fixture login writes to the session file: which fixture account it authorises.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureSession {
+    fixture_user: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,8 +121,27 @@ pub struct FixtureBackend {
 }
 
 impl FixtureBackend {
-    /// Reads and checks the fixture file.
+    /// Reads and checks the fixture file. A fixture with a `login` section also needs the session
+    /// a login wrote ([`crate::session_path`]), else `NotLoggedIn`.
     pub fn open(path: PathBuf) -> Result<Self, TelegramError> {
+        Self::open_with_session(path, crate::session_path::session_path_logged)
+    }
+
+    /// [`FixtureBackend::open`] with the session file `session` gives (asked only when the
+    /// fixture has a `login` section).
+    pub fn open_with_session(
+        path: PathBuf,
+        session: impl FnOnce() -> Result<PathBuf, TelegramError>,
+    ) -> Result<Self, TelegramError> {
+        let backend = Self::open_unauthorised(path)?;
+        if backend.login_settings()?.is_some() && backend.needs_login(&session()?)? {
+            return Err(TelegramError::NotLoggedIn);
+        }
+        Ok(backend)
+    }
+
+    /// Reads and checks the fixture file without looking at the session (for the login itself).
+    pub(crate) fn open_unauthorised(path: PathBuf) -> Result<Self, TelegramError> {
         let text = std::fs::read_to_string(&path).map_err(|e| TelegramError::Fixture {
             path: path.clone(),
             message: e.to_string(),
@@ -138,6 +180,82 @@ impl FixtureBackend {
             }
         }
         Ok(data)
+    }
+
+    /// Reads the data without any FLOOD_WAIT rule firing.
+    fn read<T>(&self, f: impl FnOnce(&FixtureData) -> T) -> Result<T, TelegramError> {
+        let state = self.state.lock().map_err(|_| TelegramError::Fixture {
+            path: self.path.clone(),
+            message: "state lock poisoned".into(),
+        })?;
+        Ok(f(&state.data))
+    }
+
+    fn login_settings(&self) -> Result<Option<FixtureLogin>, TelegramError> {
+        self.read(|d| d.login.clone())
+    }
+
+    /// Whether the account demands a login: it has a `login` section and `session` holds no
+    /// fixture session for this account.
+    pub(crate) fn needs_login(&self, session: &Path) -> Result<bool, TelegramError> {
+        if self.login_settings()?.is_none() {
+            return Ok(false);
+        }
+        let me = self.read(|d| d.me.id)?;
+        let stored = std::fs::read_to_string(session)
+            .ok()
+            .and_then(|t| serde_json::from_str::<FixtureSession>(&t).ok());
+        Ok(stored.is_none_or(|s| s.fixture_user != me))
+    }
+
+    /// Checks the login code: `Ok(None)` when it is right and no password is needed,
+    /// `Ok(Some(hint))` when the 2FA password comes next. FLOOD_WAIT rules with op `sign_in` fire.
+    pub(crate) fn check_code(&self, code: &str) -> Result<Option<Option<String>>, TelegramError> {
+        let login = self.login_settings()?;
+        self.with_state("sign_in", None, |_| {
+            let Some(login) = login else {
+                return Ok(None);
+            };
+            if code.trim() != login.code {
+                return Err(TelegramError::BadCode);
+            }
+            Ok(login.password.map(|_| login.password_hint))
+        })
+    }
+
+    /// Checks the 2FA password. FLOOD_WAIT rules with op `check_password` fire.
+    pub(crate) fn check_password(&self, password: &str) -> Result<(), TelegramError> {
+        let login = self.login_settings()?;
+        self.with_state("check_password", None, |_| {
+            match login.and_then(|l| l.password) {
+                Some(expected) if expected != password => Err(TelegramError::BadPassword),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// Writes the session file that authorises this account (owner-only, like a real session),
+    /// and the fixture's consumed FLOOD_WAIT rules back.
+    pub(crate) fn save_session(&self, session: &Path) -> Result<TgUser, TelegramError> {
+        let me = self.read(|d| d.me.clone())?;
+        let json = serde_json::to_string(&FixtureSession {
+            fixture_user: me.id,
+        })
+        .map_err(|e| TelegramError::Session {
+            path: session.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        private_files::write(session, json + "\n").map_err(|e| TelegramError::Session {
+            path: session.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        self.save()?;
+        Ok(me)
+    }
+
+    /// Writes consumed FLOOD_WAIT rules back (a login that failed still consumed them).
+    pub(crate) fn save_changes(&self) -> Result<(), TelegramError> {
+        self.save()
     }
 
     /// The path the fixture is read from and written back to.

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -405,59 +404,134 @@ fn connect_client(settings: &GrammersSettings, session: FileSession) -> Client {
     Client::new(handle)
 }
 
-/// Interactive login (`tg-admin login`): asks for the code and, when 2FA is on, the password
-/// (without echo). Refuses with no terminal. Returns the logged-in account.
-pub async fn login(settings: &GrammersSettings) -> Result<TgUser, TelegramError> {
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Err(TelegramError::NoTerminal);
+/// The grammers side of [`crate::login::LoginFlow`]: a client on the session file, and the token
+/// of the step in progress. The session (auth keys) is written by `FileSession` as it changes.
+pub(crate) struct GrammersLogin {
+    settings: GrammersSettings,
+    client: Client,
+    /// Whether the session file held an auth key; without one nobody is logged in, and asking
+    /// Telegram (a network round trip) is not needed to know it.
+    had_key: bool,
+    login_token: Option<grammers_client::client::LoginToken>,
+    password_token: Option<grammers_client::client::PasswordToken>,
+}
+
+/// What one login step led to, for [`crate::login::LoginFlow`].
+pub(crate) enum GrammersStep {
+    Done(TgUser),
+    NeedPassword(Option<String>),
+}
+
+impl GrammersLogin {
+    pub(crate) fn open(settings: GrammersSettings) -> Result<Self, TelegramError> {
+        let session = FileSession::open(&settings.session_path).map_err(session_err(&settings))?;
+        let had_key = session.has_auth_key();
+        let client = connect_client(&settings, session);
+        Ok(Self {
+            settings,
+            client,
+            had_key,
+            login_token: None,
+            password_token: None,
+        })
     }
-    let session = FileSession::open(&settings.session_path).map_err(session_err(settings))?;
-    let client = connect_client(settings, session);
-    let op = "login";
-    if client
-        .is_authorized()
-        .await
-        .map_err(|e| map_invocation_error(op, &e))?
-    {
-        let me = client
+
+    pub(crate) fn configured_phone(&self) -> Option<&str> {
+        self.settings.phone.as_deref()
+    }
+
+    /// The account when the session is already authorised.
+    pub(crate) async fn authorised_user(&self) -> Result<Option<TgUser>, TelegramError> {
+        let op = "checking the session";
+        if !self.had_key {
+            return Ok(None);
+        }
+        if !self
+            .client
+            .is_authorized()
+            .await
+            .map_err(|e| map_invocation_error(op, &e))?
+        {
+            return Ok(None);
+        }
+        let me = self
+            .client
             .get_me()
             .await
             .map_err(|e| map_invocation_error(op, &e))?;
-        return Ok(user_of(&me));
+        Ok(Some(user_of(&me)))
     }
-    let phone = match &settings.phone {
-        Some(p) => p.clone(),
-        None => prompt_line("Phone number (international format, e.g. +44...): ")?,
-    };
-    let token = client
-        .request_login_code(&phone, &settings.api_hash)
-        .await
-        .map_err(|e| map_invocation_error("requesting the login code", &e))?;
-    let code = prompt_line("Login code Telegram sent you: ")?;
-    let user = match client.sign_in(&token, code.trim()).await {
-        Ok(user) => user,
-        Err(SignInError::PasswordRequired(password_token)) => {
-            let hint = password_token.hint().unwrap_or("none").to_owned();
-            let password = rpassword::prompt_password(format!(
-                "Two-step verification password (hint: {hint}): "
-            ))?;
-            client
-                .check_password(password_token, password.trim())
-                .await
-                .map_err(|e| TelegramError::Forbidden(format!("password rejected: {e}")))?
+
+    /// Asks Telegram to send the login code to the account's devices.
+    pub(crate) async fn request_code(&mut self, phone: &str) -> Result<(), TelegramError> {
+        let token = self
+            .client
+            .request_login_code(phone, &self.settings.api_hash)
+            .await
+            .map_err(|e| map_invocation_error("requesting the login code", &e))?;
+        self.login_token = Some(token);
+        Ok(())
+    }
+
+    pub(crate) async fn submit_code(&mut self, code: &str) -> Result<GrammersStep, TelegramError> {
+        let token = self
+            .login_token
+            .as_ref()
+            .ok_or_else(|| TelegramError::LoginOrder("no login code was requested".into()))?;
+        match self.client.sign_in(token, code.trim()).await {
+            Ok(user) => {
+                self.had_key = true;
+                Ok(GrammersStep::Done(user_of(&user)))
+            }
+            Err(SignInError::PasswordRequired(password_token)) => {
+                let hint = password_token.hint().map(str::to_owned);
+                self.password_token = Some(password_token);
+                Ok(GrammersStep::NeedPassword(hint))
+            }
+            Err(e) => Err(sign_in_error("signing in", e)),
         }
-        Err(e) => return Err(TelegramError::Forbidden(format!("sign-in failed: {e}"))),
-    };
-    Ok(user_of(&user))
+    }
+
+    pub(crate) async fn submit_password(
+        &mut self,
+        password: &str,
+    ) -> Result<TgUser, TelegramError> {
+        let token = self
+            .password_token
+            .take()
+            .ok_or_else(|| TelegramError::LoginOrder("no password was asked for".into()))?;
+        match self.client.check_password(token, password).await {
+            Ok(user) => {
+                self.had_key = true;
+                Ok(user_of(&user))
+            }
+            Err(SignInError::InvalidPassword(token)) => {
+                // Telegram hands a fresh token back, so the next try needs no new code.
+                self.password_token = Some(token);
+                Err(TelegramError::BadPassword)
+            }
+            Err(e) => Err(sign_in_error("checking the password", e)),
+        }
+    }
 }
 
-fn prompt_line(prompt: &str) -> Result<String, TelegramError> {
-    let mut err = std::io::stderr();
-    write!(err, "{prompt}")?;
-    err.flush()?;
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(line.trim().to_owned())
+fn sign_in_error(operation: &str, e: SignInError) -> TelegramError {
+    match e {
+        SignInError::InvalidCode => TelegramError::BadCode,
+        SignInError::InvalidPassword(_) => TelegramError::BadPassword,
+        SignInError::Other(e) => match map_invocation_error(operation, &e) {
+            TelegramError::Rpc { name, .. }
+                if matches!(
+                    name.as_str(),
+                    "PHONE_CODE_INVALID" | "PHONE_CODE_EXPIRED" | "PHONE_CODE_EMPTY"
+                ) =>
+            {
+                TelegramError::BadCode
+            }
+            other => other,
+        },
+        other => TelegramError::Forbidden(format!("sign-in failed: {other}")),
+    }
 }
 
 fn session_err(settings: &GrammersSettings) -> impl Fn(FileSessionError) -> TelegramError + '_ {

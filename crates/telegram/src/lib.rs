@@ -9,6 +9,7 @@ mod error;
 mod fixture;
 mod flood;
 pub mod grammers;
+pub mod login;
 mod session_path;
 mod types;
 
@@ -17,6 +18,7 @@ pub use audit::{AUDIT_CONCURRENCY, AuditGroup, groups_for_audit, platform_user};
 pub use error::TelegramError;
 pub use fixture::FixtureBackend;
 pub use flood::{FloodWaitGuard, FloodWaitPolicy};
+pub use login::{LoginFlow, LoginStep};
 pub use session_path::{LEGACY_SESSION, session_path};
 pub use types::{Chat, ChatKind, OurRights, Participant, Role, TgMessage, TgUser};
 

@@ -3,35 +3,96 @@
 //! one operation at a time, logging each; rerunning after success is a no-op.
 
 use std::fmt::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 
 use anyhow::Context as _;
 use cli_support::{Outcome, UsageError};
 use report::{Cell, Row, Table};
 use serde_json::json;
-use telegram::{ChatKind, Role, TelegramApi, TelegramError, TgUser};
+use telegram::{ChatKind, LoginFlow, LoginStep, Role, TelegramApi, TelegramError, TgUser};
 
 use crate::cli::{ChangeArgs, Cli, UsersArgs};
 use crate::session::{GroupState, Session, telegram_error};
 
+/// Tries a wrong code or password may take before the login gives up.
+const LOGIN_TRIES: u32 = 3;
+
+/// `tg-admin login`: the [`telegram::LoginFlow`] with the phone, code and password typed on the
+/// terminal (the password without echo). Fixture accounts with a `login` section log in the same
+/// way and write the same session file.
 pub async fn login(cli: &Cli) -> anyhow::Result<Outcome> {
-    if cli.common.demo || std::env::var_os(telegram::ENV_FIXTURE).is_some_and(|v| !v.is_empty()) {
-        tracing::info!(
-            "a fixture account is in use (--demo or TELEGRAM_FIXTURE): nothing to log in to"
+    if cli.common.demo {
+        tracing::info!("the demo account (--demo) needs no login");
+        return Ok(Outcome::Success);
+    }
+    let mut flow = LoginFlow::from_env().map_err(telegram_error)?;
+    if let Some(me) = flow.authorised().await.map_err(telegram_error)? {
+        eprintln!(
+            "already logged in as {} ({}); session {}",
+            roster::text::terminal_safe(&me.display_name()),
+            roster::text::terminal_safe(&me.label()),
+            flow.session_path().display()
         );
         return Ok(Outcome::Success);
     }
-    let settings = telegram::grammers::GrammersSettings::from_env().map_err(telegram_error)?;
-    let me = telegram::grammers::login(&settings)
-        .await
-        .map_err(telegram_error)?;
+    // Refuse before asking Telegram to send a code nobody could type.
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(telegram_error(TelegramError::NoTerminal));
+    }
+    let mut step = flow.start(None).await.map_err(telegram_error)?;
+    if step == LoginStep::NeedPhone {
+        let phone = prompt_line("Phone number (international format, e.g. +44...): ")?;
+        step = flow.start(Some(&phone)).await.map_err(telegram_error)?;
+        if step == LoginStep::NeedPhone {
+            return Err(UsageError::new("no phone number given")
+                .with_hint("type the account's number, or set TELEGRAM_PHONE")
+                .into());
+        }
+    }
+    let mut tries = 0;
+    let me = loop {
+        step = match step {
+            LoginStep::Done(me) => break me,
+            LoginStep::NeedCode => {
+                let code = prompt_line("Login code Telegram sent you: ")?;
+                flow.submit_code(&code).await
+            }
+            LoginStep::NeedPassword { ref hint } => {
+                let password = rpassword::prompt_password(format!(
+                    "Two-step verification password (hint: {}): ",
+                    hint.as_deref()
+                        .map_or("none".into(), roster::text::terminal_safe)
+                ))?;
+                flow.submit_password(&password).await
+            }
+            other => anyhow::bail!("unexpected login step {other:?}"),
+        }
+        .or_else(|e| match e {
+            TelegramError::BadCode | TelegramError::BadPassword if tries + 1 < LOGIN_TRIES => {
+                tries += 1;
+                eprintln!("{e}");
+                Ok(flow.step().clone())
+            }
+            e => Err(telegram_error(e)),
+        })?;
+    };
     eprintln!(
         "logged in as {} ({}); session saved to {}",
-        me.display_name(),
-        me.label(),
-        settings.session_path.display()
+        roster::text::terminal_safe(&me.display_name()),
+        roster::text::terminal_safe(&me.label()),
+        flow.session_path().display()
     );
     Ok(Outcome::Success)
+}
+
+fn prompt_line(prompt: &str) -> anyhow::Result<String> {
+    let mut err = std::io::stderr();
+    write!(err, "{prompt}")?;
+    err.flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
 }
 
 fn role_of(group: &GroupState, user: i64) -> Option<Role> {
