@@ -24,6 +24,9 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/04_export.sql")),
     M::up(include_str!("../migrations/05_insight.sql")),
     M::up(include_str!("../migrations/06_insight_unscoped.sql")),
+    // admin-panel (issue 12). Named 08 because `07_*` (audit_runs.started_by, status) lands from
+    // another branch at the same time; the merge puts 07 before this line so prefixes match positions.
+    M::up(include_str!("../migrations/08_panel.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.
