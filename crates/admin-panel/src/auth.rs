@@ -97,6 +97,14 @@ impl Sessions {
         self.get(token).map(|s| s.csrf)
     }
 
+    /// Ends every logged-in session but `keep`; returns how many ended.
+    pub fn close_others(&self, keep: &str) -> usize {
+        let mut map = self.lock();
+        let before = map.len();
+        map.retain(|t, s| t == keep || s.user.is_none());
+        before - map.len()
+    }
+
     pub fn close(&self, token: &str) {
         self.lock().remove(token);
     }

@@ -19,6 +19,7 @@ pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · admin-panel" }
                 link rel="stylesheet" href="/assets/panel.css";
+                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
             }
             body {
                 header {

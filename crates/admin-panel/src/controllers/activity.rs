@@ -234,7 +234,16 @@ async fn page(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respon
             })
         })
         .await?;
-    Ok(layout::page("Activity", Some(&viewer), render(&inv, &notes, &events)).into_response())
+    let admin_tools = html! {
+        @if viewer.username.is_some() && viewer.role == crate::users::Role::Admin {
+            form method="post" action="/sessions/end-others" id="end-others" {
+                input type="hidden" name="csrf" value=[viewer.csrf.as_deref()];
+                button type="submit" { "Log out every other session" }
+            }
+        }
+    };
+    let body = html! { (render(&inv, &notes, &events)) (admin_tools) };
+    Ok(layout::page("Activity", Some(&viewer), body).into_response())
 }
 
 fn render(inv: &[InviteRun], notes: &[Notification], events: &[PanelEvent]) -> Markup {

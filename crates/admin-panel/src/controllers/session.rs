@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(form).post(login))
         .route("/logout", axum::routing::post(logout))
+        .route("/sessions/end-others", axum::routing::post(end_others))
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,4 +151,26 @@ async fn logout(
         Redirect::to("/login"),
     )
         .into_response())
+}
+
+/// Admin action: log out every other session (after a password change, or a lost laptop).
+async fn end_others(
+    State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+    viewer: Viewer,
+) -> AppResult<Response> {
+    viewer.require_admin()?;
+    let token = auth::session_token(&headers).unwrap_or_default();
+    let ended = state.sessions.close_others(&token);
+    let name = viewer.username.unwrap_or_default();
+    state
+        .record(
+            PanelEventKind::Action,
+            name,
+            address,
+            Some(format!("ended {ended} other sessions")),
+        )
+        .await?;
+    Ok(Redirect::to("/activity").into_response())
 }
