@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod controllers;
 pub mod db;
+pub mod demo_store;
 pub mod error;
 pub mod layout;
 pub mod users;
@@ -211,6 +212,21 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         stale_days: cli.stale_days,
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    if cli.common.demo {
+        // A fresh demo store every time, so the demo always shows the same story.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = settings.db.clone().into_os_string();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context("removing the previous demo store"),
+            }
+        }
+        let out = cli.common.out.join("admin-panel-demo");
+        tracing::info!("filling the demo store {}", settings.db.display());
+        rt.block_on(demo_store::fill(&settings.db, &out))?;
+    }
     rt.block_on(serve(settings, users, cli.listen))?;
     Ok(Outcome::Success)
 }

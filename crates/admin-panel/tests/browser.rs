@@ -200,7 +200,7 @@ async fn chromium_logs_in_reads_the_dashboard_and_is_refused_where_it_should_be(
     );
     assert_eq!(
         text(&c, "#latest-run [data-field=coverage]").await,
-        format!("{:.1}%", latest.coverage.expect("coverage"))
+        format!("{:.1}%", latest.coverage.expect("coverage") * 100.0)
     );
     // The hostile channel name is text in a cell, not an element.
     let gaps = text(&c, "#worst-gaps").await;

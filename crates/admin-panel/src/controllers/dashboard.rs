@@ -35,7 +35,7 @@ pub struct Dashboard {
     pub latest_run: Option<RunFigures>,
     /// Per platform, figures from the newest run that audited it.
     pub platforms: Vec<PlatformFigures>,
-    /// Coverage (percent) of every run, oldest first.
+    /// Coverage (share 0.0-1.0, as stored) of every run, oldest first.
     pub trend: Vec<TrendPoint>,
     pub worst_gaps: Vec<Gap>,
     /// From the run before the newest to the newest (`null` with fewer than two runs).
@@ -62,7 +62,7 @@ pub struct PlatformFigures {
     pub platform: String,
     pub run_id: i64,
     pub started_at: String,
-    /// Percent of readable coverage-category groups with every required member.
+    /// Share (0.0-1.0) of readable coverage-category groups with every required member.
     pub coverage: Option<f64>,
     pub groups: u32,
     pub groups_with_gaps: u32,
@@ -244,7 +244,7 @@ fn platform_figures(
         platform: platform.to_string(),
         run_id: run.id,
         started_at: store::format_time(run.started_at),
-        coverage: (!covered.is_empty()).then(|| complete as f64 * 100.0 / covered.len() as f64),
+        coverage: (!covered.is_empty()).then(|| complete as f64 / covered.len() as f64),
         groups: u32::try_from(mine.len()).unwrap_or(u32::MAX),
         groups_with_gaps: count(&|f| f.has_gaps()),
         missing_required: mine
@@ -346,8 +346,9 @@ async fn page(
     Ok(layout::page("Dashboard", Some(&viewer), render(&d)).into_response())
 }
 
+/// A stored coverage share (slack-audit stores 0.0-1.0) as a percentage.
 fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}%"))
+    v.map(|v| format!("{:.1}%", v * 100.0))
         .unwrap_or_else(|| "–".to_string())
 }
 
@@ -451,7 +452,8 @@ fn trend_chart(points: &[TrendPoint]) -> Markup {
     }
     let n = points.len().max(2) - 1;
     let x = |i: usize| pad + (w - 2.0 * pad) * i as f64 / n as f64;
-    let y = |c: f64| h - pad - (h - 2.0 * pad) * c.clamp(0.0, 100.0) / 100.0;
+    // Coverage is a share 0.0-1.0.
+    let y = |c: f64| h - pad - (h - 2.0 * pad) * c.clamp(0.0, 1.0);
     let path: Vec<String> = with
         .iter()
         .map(|(i, c)| format!("{:.1},{:.1}", x(*i), y(*c)))
@@ -467,13 +469,13 @@ fn trend_chart(points: &[TrendPoint]) -> Markup {
     html! {
         svg viewBox={"0 0 " (w) " " (h)} role="img" aria-label="Coverage per run, percent" {
             line.axis x1=(pad) y1=(y(0.0)) x2=(w - pad) y2=(y(0.0)) {}
-            line.axis x1=(pad) y1=(y(100.0)) x2=(w - pad) y2=(y(100.0)) {}
-            text x="2" y=(y(100.0) + 4.0) { "100%" }
+            line.axis x1=(pad) y1=(y(1.0)) x2=(w - pad) y2=(y(1.0)) {}
+            text x="2" y=(y(1.0) + 4.0) { "100%" }
             text x="8" y=(y(0.0) + 4.0) { "0%" }
             polyline.line points=(path.join(" ")) {}
             @for (i, c) in &with {
                 circle.dot cx=(format!("{:.1}", x(*i))) cy=(format!("{:.1}", y(*c))) r="3" {
-                    title { (format!("run {}: {c:.1}%", points[*i].run_id)) }
+                    title { (format!("run {}: {:.1}%", points[*i].run_id, c * 100.0)) }
                 }
             }
             text x=(pad) y=(h - 8.0) { (first) }

@@ -88,11 +88,12 @@ pub fn store_run(store: &mut Store, started: &str, findings: Vec<Value>) -> i64 
         .iter()
         .map(|f| f["missing_required"].as_array().expect("array").len())
         .sum();
-    let coverage = 100.0 * (findings.len() - with_gaps.len()) as f64 / findings.len() as f64;
+    // A share 0.0-1.0, as slack-audit stores it.
+    let coverage = (findings.len() - with_gaps.len()) as f64 / findings.len() as f64;
     let results = json!({
         "findings": findings,
         "summary": {
-            "coverage_category": "BD Customer", "coverage_rate": coverage / 100.0,
+            "coverage_category": "BD Customer", "coverage_rate": coverage,
             "coverage_groups": findings.len(), "groups": findings.len(),
             "groups_with_gaps": with_gaps.len(), "missing_required_total": missing,
             "per_category": [], "public_count": 0, "rename_count": 0,
@@ -197,4 +198,33 @@ pub fn users_file(dir: &Path) -> PathBuf {
     )
     .expect("writes users");
     users
+}
+
+/// Whether the tool binaries the demo runs were built next to this test (cargo builds them with
+/// `cargo build --workspace`, which .ci/run does before the tests). Fails under CI=true when not;
+/// skips loudly elsewhere.
+pub fn tools_built() -> bool {
+    let missing: Vec<&str> = admin_panel::demo_store::STEPS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| admin_panel::demo_store::tool_path(name).is_err())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "the tools {missing:?} are not built next to the tests: run cargo build --workspace first"
+        );
+    }
+    eprintln!(
+        "!!!!! SKIPPED: {missing:?} not built next to the tests (cargo build --workspace); the tools were not run !!!!!"
+    );
+    false
+}
+
+pub async fn get_json(c: &reqwest::Client, url: &str) -> Value {
+    let r = c.get(url).send().await.expect("request");
+    assert_eq!(r.status(), 200, "{url}");
+    r.json().await.expect("json")
 }
