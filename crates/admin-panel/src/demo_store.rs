@@ -1,6 +1,6 @@
 //! `--demo`: fills a demo store by running the real tools (found next to this executable) against
 //! the built-in demo workspace served by an in-process slack-sim: an audit, add-members closing
-//! the gaps it found, a second audit (so there is a change) that posts its summary notification,
+//! some of the gaps it found, a second audit (so there is a change) that posts its summary notification,
 //! an insight sync and an export. The same sequence is what the concurrency test runs while the
 //! panel is under load.
 
@@ -13,7 +13,16 @@ use cli_support::UsageError;
 /// The tools the demo runs, in order, with their arguments (besides the shared settings).
 pub const STEPS: &[(&str, &[&str])] = &[
     ("slack-audit", &[]),
-    ("add-members", &["--from-audit", "--yes"]),
+    // Only some of the gaps, so the second run shows both a change and gaps that remain.
+    (
+        "add-members",
+        &[
+            "--from-audit",
+            "--channels",
+            "bitsafe-globex,bitsafe-initech",
+            "--yes",
+        ],
+    ),
     ("slack-audit", &["--notify", "bitsafe-internal-ops"]),
     ("insight-sync", &[]),
     ("slack-export", &["bitsafe-acme"]),

@@ -233,3 +233,18 @@ fn a_bad_users_file_is_a_located_config_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[0].role"), "{err}");
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = seeded_store(dir.path());
+    let mut panel = start(&db, None);
+    let pid = panel.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = panel.child.wait().expect("exits");
+    assert_eq!(status.code(), Some(0), "a clean stop on SIGTERM");
+}

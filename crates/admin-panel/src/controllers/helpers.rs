@@ -72,28 +72,30 @@ impl<T> Page<T> {
     }
 }
 
-/// A table as a CSV download. Cells starting with a formula character are prefixed with `'` so a
+/// A table as a CSV download. Cells starting with a formula character get a leading `'`, so a
 /// channel name cannot run a formula when the file is opened in a spreadsheet.
 pub fn csv_response(filename: &str, header: &[&str], rows: Vec<Vec<String>>) -> Response {
-    fn cell(s: &str) -> String {
-        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{s}")
+    fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}").into()
         } else {
-            s.to_string()
-        };
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s
+            s.into()
         }
     }
-    let mut out = String::new();
-    for row in std::iter::once(header.iter().map(|h| h.to_string()).collect::<Vec<_>>()).chain(rows)
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let written = w.write_record(header).and_then(|()| {
+        rows.iter()
+            .try_for_each(|row| w.write_record(row.iter().map(|c| neutralise(c).into_owned())))
+    });
+    let body = match written
+        .map_err(|e| e.to_string())
+        .and_then(|()| w.into_inner().map_err(|e| e.to_string()))
     {
-        let line: Vec<String> = row.iter().map(|c| cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    }
+        Ok(b) => b,
+        Err(e) => return AppError::Internal(format!("writing CSV: {e}")).into_response(),
+    };
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -102,7 +104,7 @@ pub fn csv_response(filename: &str, header: &[&str], rows: Vec<Vec<String>>) -> 
                 format!("attachment; filename=\"{filename}\""),
             ),
         ],
-        out,
+        body,
     )
         .into_response()
 }
@@ -110,6 +112,22 @@ pub fn csv_response(filename: &str, header: &[&str], rows: Vec<Vec<String>>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn csv_quotes_and_neutralises_formulas() {
+        let resp = csv_response(
+            "t.csv",
+            &["name", "n"],
+            vec![vec!["=HYPERLINK(\"x\")".into(), "a,b".into()]],
+        );
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            "name,n\r\n\"'=HYPERLINK(\"\"x\"\")\",\"a,b\"\r\n"
+        );
+    }
 
     #[test]
     fn page_cursor_points_at_last_item() {
