@@ -18,7 +18,7 @@ pub const CATEGORIES_JSON: &str = include_str!("../data/categories.json");
 pub const INSIGHT_JSON: &str = include_str!("../data/insight.json");
 
 /// The token the demo sim accepts. Not a secret: it only opens the in-process demo sim.
-const DEMO_TOKEN: &str = "xoxp-demo-0000";
+pub const DEMO_TOKEN: &str = "xoxp-demo-0000";
 
 /// A running demo: the sim, a config directory holding the demo config files, and a client
 /// configuration pointed at the sim. Dropping it stops nothing explicitly: the sim task ends with

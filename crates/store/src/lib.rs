@@ -9,6 +9,7 @@ pub mod export;
 pub mod insight;
 pub mod invites;
 pub mod migrations;
+pub mod panel;
 pub mod purge;
 
 use std::path::{Path, PathBuf};
@@ -121,6 +122,38 @@ impl Store {
             .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
             .map_err(open_err)?;
         Self::prepare(conn, Some(path.to_path_buf()))
+    }
+
+    /// Opens an existing database for reading only (`query_only`, no migration, no file created):
+    /// for readers such as admin-panel that must never take a write lock the tools wait on. WAL
+    /// lets such a reader run beside a writer; keep its transactions short so checkpoints proceed.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(open_err)?;
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_err)?;
+        if found > migrations::SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found,
+                supported: migrations::SCHEMA_VERSION,
+            });
+        }
+        Ok(Store {
+            conn,
+            path: Some(path.to_path_buf()),
+        })
     }
 
     /// An empty, fully migrated database in memory (tests, dry runs).

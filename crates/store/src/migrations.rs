@@ -25,6 +25,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/05_insight.sql")),
     M::up(include_str!("../migrations/06_insight_unscoped.sql")),
     M::up(include_str!("../migrations/07_audit_runs_origin.sql")),
+    M::up(include_str!("../migrations/08_panel.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

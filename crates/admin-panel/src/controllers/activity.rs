@@ -1,0 +1,288 @@
+//! Activity (`/activity`, `/api/v1/activity/*`): add-members invite runs, Slack notifications with
+//! their delivery status, and the panel's own logins and actions. tg-admin does not record its
+//! operations in the store yet, so they are not listed (docs/admin-panel.md says so).
+//!
+//! Privacy: invite rows show channel names and counts, never user IDs or names, so an opted-out
+//! person cannot appear here; nothing here holds message text.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use maud::{Markup, html};
+use serde::Serialize;
+use store::Store;
+
+use crate::auth::Viewer;
+use crate::controllers::helpers::{ListQuery, Page, csv_response};
+use crate::error::AppResult;
+use crate::{AppState, layout};
+
+/// Rows of each list on the HTML page (the API pages with `?limit=`).
+const PAGE_ROWS: usize = 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/activity", get(page))
+        .route("/api/v1/activity/invites", get(api_invites))
+        .route("/api/v1/activity/notifications", get(api_notifications))
+        .route("/api/v1/activity/logins", get(api_logins))
+}
+
+#[derive(Debug, Serialize)]
+pub struct InviteRun {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub channels_planned: i64,
+    pub added: i64,
+    pub already_in: i64,
+    pub skipped: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Notification {
+    pub id: i64,
+    pub run_id: Option<i64>,
+    pub channel: String,
+    pub status: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PanelEvent {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    pub username: String,
+    pub address: String,
+    pub detail: Option<String>,
+}
+
+fn invites(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<InviteRun>> {
+    let mut stmt = s.conn().prepare(
+        "SELECT id, started_at, finished_at, status, channels_planned, added, already_in, skipped, failed
+         FROM invite_runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(
+            (
+                before.unwrap_or(i64::MAX),
+                i64::try_from(limit + 1).unwrap_or(i64::MAX),
+            ),
+            |r| {
+                Ok(InviteRun {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    finished_at: r.get(2)?,
+                    status: r.get(3)?,
+                    channels_planned: r.get(4)?,
+                    added: r.get(5)?,
+                    already_in: r.get(6)?,
+                    skipped: r.get(7)?,
+                    failed: r.get(8)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+fn notifications(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<Notification>> {
+    let mut stmt = s.conn().prepare(
+        "SELECT id, run_id, channel, status, attempts, error, updated_at
+         FROM notifications WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(
+            (
+                before.unwrap_or(i64::MAX),
+                i64::try_from(limit + 1).unwrap_or(i64::MAX),
+            ),
+            |r| {
+                Ok(Notification {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    channel: r.get(2)?,
+                    status: r.get(3)?,
+                    attempts: r.get(4)?,
+                    error: r.get(5)?,
+                    updated_at: r.get(6)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+fn logins(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<PanelEvent>> {
+    Ok(s.panel_events(before, limit + 1)?
+        .into_iter()
+        .map(|e| PanelEvent {
+            id: e.id,
+            at: store::format_time(e.at),
+            kind: e.kind,
+            username: e.username,
+            address: e.address,
+            detail: e.detail,
+        })
+        .collect())
+}
+
+macro_rules! list_endpoint {
+    ($name:ident, $fetch:ident, $file:literal, $header:expr, $row:expr) => {
+        async fn $name(
+            State(state): State<AppState>,
+            _viewer: Viewer,
+            Query(q): Query<ListQuery>,
+        ) -> AppResult<Response> {
+            let (limit, before) = (q.limit()?, q.before()?);
+            let rows = state
+                .read(move |s| crate::db::in_read_transaction(s, |s| $fetch(s, before, limit)))
+                .await?;
+            let page = Page::from_rows(rows, limit, |r| r.id);
+            if q.wants_csv() {
+                return Ok(csv_response(
+                    $file,
+                    &$header,
+                    page.items.iter().map($row).collect(),
+                ));
+            }
+            Ok(Json(page).into_response())
+        }
+    };
+}
+
+list_endpoint!(
+    api_invites,
+    invites,
+    "invite-runs.csv",
+    [
+        "id",
+        "started_at",
+        "finished_at",
+        "status",
+        "channels_planned",
+        "added",
+        "already_in",
+        "skipped",
+        "failed"
+    ],
+    |r: &InviteRun| vec![
+        r.id.to_string(),
+        r.started_at.clone(),
+        r.finished_at.clone().unwrap_or_default(),
+        r.status.clone(),
+        r.channels_planned.to_string(),
+        r.added.to_string(),
+        r.already_in.to_string(),
+        r.skipped.to_string(),
+        r.failed.to_string()
+    ]
+);
+list_endpoint!(
+    api_notifications,
+    notifications,
+    "notifications.csv",
+    [
+        "id",
+        "run_id",
+        "channel",
+        "status",
+        "attempts",
+        "error",
+        "updated_at"
+    ],
+    |r: &Notification| vec![
+        r.id.to_string(),
+        r.run_id.map(|i| i.to_string()).unwrap_or_default(),
+        r.channel.clone(),
+        r.status.clone(),
+        r.attempts.to_string(),
+        r.error.clone().unwrap_or_default(),
+        r.updated_at.clone()
+    ]
+);
+list_endpoint!(
+    api_logins,
+    logins,
+    "panel-events.csv",
+    ["id", "at", "kind", "username", "address", "detail"],
+    |r: &PanelEvent| vec![
+        r.id.to_string(),
+        r.at.clone(),
+        r.kind.clone(),
+        r.username.clone(),
+        r.address.clone(),
+        r.detail.clone().unwrap_or_default()
+    ]
+);
+
+async fn page(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    let (inv, notes, events) = state
+        .read(|s| {
+            crate::db::in_read_transaction(s, |s| {
+                Ok((
+                    invites(s, None, PAGE_ROWS)?,
+                    notifications(s, None, PAGE_ROWS)?,
+                    logins(s, None, PAGE_ROWS)?,
+                ))
+            })
+        })
+        .await?;
+    let admin_tools = html! {
+        @if viewer.username.is_some() && viewer.role == crate::users::Role::Admin {
+            form method="post" action="/sessions/end-others" id="end-others" {
+                input type="hidden" name="csrf" value=[viewer.csrf.as_deref()];
+                button type="submit" { "Log out every other session" }
+            }
+        }
+    };
+    let body = html! { (render(&inv, &notes, &events)) (admin_tools) };
+    Ok(layout::page("Activity", Some(&viewer), body).into_response())
+}
+
+fn render(inv: &[InviteRun], notes: &[Notification], events: &[PanelEvent]) -> Markup {
+    html! {
+        h2 { "add-members invites" }
+        p.links { a href="/api/v1/activity/invites?format=csv" { "CSV" } a href="/api/v1/activity/invites" { "JSON" } }
+        @if inv.is_empty() { p.muted { "No invite run stored." } } @else {
+            table id="invites" {
+                thead { tr { th { "Run" } th { "Started" } th { "Status" } th { "Channels" } th { "Added" } th { "Already in" } th { "Skipped" } th { "Failed" } } }
+                tbody { @for r in inv.iter().take(PAGE_ROWS) { tr {
+                    td.num { (r.id) } td { (r.started_at) } td class={"status-" (r.status)} { (r.status) }
+                    td.num { (r.channels_planned) } td.num { (r.added) } td.num { (r.already_in) }
+                    td.num { (r.skipped) } td.num { (r.failed) }
+                } } }
+            }
+        }
+        h2 { "Slack notifications" }
+        p.links { a href="/api/v1/activity/notifications?format=csv" { "CSV" } a href="/api/v1/activity/notifications" { "JSON" } }
+        @if notes.is_empty() { p.muted { "No notification stored." } } @else {
+            table id="notifications" {
+                thead { tr { th { "Audit run" } th { "Channel" } th { "Status" } th { "Attempts" } th { "Error" } th { "Updated" } } }
+                tbody { @for n in notes.iter().take(PAGE_ROWS) { tr {
+                    td.num { (n.run_id.map(|i| i.to_string()).unwrap_or_default()) } td { (n.channel) }
+                    td class={"status-" (n.status)} { (n.status) } td.num { (n.attempts) }
+                    td { (n.error.as_deref().unwrap_or("")) } td { (n.updated_at) }
+                } } }
+            }
+        }
+        h2 { "Panel logins and actions" }
+        p.links { a href="/api/v1/activity/logins?format=csv" { "CSV" } a href="/api/v1/activity/logins" { "JSON" } }
+        @if events.is_empty() { p.muted { "No login or action recorded." } } @else {
+            table id="panel-events" {
+                thead { tr { th { "When" } th { "What" } th { "User" } th { "Address" } th { "Detail" } } }
+                tbody { @for e in events.iter().take(PAGE_ROWS) { tr {
+                    td { (e.at) } td class={"status-" (e.kind)} { (e.kind) } td { (e.username) }
+                    td { (e.address) } td { (e.detail.as_deref().unwrap_or("")) }
+                } } }
+            }
+        }
+        p.muted { "tg-admin operations are not recorded in the store yet, so they are not listed here." }
+    }
+}

@@ -1,0 +1,22 @@
+//! One controller module per resource; each has its HTML page and its `/api/v1/` JSON answer.
+//! A new page (Audits, Group, Team, Engagement) is a new module here, a `routes()` entry, and a
+//! line in [`crate::layout::NAV`].
+
+pub mod activity;
+pub mod assets;
+pub mod dashboard;
+pub mod helpers;
+pub mod session;
+
+use axum::Router;
+
+use crate::AppState;
+
+/// Every route of the panel.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(dashboard::routes())
+        .merge(activity::routes())
+        .merge(session::routes())
+        .merge(assets::routes())
+}

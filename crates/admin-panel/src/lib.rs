@@ -1,0 +1,312 @@
+//! admin-panel: a web dashboard and REST API over the slack-tools store (the SQLite file the cron
+//! tools write), with logins, roles, CSRF and an audit trail of who looked and what they did.
+//!
+//! Layout follows crates.io: one [`AppState`] for every handler, a controller module per resource
+//! (`controllers/`), shared request helpers (`controllers/helpers.rs`), one error type that becomes
+//! the HTTP response ([`error::AppError`]).
+
+pub mod auth;
+pub mod controllers;
+pub mod db;
+pub mod demo_store;
+pub mod error;
+pub mod layout;
+pub mod users;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use clap::{Parser, Subcommand};
+use cli_support::{CommonArgs, Outcome, UsageError};
+use store::Store;
+use store::panel::PanelEventKind;
+
+use crate::error::{AppError, AppResult};
+use crate::users::PanelUser;
+
+/// admin-panel: the web dashboard of audits and activity, with a REST API under /api/v1/.
+#[derive(Parser, Debug)]
+#[command(name = "admin-panel", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Address to listen on; `127.0.0.1:0` picks a free port. Without users only loopback is allowed.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        env = "PANEL_LISTEN"
+    )]
+    pub listen: SocketAddr,
+
+    /// The users file: JSON array of {username, password_hash, role} [default: <config>/panel-users.json].
+    #[arg(long, value_name = "FILE", env = "PANEL_USERS")]
+    pub users: Option<PathBuf>,
+
+    /// The panel runs behind an HTTPS reverse proxy: cookies get Secure, the client address is
+    /// taken from X-Forwarded-For.
+    #[arg(long)]
+    pub https_proxy: bool,
+
+    /// Warn on the dashboard when the newest audit is older than this many days.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub stale_days: u32,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read a password (without echo; from stdin when it is not a terminal) and print its argon2
+    /// hash for the users file.
+    HashPassword,
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub db: PathBuf,
+    pub https_proxy: bool,
+    pub stale_days: u32,
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    /// Empty: no users file, read-only anonymous access (loopback only).
+    pub users: Arc<Vec<PanelUser>>,
+    pub sessions: Arc<auth::Sessions>,
+    pub login_limits: Arc<auth::LoginLimits>,
+    /// The one writable connection, for the panel's own records.
+    writer: Arc<Mutex<Store>>,
+}
+
+impl AppState {
+    /// Opens (and migrates) the store and builds the state.
+    pub fn new(settings: Settings, users: Vec<PanelUser>) -> Result<AppState, store::StoreError> {
+        let writer = Store::open(&settings.db)?;
+        Ok(AppState {
+            settings: Arc::new(settings),
+            users: Arc::new(users),
+            sessions: Arc::default(),
+            login_limits: Arc::default(),
+            writer: Arc::new(Mutex::new(writer)),
+        })
+    }
+
+    /// Runs `f` over a fresh read-only connection on a blocking thread.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let path = self.settings.db.clone();
+        tokio::task::spawn_blocking(move || f(&db::open_reader(&path)?))
+            .await
+            .map_err(|e| AppError::Internal(format!("reader task: {e}")))?
+    }
+
+    /// Records a login, logout or action in the store.
+    pub async fn record(
+        &self,
+        kind: PanelEventKind,
+        username: String,
+        address: String,
+        detail: Option<String>,
+    ) -> AppResult<()> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let store = writer.lock().unwrap_or_else(|p| p.into_inner());
+            store.panel_event_insert(kind, &username, &address, detail.as_deref())
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("writer task: {e}")))??;
+        Ok(())
+    }
+}
+
+/// The whole application: routes, CSRF check and security headers.
+pub fn router(state: AppState) -> Router {
+    controllers::routes()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_csrf,
+        ))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// The CSP allows no inline script and no framing; with no JavaScript at all, `script-src` is none.
+const CSP: &str = "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    if let Some(Command::HashPassword) = cli.command {
+        return hash_password_command();
+    }
+    let users_path = cli
+        .users
+        .clone()
+        .unwrap_or_else(|| cli.common.config.join("panel-users.json"));
+    let users = if users_path.exists() {
+        users::load(&users_path).map_err(|e| {
+            let hint = e.hint();
+            cli_support::with_hint(e, Some(hint), true)
+        })?
+    } else if cli.users.is_some() {
+        return Err(UsageError::new(format!(
+            "the users file {} does not exist",
+            users_path.display()
+        ))
+        .with_hint(users::USERS_HINT)
+        .into());
+    } else {
+        Vec::new()
+    };
+    if users.is_empty() && !cli.listen.ip().is_loopback() {
+        return Err(UsageError::new(format!(
+            "refusing to listen on {} with no users configured: without users the panel is open to anyone who can reach it",
+            cli.listen
+        ))
+        .with_hint(format!(
+            "listen on 127.0.0.1, or add users in {}: {}",
+            users_path.display(),
+            users::USERS_HINT
+        ))
+        .into());
+    }
+    let settings = Settings {
+        db: cli.common.db_path(),
+        https_proxy: cli.https_proxy,
+        stale_days: cli.stale_days,
+    };
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    if cli.common.demo {
+        // A fresh demo store every time, so the demo always shows the same story.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = settings.db.clone().into_os_string();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context("removing the previous demo store"),
+            }
+        }
+        let out = cli.common.out.join("admin-panel-demo");
+        tracing::info!("filling the demo store {}", settings.db.display());
+        rt.block_on(demo_store::fill(&settings.db, &out))?;
+    }
+    rt.block_on(serve(settings, users, cli.listen))?;
+    Ok(Outcome::Success)
+}
+
+/// Binds, prints `listening on http://ADDR/`, and serves until Ctrl-C or SIGTERM; requests in
+/// flight finish first.
+pub async fn serve(
+    settings: Settings,
+    users: Vec<PanelUser>,
+    listen: SocketAddr,
+) -> anyhow::Result<()> {
+    let db = settings.db.clone();
+    let state = AppState::new(settings, users)
+        .with_context(|| format!("opening the store {}", db.display()))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        anyhow::Error::new(
+            UsageError::new(format!("cannot listen on {listen}: {e}")).with_hint(
+                "pick another address or port with --listen (127.0.0.1:0 picks a free port)",
+            ),
+        )
+    })?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}/").context("writing to stdout")?;
+        out.flush().context("writing to stdout")?;
+    }
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn hash_password_command() -> anyhow::Result<Outcome> {
+    use std::io::{IsTerminal, Write};
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ").context("reading the password")?;
+        let again = rpassword::prompt_password("again: ").context("reading the password")?;
+        if first != again {
+            return Err(UsageError::new("the two passwords differ")
+                .with_hint("run admin-panel hash-password again")
+                .into());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        return Err(UsageError::new("the password is empty")
+            .with_hint("type a password (from stdin: one line)")
+            .into());
+    }
+    let hash = users::hash_password(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{hash}").context("writing to stdout")?;
+    Ok(Outcome::Success)
+}

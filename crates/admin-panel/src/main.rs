@@ -1,0 +1,20 @@
+//! `admin-panel`: load `.env`, parse flags, serve the panel, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use admin_panel::Cli;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Before anything can create a file: what the tools write is for their owner only.
+    cli_support::owner_only_umask();
+    if let Some(code) = cli_support::handle_generators::<Cli>() {
+        return code;
+    }
+    if let Err(e) = cli_support::load_dotenv() {
+        return cli_support::exit_with(Err(e.into()));
+    }
+    let cli = Cli::parse();
+    cli_support::init_logging(&cli.common);
+    cli_support::exit_with(admin_panel::run(cli))
+}
