@@ -192,6 +192,19 @@ async fn without_users_pages_are_read_only_and_open_on_loopback() {
         .await
         .expect("post");
     assert_eq!(r.status(), 403, "no POST without a CSRF token");
+    let r = c
+        .get(format!("{}/nope", panel.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Back to the dashboard")
+    );
 }
 
 #[test]
