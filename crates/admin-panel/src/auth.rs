@@ -28,6 +28,9 @@ use crate::users::Role;
 pub const COOKIE: &str = "panel_session";
 /// A session lives this long after login, then the user logs in again.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Sessions kept at most; past it, sessions nobody logged into (login forms opened) are dropped
+/// first, so requesting the login form in a loop cannot grow memory without bound.
+const MAX_SESSIONS: usize = 10_000;
 /// Largest form body the CSRF check reads (forms here are tiny).
 const MAX_FORM: usize = 64 * 1024;
 
@@ -74,6 +77,12 @@ impl Sessions {
         let csrf = random_token()?;
         let mut map = self.lock();
         map.retain(|_, s| s.created.elapsed() < SESSION_TTL);
+        if map.len() >= MAX_SESSIONS {
+            map.retain(|_, s| s.user.is_some());
+        }
+        if map.len() >= MAX_SESSIONS {
+            return Err(AppError::TooManySessions);
+        }
         map.insert(
             token.clone(),
             Session {
@@ -287,5 +296,26 @@ impl FromRequestParts<AppState> for ClientAddr {
             &parts.headers,
             peer(&parts.extensions),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_login_forms_in_a_loop_cannot_push_out_logged_in_sessions() {
+        let sessions = Sessions::default();
+        let (user_token, _) = sessions
+            .open(Some(("ann".into(), Role::Admin)))
+            .expect("opens");
+        for _ in 0..MAX_SESSIONS + 5 {
+            sessions.open(None).expect("an anonymous session");
+        }
+        assert!(sessions.lock().len() <= MAX_SESSIONS);
+        assert!(
+            sessions.get(&user_token).is_some(),
+            "the logged-in session survives"
+        );
     }
 }

@@ -19,6 +19,8 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("too many failed logins; try again later")]
     TooManyAttempts,
+    #[error("too many open sessions; try again later")]
+    TooManySessions,
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
     #[error("database: {0}")]
@@ -35,6 +37,7 @@ impl AppError {
             Self::LoginRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) | Self::Sqlite(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

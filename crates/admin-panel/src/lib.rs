@@ -137,6 +137,7 @@ impl AppState {
 /// The whole application: routes, CSRF check and security headers.
 pub fn router(state: AppState) -> Router {
     controllers::routes()
+        .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_csrf,

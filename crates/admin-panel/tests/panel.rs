@@ -192,6 +192,19 @@ async fn without_users_pages_are_read_only_and_open_on_loopback() {
         .await
         .expect("post");
     assert_eq!(r.status(), 403, "no POST without a CSRF token");
+    let r = c
+        .get(format!("{}/nope", panel.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Back to the dashboard")
+    );
 }
 
 #[test]
@@ -247,4 +260,125 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(killed.success());
     let status = panel.child.wait().expect("exits");
     assert_eq!(status.code(), Some(0), "a clean stop on SIGTERM");
+}
+
+#[tokio::test]
+async fn a_viewer_is_refused_admin_actions_with_a_valid_csrf_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = seeded_store(dir.path());
+    let users = users_file(dir.path());
+    let panel = start(&db, Some(&users));
+    let c = client();
+    assert_eq!(
+        login(&c, &panel.base, "vic", "viewer pass").await.status(),
+        303
+    );
+    let page = c
+        .get(format!("{}/activity", panel.base))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(!page.contains("end-others"), "no admin button for a viewer");
+    let csrf = csrf_in(&page);
+    let r = c
+        .post(format!("{}/sessions/end-others", panel.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+    // The same request from an admin is accepted and recorded.
+    let a = client();
+    assert_eq!(
+        login(&a, &panel.base, "ann", "s3cret pass").await.status(),
+        303
+    );
+    let page = a
+        .get(format!("{}/activity", panel.base))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    let r = a
+        .post(format!("{}/sessions/end-others", panel.base))
+        .form(&[("csrf", csrf_in(&page).as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    // The viewer's session was one of the others.
+    let r = c.get(format!("{}/", panel.base)).send().await.expect("get");
+    assert_eq!(r.status(), 303, "the viewer was logged out");
+    let events = get_json(&a, &format!("{}/api/v1/activity/logins", panel.base)).await;
+    assert_eq!(events["items"][0]["kind"], "action");
+    assert_eq!(events["items"][0]["detail"], "ended 1 other sessions");
+}
+
+#[tokio::test]
+async fn behind_a_proxy_cookies_are_secure_and_the_forwarded_address_is_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = seeded_store(dir.path());
+    let users = users_file(dir.path());
+    let panel = start_with(&db, Some(&users), &["--https-proxy"]);
+    let c = client();
+    let form = c
+        .get(format!("{}/login", panel.base))
+        .send()
+        .await
+        .expect("form");
+    let cookie = form.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // reqwest keeps Secure cookies off plain http, so the cookie is sent by hand.
+    let token = cookie.split(';').next().expect("pair").to_string();
+    let csrf = csrf_in(&form.text().await.expect("body"));
+    let r = c
+        .post(format!("{}/login", panel.base))
+        .header("cookie", &token)
+        .header("x-forwarded-for", "198.51.100.7, 203.0.113.9")
+        .form(&[("username", "ann"), ("password", "nope"), ("csrf", &csrf)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 401);
+    let events = Store::open(&db)
+        .expect("opens")
+        .panel_events(None, 1)
+        .expect("reads");
+    assert_eq!(events[0].kind, "login_failed");
+    assert_eq!(
+        events[0].address, "203.0.113.9",
+        "the address the proxy added last"
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_warns_when_the_newest_audit_is_stale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = seeded_store(dir.path());
+    // The newest seeded run is from now: 0 days old, so only a limit of 0 days makes it stale.
+    let fresh = start(&db, None);
+    let stale = start_with(&db, None, &["--stale-days", "0"]);
+    let c = client();
+    let d = get_json(&c, &format!("{}/api/v1/dashboard", fresh.base)).await;
+    assert!(d["stale_warning"].is_null());
+    let d = get_json(&c, &format!("{}/api/v1/dashboard", stale.base)).await;
+    let w = d["stale_warning"].as_str().expect("a warning");
+    assert!(w.contains("0 days old"), "{w}");
+    let html = c
+        .get(format!("{}/", stale.base))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("id=\"stale-warning\""));
 }

@@ -27,7 +27,13 @@ impl Drop for Panel {
 }
 
 pub fn start(db: &Path, users: Option<&Path>) -> Panel {
+    start_with(db, users, &[])
+}
+
+/// [`start`] with extra flags.
+pub fn start_with(db: &Path, users: Option<&Path>, extra: &[&str]) -> Panel {
     let mut cmd = Command::new(BIN);
+    cmd.args(extra);
     cmd.args(["--listen", "127.0.0.1:0", "--db"]).arg(db);
     cmd.args(["--config"]).arg(db.parent().expect("dir"));
     if let Some(u) = users {
