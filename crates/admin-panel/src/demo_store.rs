@@ -95,9 +95,9 @@ pub fn run_tool(
     Ok(())
 }
 
-/// Runs every step of [`STEPS`] against a fresh demo sim, filling `db`.
-pub async fn fill(db: &Path, out: &Path) -> anyhow::Result<()> {
-    let env = demo::DemoEnv::start().await?;
+/// Runs every step of [`STEPS`] against the demo sim `env` (a fresh one), filling `db`. The sim
+/// stays up afterwards: the panel's own audit runs use it.
+pub async fn fill(env: &demo::DemoEnv, db: &Path, out: &Path) -> anyhow::Result<()> {
     let base = env.sim.base_url();
     let config = env.config_dir.clone();
     // The tools run in `out`, so relative paths would point elsewhere for them.
@@ -112,6 +112,5 @@ pub async fn fill(db: &Path, out: &Path) -> anyhow::Result<()> {
     })
     .await
     .context("demo task")?;
-    env.shutdown().await;
     result
 }
