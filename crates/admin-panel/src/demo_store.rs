@@ -103,7 +103,7 @@ pub async fn fill(env: &demo::DemoEnv, db: &Path, out: &Path) -> anyhow::Result<
     // The tools run in `out`, so relative paths would point elsewhere for them.
     let db = std::path::absolute(db).context("resolving --db")?;
     let out = std::path::absolute(out).context("resolving --out")?;
-    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         for (name, args) in STEPS {
             run_tool(name, args, &base, &config, &db, &out)?;
@@ -111,6 +111,5 @@ pub async fn fill(env: &demo::DemoEnv, db: &Path, out: &Path) -> anyhow::Result<
         Ok(())
     })
     .await
-    .context("demo task")?;
-    result
+    .context("demo task")?
 }

@@ -112,7 +112,7 @@ async fn begin(state: &AppState, viewer: &Viewer, address: &str) -> AppResult<Be
             }
         }
     }
-    Ok(start_run(state, &username, address).await?)
+    start_run(state, &username, address).await
 }
 
 async fn start_run(state: &AppState, username: &str, address: &str) -> AppResult<Begin> {
@@ -164,10 +164,14 @@ fn body(viewer: &Viewer, s: &RunStatus, hint: Option<&str>, message: Option<&str
                 p { "Started by " (a.started_by) " at " (a.started_at) "." }
                 p { "Phase: " span data-field="phase" {
                     (a.phase.map(phase_name).unwrap_or("starting")) } }
-                p {
-                    progress value=(a.groups_done) max=(a.groups_total.max(1)) {}
-                    " " span data-field="groups_done" { (a.groups_done) } " of "
-                    span data-field="groups_total" { (a.groups_total) } " groups read"
+                @if a.groups_total == 0 {
+                    p.muted { "Listing the groups in scope…" }
+                } @else {
+                    p {
+                        progress value=(a.groups_done) max=(a.groups_total) {}
+                        " " span data-field="groups_done" { (a.groups_done) } " of "
+                        span data-field="groups_total" { (a.groups_total) } " groups read"
+                    }
                 }
                 p.muted { "This page reloads every " (REFRESH_SECONDS) " seconds." }
             }
@@ -197,7 +201,7 @@ fn body(viewer: &Viewer, s: &RunStatus, hint: Option<&str>, message: Option<&str
                 }
                 form method="post" action="/run/telegram/cancel" {
                     input type="hidden" name="csrf" value=[csrf];
-                    button type="submit" id="tg-cancel" { "Cancel" }
+                    button.secondary type="submit" id="tg-cancel" { "Cancel" }
                 }
             }
         } @else if s.telegram_login.is_some() {
@@ -373,10 +377,8 @@ async fn telegram_step(
     if let Some(m) = message {
         return render(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await;
     }
-    if done {
-        if let Begin::Busy = start_run(&state, &username, &address).await? {
-            return render(&state, &viewer, StatusCode::CONFLICT, Some(BUSY)).await;
-        }
+    if done && let Begin::Busy = start_run(&state, &username, &address).await? {
+        return render(&state, &viewer, StatusCode::CONFLICT, Some(BUSY)).await;
     }
     Ok(Redirect::to("/run").into_response())
 }
