@@ -306,3 +306,110 @@ async fn one_run_at_a_time_and_sigterm_marks_a_running_one_interrupted() {
     assert_eq!(status(cron), AuditRunStatus::Running);
     env.shutdown().await;
 }
+
+/// In --demo a run audits the sim the demo history came from: after add-members closed gaps
+/// there, a run from the panel shows no gap reopened (a fresh sim would reopen them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_run_audits_the_demo_sim_the_history_came_from() {
+    if !tools_built() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users = users_file(dir.path());
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--demo", "--listen", "127.0.0.1:0", "--users"])
+        .arg(&users)
+        .current_dir(dir.path())
+        .env_remove("SLACK_TOOLS_DB")
+        .env_remove("SLACK_TOOLS_OUT")
+        .env_remove("SLACK_TOOLS_CONFIG")
+        .env_remove("SLACK_TOKEN")
+        .env_remove("SLACK_API_BASE")
+        .env_remove("TELEGRAM_FIXTURE");
+    let panel = spawn_ready(cmd);
+    let base = &panel.base;
+    let (ann, csrf) = logged_in(base, "ann", "s3cret pass").await;
+    let before = get_json(&ann, &format!("{base}/api/v1/dashboard")).await;
+    let r = post(&ann, &format!("{base}/api/v1/run"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 202);
+    let s = wait_run(&ann, base, 60, |s| {
+        s["active"].is_null() && !s["last"].is_null()
+    })
+    .await;
+    assert_eq!(s["last"]["status"], "finished", "{s}");
+    let run_id = s["last"]["run_id"].as_i64().expect("run id");
+    let after = get_json(&ann, &format!("{base}/api/v1/dashboard")).await;
+    assert_eq!(after["latest_run"]["run_id"], run_id);
+    assert_eq!(
+        after["latest_run"]["groups_with_gaps"], before["latest_run"]["groups_with_gaps"],
+        "the same workspace state as the demo's last run"
+    );
+    assert_eq!(after["changes"]["gaps_opened"], json!([]));
+    let row = Store::open(&dir.path().join("output/slack-tools-demo.db"))
+        .expect("opens")
+        .audit_run(run_id)
+        .expect("reads")
+        .expect("row");
+    assert_eq!(row.started_by.as_deref(), Some("panel:ann"));
+}
+
+/// What serve does at shutdown, in-process: `Runner::shutdown` stops a run that is going and
+/// returns only once its row says `interrupted`, while the runtime is still up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_shutdown_stops_a_running_audit_and_marks_it_interrupted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = demo::DemoEnv::start().await.expect("demo sim");
+    let fixture = telegram_fixture(
+        dir.path(),
+        json!({"flood_wait": [{"op": "participants", "seconds": 30, "times": 1}]}),
+    );
+    let db = dir.path().join("slack-tools.db");
+    let mut runs = audit_run::RunSettings::new(&env.config_dir, dir.path().join("out"), &db, "");
+    runs.slack = Some(env.client_config());
+    runs.telegram =
+        audit_run::TelegramSetting::Account(audit_run::TelegramAccount::Fixture(fixture));
+    let settings = admin_panel::Settings {
+        db: db.clone(),
+        https_proxy: false,
+        stale_days: 8,
+    };
+    let state = admin_panel::AppState::new(settings, Vec::new(), runs).expect("state");
+    assert!(!state.runner.shutdown().await, "nothing to stop");
+    assert!(state.runner.start(&state, "ann", "127.0.0.1"));
+    assert!(
+        !state.runner.start(&state, "bob", "127.0.0.1"),
+        "one at a time"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let run_id = loop {
+        let running = Store::open(&db)
+            .expect("opens")
+            .list_audit_runs(5)
+            .expect("list")
+            .into_iter()
+            .find(|r| r.status == AuditRunStatus::Running);
+        let scanning = state
+            .runner
+            .view()
+            .active
+            .is_some_and(|a| a.groups_done > 0);
+        if let (Some(r), true) = (running, scanning) {
+            break r.id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(state.runner.shutdown().await, "a run was stopped");
+    let row = Store::open(&db)
+        .expect("opens")
+        .audit_run(run_id)
+        .expect("reads")
+        .expect("row");
+    assert_eq!(row.status, AuditRunStatus::Interrupted);
+    assert_eq!(row.started_by.as_deref(), Some("panel:ann"));
+    assert!(!state.runner.is_running());
+    env.shutdown().await;
+}
