@@ -95,15 +95,15 @@ pub fn run_tool(
     Ok(())
 }
 
-/// Runs every step of [`STEPS`] against a fresh demo sim, filling `db`.
-pub async fn fill(db: &Path, out: &Path) -> anyhow::Result<()> {
-    let env = demo::DemoEnv::start().await?;
+/// Runs every step of [`STEPS`] against the demo sim `env` (a fresh one), filling `db`. The sim
+/// stays up afterwards: the panel's own audit runs use it.
+pub async fn fill(env: &demo::DemoEnv, db: &Path, out: &Path) -> anyhow::Result<()> {
     let base = env.sim.base_url();
     let config = env.config_dir.clone();
     // The tools run in `out`, so relative paths would point elsewhere for them.
     let db = std::path::absolute(db).context("resolving --db")?;
     let out = std::path::absolute(out).context("resolving --out")?;
-    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         for (name, args) in STEPS {
             run_tool(name, args, &base, &config, &db, &out)?;
@@ -111,7 +111,5 @@ pub async fn fill(db: &Path, out: &Path) -> anyhow::Result<()> {
         Ok(())
     })
     .await
-    .context("demo task")?;
-    env.shutdown().await;
-    result
+    .context("demo task")?
 }

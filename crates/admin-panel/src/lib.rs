@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo_store;
 pub mod error;
 pub mod layout;
+pub mod runner;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use audit_run::{RunSettings, TelegramSetting};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -87,19 +89,36 @@ pub struct AppState {
     pub users: Arc<Vec<PanelUser>>,
     pub sessions: Arc<auth::Sessions>,
     pub login_limits: Arc<auth::LoginLimits>,
+    /// Audit runs started here, and the Telegram login one may need.
+    pub runner: Arc<runner::Runner>,
     /// The one writable connection, for the panel's own records.
     writer: Arc<Mutex<Store>>,
 }
 
 impl AppState {
     /// Opens (and migrates) the store and builds the state.
-    pub fn new(settings: Settings, users: Vec<PanelUser>) -> Result<AppState, store::StoreError> {
-        let writer = Store::open(&settings.db)?;
+    /// `runs`: the settings every audit run started here begins from.
+    pub fn new(
+        settings: Settings,
+        users: Vec<PanelUser>,
+        runs: RunSettings,
+    ) -> Result<AppState, store::StoreError> {
+        let mut writer = Store::open(&settings.db)?;
+        // A run of ours left `running` can only be from a panel process that was killed. Runs
+        // started by others (a cron slack-audit going on right now) are left alone.
+        let stale =
+            writer.mark_running_audit_runs_interrupted_started_by(runner::STARTED_BY_PREFIX)?;
+        if stale > 0 {
+            tracing::warn!(
+                "{stale} audit run(s) a previous panel left running: marked interrupted"
+            );
+        }
         Ok(AppState {
             settings: Arc::new(settings),
             users: Arc::new(users),
             sessions: Arc::default(),
             login_limits: Arc::default(),
+            runner: Arc::new(runner::Runner::new(runs)),
             writer: Arc::new(Mutex::new(writer)),
         })
     }
@@ -213,6 +232,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         stale_days: cli.stale_days,
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // Runs from the panel: like slack-audit's with the same --config/--out/--db; Slack and
+    // Telegram settings from the environment like the tools.
+    let mut runs = RunSettings::new(
+        cli.common.config.clone(),
+        cli.common.out.clone(),
+        settings.db.clone(),
+        "",
+    );
+    let mut demo_env = None;
     if cli.common.demo {
         // A fresh demo store every time, so the demo always shows the same story.
         for suffix in ["", "-wal", "-shm"] {
@@ -226,9 +254,21 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         let out = cli.common.out.join("admin-panel-demo");
         tracing::info!("filling the demo store {}", settings.db.display());
-        rt.block_on(demo_store::fill(&settings.db, &out))?;
+        let env = rt.block_on(demo::DemoEnv::start())?;
+        rt.block_on(demo_store::fill(&env, &settings.db, &out))?;
+        // Runs from the demo panel audit the same sim the demo history came from (Slack only,
+        // like the demo's own runs), so a run shows the demo's state, not a fresh one.
+        runs.config_dir = env.config_dir.clone();
+        runs.out_dir = out;
+        runs.slack = Some(env.client_config());
+        runs.telegram = TelegramSetting::Skip;
+        demo_env = Some(env);
     }
-    rt.block_on(serve(settings, users, cli.listen))?;
+    let served = rt.block_on(serve(settings, users, runs, cli.listen));
+    if let Some(env) = demo_env {
+        rt.block_on(env.shutdown());
+    }
+    served?;
     Ok(Outcome::Success)
 }
 
@@ -237,10 +277,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 pub async fn serve(
     settings: Settings,
     users: Vec<PanelUser>,
+    runs: RunSettings,
     listen: SocketAddr,
 ) -> anyhow::Result<()> {
     let db = settings.db.clone();
-    let state = AppState::new(settings, users)
+    let state = AppState::new(settings, users, runs)
         .with_context(|| format!("opening the store {}", db.display()))?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow::Error::new(
@@ -259,11 +300,16 @@ pub async fn serve(
         writeln!(out, "listening on http://{addr}/").context("writing to stdout")?;
         out.flush().context("writing to stdout")?;
     }
+    let runner = state.runner.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving")?;
+        .context("serving");
+    // Requests are done; a run still going is stopped here, on purpose, so its row says
+    // `interrupted` (audit-run's drop guard) instead of staying `running`.
+    runner.shutdown().await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -156,9 +156,11 @@ async fn post_status(c: &Client, path: &str, with_csrf: bool) -> i64 {
         .expect("a status")
 }
 
-#[tokio::test]
-async fn chromium_logs_in_reads_the_dashboard_and_is_refused_where_it_should_be() {
-    let Some((chromium, driver)) = tools() else {
+/// chromium and chromedriver, or `None` after saying loudly that the test is skipped (a failure
+/// under CI=true).
+fn tools_or_skip() -> Option<(PathBuf, PathBuf)> {
+    let found = tools();
+    if found.is_none() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!(
                 "chromium and chromium-driver must be installed in CI (apt-get install -y chromium chromium-driver)"
@@ -167,6 +169,13 @@ async fn chromium_logs_in_reads_the_dashboard_and_is_refused_where_it_should_be(
         eprintln!(
             "!!!!! SKIPPED: chromium or chromedriver is not installed (apt-get install -y chromium chromium-driver); the panel was not checked in a browser !!!!!"
         );
+    }
+    found
+}
+
+#[tokio::test]
+async fn chromium_logs_in_reads_the_dashboard_and_is_refused_where_it_should_be() {
+    let Some((chromium, driver)) = tools_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -266,4 +275,144 @@ async fn chromium_logs_in_reads_the_dashboard_and_is_refused_where_it_should_be(
 async fn screenshot_login(c: &Client, base: &str) {
     c.goto(&format!("{base}/login")).await.expect("login page");
     screenshot(c, "login").await;
+}
+
+async fn type_into(c: &Client, id: &str, value: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .send_keys(value)
+        .await
+        .expect("types");
+}
+
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .expect("clicks");
+}
+
+/// Waits (at most `secs`) for an element to appear without touching the page: the run page
+/// reloads itself while a run goes.
+async fn wait_for(c: &Client, css: &str, secs: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while c
+        .find_all(Locator::Css(css))
+        .await
+        .expect("query")
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} never appeared; page: {}",
+            c.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_admin_runs_a_telegram_audit_typing_the_code_and_password() {
+    let Some((chromium, driver)) = tools_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = demo::DemoEnv::start().await.expect("demo sim");
+    // A login with 2FA, and one 3 s FLOOD_WAIT so the progress page is there to be seen.
+    let mut extra = tg_login();
+    extra["flood_wait"] = json!([{"op": "participants", "seconds": 3, "times": 1}]);
+    let fixture = telegram_fixture(dir.path(), extra);
+    let (panel, db) = start_for_runs(dir.path(), &env.sim.base_url(), &env.config_dir, &fixture);
+    let base = panel.base.clone();
+    let (_driver, c) = start_browser(&chromium, &driver).await;
+
+    log_in(&c, &base, "ann", "s3cret pass").await;
+    c.goto(&format!("{base}/run")).await.expect("run page");
+    screenshot(&c, "run").await;
+    click(&c, "run-audit").await;
+
+    // Telegram is not logged in: the page asks for the code; a wrong one is asked again.
+    type_into(&c, "tg-code", "11111").await;
+    click(&c, "tg-submit").await;
+    assert!(
+        text(&c, "#run-message")
+            .await
+            .contains("Wrong or expired code")
+    );
+    type_into(&c, "tg-code", TG_CODE).await;
+    screenshot(&c, "run-code").await;
+    click(&c, "tg-submit").await;
+
+    // Then the 2FA password, in a password field, with the account's hint.
+    let field = c
+        .find(Locator::Id("tg-password"))
+        .await
+        .expect("password field");
+    assert_eq!(
+        field.attr("type").await.expect("attr").as_deref(),
+        Some("password")
+    );
+    assert_eq!(
+        field.attr("autocomplete").await.expect("attr").as_deref(),
+        Some("off")
+    );
+    assert!(text(&c, "#telegram-login").await.contains("the usual"));
+    type_into(&c, "tg-password", TG_PASSWORD).await;
+    screenshot(&c, "run-password").await;
+    click(&c, "tg-submit").await;
+
+    // The run goes on (Telegram asked for a 3 s wait), the page reloads itself until it ends.
+    wait_for(&c, "#run-progress", 10).await;
+    screenshot(&c, "run-progress").await;
+    wait_for(&c, "#last-run", 60).await;
+    screenshot(&c, "run-done").await;
+    assert_eq!(text(&c, "#last-run [data-field=status]").await, "finished");
+    let latest = Store::open(&db)
+        .expect("opens")
+        .latest_audit_run()
+        .expect("reads")
+        .expect("a run");
+    assert_eq!(latest.started_by.as_deref(), Some("panel:ann"));
+    assert_eq!(
+        text(&c, "#last-run [data-field=run_id]").await,
+        latest.id.to_string()
+    );
+    // No console errors but the 422 answering the wrong code on purpose (chromium logs it).
+    let log = c.issue_cmd(BrowserLog).await.expect("browser log");
+    let severe: Vec<&Value> = log
+        .as_array()
+        .expect("log entries")
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .filter(|e| {
+            let m = e["message"].as_str().unwrap_or_default();
+            !(e["source"] == "network" && m.contains("/run/telegram ") && m.contains("422"))
+        })
+        .collect();
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+
+    // A viewer sees the run page without the button, and the POST is a 403.
+    c.find(Locator::Css(".who button"))
+        .await
+        .expect("logout")
+        .click()
+        .await
+        .expect("clicks");
+    log_in(&c, &base, "vic", "viewer pass").await;
+    c.goto(&format!("{base}/run")).await.expect("run page");
+    assert!(
+        c.find_all(Locator::Id("run-audit"))
+            .await
+            .expect("query")
+            .is_empty()
+    );
+    assert_eq!(post_status(&c, "/run", true).await, 403);
+    screenshot(&c, "run-viewer").await;
+
+    c.close().await.expect("closes the browser");
+    drop(panel);
+    env.shutdown().await;
 }

@@ -420,6 +420,20 @@ impl Store {
         )?)
     }
 
+    /// Marks `running` runs started by `started_by_prefix...` (e.g. `panel:`) `interrupted` and
+    /// returns how many: for the admin panel at start-up, which knows none of its own runs can
+    /// still be going but must not touch a cron `slack-audit` running at that moment.
+    pub fn mark_running_audit_runs_interrupted_started_by(
+        &mut self,
+        started_by_prefix: &str,
+    ) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "UPDATE audit_runs SET status = 'interrupted'
+              WHERE status = 'running' AND substr(started_by, 1, length(?1)) = ?1",
+            [started_by_prefix],
+        )?)
+    }
+
     fn set_run_ended(
         &mut self,
         run_id: i64,

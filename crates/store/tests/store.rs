@@ -563,3 +563,27 @@ fn wal_is_checkpointed_every_32_mb_not_every_4() {
         .expect("wal_autocheckpoint");
     assert_eq!(pages, 8192);
 }
+
+#[test]
+fn only_the_panels_own_running_runs_are_marked_interrupted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("s.db")).expect("opens");
+    let cron = store.begin_audit_run(Timestamp::now(), "cli").expect("cli");
+    let panel = store
+        .begin_audit_run(Timestamp::now(), "panel:ana")
+        .expect("panel");
+    // The prefix is matched exactly (no LIKE wildcards).
+    let odd = store
+        .begin_audit_run(Timestamp::now(), "panelXana")
+        .expect("odd");
+    assert_eq!(
+        store
+            .mark_running_audit_runs_interrupted_started_by("panel:")
+            .expect("mark"),
+        1
+    );
+    let status = |s: &Store, id| s.audit_run(id).expect("read").expect("row").status;
+    assert_eq!(status(&store, panel), AuditRunStatus::Interrupted);
+    assert_eq!(status(&store, cron), AuditRunStatus::Running);
+    assert_eq!(status(&store, odd), AuditRunStatus::Running);
+}

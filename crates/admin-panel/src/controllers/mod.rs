@@ -6,6 +6,7 @@ pub mod activity;
 pub mod assets;
 pub mod dashboard;
 pub mod helpers;
+pub mod run;
 pub mod session;
 
 use axum::Router;
@@ -18,5 +19,6 @@ pub fn routes() -> Router<AppState> {
         .merge(dashboard::routes())
         .merge(activity::routes())
         .merge(session::routes())
+        .merge(run::routes())
         .merge(assets::routes())
 }

@@ -234,3 +234,97 @@ pub async fn get_json(c: &reqwest::Client, url: &str) -> Value {
     assert_eq!(r.status(), 200, "{url}");
     r.json().await.expect("json")
 }
+
+/// Starts the panel from `cmd` (already given its flags) and waits for its ready line.
+pub fn spawn_ready(mut cmd: Command) -> Panel {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starts admin-panel");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("reads the ready line");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    Panel { child, base }
+}
+
+/// The login the Telegram fixture of [`telegram_fixture`] demands with `login: true`.
+pub const TG_CODE: &str = "24680";
+pub const TG_PASSWORD: &str = "correct horse";
+
+/// The demo Telegram account as a fixture file in `dir`, with `extra` keys merged in
+/// (`login`, `flood_wait`).
+pub fn telegram_fixture(dir: &Path, extra: Value) -> PathBuf {
+    let mut data: Value = serde_json::from_str(telegram::demo::DEMO_FIXTURE).expect("demo fixture");
+    for (k, v) in extra.as_object().expect("an object") {
+        data[k] = v.clone();
+    }
+    let path = dir.join("telegram.json");
+    std::fs::write(&path, data.to_string()).expect("writes the fixture");
+    path
+}
+
+/// The fixture `login` section demanding [`TG_CODE`] and then [`TG_PASSWORD`].
+pub fn tg_login() -> Value {
+    json!({"login": {"code": TG_CODE, "password": TG_PASSWORD, "password_hint": "the usual"}})
+}
+
+/// The panel with users (ann admin, vic viewer) whose audit runs read Slack from `sim` (the demo
+/// workspace; its config in `config`) and Telegram from `fixture`, the session in
+/// `<dir>/telegram.session`. Returns the panel and its store.
+pub fn start_for_runs(
+    dir: &Path,
+    sim_base: &str,
+    config: &Path,
+    fixture: &Path,
+) -> (Panel, PathBuf) {
+    let db = dir.join("slack-tools.db");
+    let users = users_file(dir);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .arg("--config")
+        .arg(config)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--users")
+        .arg(&users)
+        .env("SLACK_API_BASE", sim_base)
+        .env("SLACK_TOKEN", demo::DEMO_TOKEN)
+        .env("SLACK_RATE_SCALE", "0")
+        .env("TELEGRAM_FIXTURE", fixture)
+        .env("TELEGRAM_SESSION", dir.join("telegram.session"))
+        .env_remove("TELEGRAM_API_ID")
+        .env_remove("SLACK_TOOLS_CONFIG")
+        .env_remove("SLACK_TOOLS_OUT")
+        .env_remove("SLACK_TOOLS_DB");
+    (spawn_ready(cmd), db)
+}
+
+/// Polls `/api/v1/run` until `done` holds for it (at most `secs` seconds).
+pub async fn wait_run(
+    c: &reqwest::Client,
+    base: &str,
+    secs: u64,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let s = get_json(c, &format!("{base}/api/v1/run")).await;
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run state never came: {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
