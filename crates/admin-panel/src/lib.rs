@@ -75,6 +75,8 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub db: PathBuf,
+    /// Where team.json and insight.json are read (Team and Engagement pages).
+    pub config: PathBuf,
     pub https_proxy: bool,
     pub stale_days: u32,
 }
@@ -207,8 +209,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
-    let settings = Settings {
+    let mut settings = Settings {
         db: cli.common.db_path(),
+        config: cli.common.config.clone(),
         https_proxy: cli.https_proxy,
         stale_days: cli.stale_days,
     };
@@ -227,6 +230,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         let out = cli.common.out.join("admin-panel-demo");
         tracing::info!("filling the demo store {}", settings.db.display());
         rt.block_on(demo_store::fill(&settings.db, &out))?;
+        // The demo's team.json and insight.json, for the Team and Engagement pages.
+        settings.config = out.join("config");
+        demo::write_config(&settings.config)?;
     }
     rt.block_on(serve(settings, users, cli.listen))?;
     Ok(Outcome::Success)

@@ -5,8 +5,10 @@
 pub mod activity;
 pub mod assets;
 pub mod dashboard;
+pub mod engagement;
 pub mod helpers;
 pub mod session;
+pub mod team;
 
 use axum::Router;
 
@@ -17,6 +19,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(dashboard::routes())
         .merge(activity::routes())
+        .merge(team::routes())
+        .merge(engagement::routes())
         .merge(session::routes())
         .merge(assets::routes())
 }
