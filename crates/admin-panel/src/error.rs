@@ -59,7 +59,7 @@ impl IntoResponse for AppError {
             )
                 .into_response();
         }
-        let shown = if status.is_server_error() {
+        let shown = if status.is_server_error() && !matches!(self, Self::Config(_)) {
             tracing::error!("{self}");
             "internal error (see the panel's log)".to_string()
         } else {

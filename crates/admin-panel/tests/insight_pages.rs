@@ -1,0 +1,462 @@
+//! Team and Engagement pages against the real binary and a real SQLite file: status codes, JSON
+//! shapes, pagination, cohort filters, CSV equal to the page, and the privacy rules (a person in
+//! the current opt_out_users and a private channel not opted in appear nowhere).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use store::Store;
+use store::insight::{
+    ChannelBatch, ChannelSyncState, EventKind, InsightChannel, InsightEvent, InsightUser, ThreadRow,
+};
+
+/// 2026-01-06 10:00 UTC (a Tuesday).
+const T0: i64 = 1_767_693_600_000_000;
+const HOUR: i64 = 3_600_000_000;
+const PERIOD: &str = "since=2026-01-05&until=2026-01-07";
+
+fn ev(at_us: i64, kind: EventKind, user: &str, thread: Option<&str>) -> InsightEvent {
+    let (day, hour) = insight::time::local_day_hour(at_us, &jiff::tz::TimeZone::UTC);
+    InsightEvent {
+        ts: format!("{}.{:06}", at_us / 1_000_000, at_us % 1_000_000),
+        kind,
+        user_id: user.into(),
+        emoji: if kind == EventKind::Reaction {
+            "eyes".into()
+        } else {
+            String::new()
+        },
+        at_us,
+        day,
+        hour,
+        thread_ts: thread.map(str::to_string),
+        text: None,
+    }
+}
+
+/// The seeded audit store plus insight data: ann (U1, eng), bob (U2, sales), and zed (U9, opted
+/// out in insight.json but not yet erased by a sync). Channels: `general` (public), `leads`
+/// (private, opted in), `secret-plans` (private, not opted in).
+fn fixture(dir: &Path) -> PathBuf {
+    let db = common::seeded_store(dir);
+    let mut store = Store::open(&db).expect("open");
+    let user = |id: &str, name: &str, display: &str, dept: &str| InsightUser {
+        user_id: id.into(),
+        name: name.into(),
+        display_name: display.into(),
+        department: Some(dept.into()),
+        deleted: false,
+        is_bot: false,
+    };
+    store
+        .insight_upsert_users(&[
+            user("U1", "ann", "Ann Ames", "eng"),
+            user("U2", "bob", "Bob Brown", "sales"),
+            user("U9", "zed.optout", "Zed Optout", "zedteam"),
+        ])
+        .expect("users");
+    let everyone: Vec<String> = ["U1", "U2", "U9"].iter().map(|s| s.to_string()).collect();
+    let chans = [
+        ("C1", "general", false),
+        ("C3", "leads", true),
+        ("C2", "secret-plans", true),
+    ];
+    for (id, name, private) in chans {
+        let ch = InsightChannel {
+            channel_id: id.into(),
+            name: name.into(),
+            is_private: private,
+            is_archived: false,
+        };
+        let events = [
+            ev(T0, EventKind::Post, "U1", Some("1767693600.000000")),
+            ev(T0 + HOUR, EventKind::Post, "U1", None),
+            ev(
+                T0 + 2 * HOUR,
+                EventKind::Reply,
+                "U2",
+                Some("1767693600.000000"),
+            ),
+            ev(T0 + 3 * HOUR, EventKind::Post, "U9", None),
+            ev(
+                T0 + 4 * HOUR,
+                EventKind::Reply,
+                "U9",
+                Some("1767693600.000000"),
+            ),
+            ev(T0, EventKind::Reaction, "U9", None),
+        ];
+        let threads = [ThreadRow {
+            thread_ts: "1767693600.000000".into(),
+            latest_reply: "1767708000.000000".into(),
+            day: "2026-01-06".into(),
+            latency_s: Some(7200.0),
+        }];
+        store
+            .insight_store_channel(&ChannelBatch {
+                channel: &ch,
+                run_id: 1,
+                taken_us: T0,
+                members: &everyone,
+                refetched_ts: &[],
+                events: &events,
+                threads: &threads,
+                from_day: "2026-01-01",
+                state: ChannelSyncState::default(),
+            })
+            .expect("batch");
+    }
+    std::fs::write(
+        dir.join("insight.json"),
+        json!({"opt_out_users": ["U9"], "private_channels_opt_in": ["leads"], "timezone": "UTC",
+               "window_days": 7})
+        .to_string(),
+    )
+    .expect("insight.json");
+    std::fs::write(
+        dir.join("team.json"),
+        json!({"members": [
+            {"handle": "ann", "name": "Ann Ames", "role": "required", "slack": ["ann"],
+             "telegram": ["ann_tg"], "department": "eng"},
+            {"handle": "bob", "name": "Bob Brown", "role": "required", "slack": ["U2"]},
+            {"handle": "cy", "name": "Cy Cole", "role": "optional", "slack": ["nobody-here"],
+             "status": "inactive"}
+        ]})
+        .to_string(),
+    )
+    .expect("team.json");
+    db
+}
+
+async fn text(c: &reqwest::Client, url: &str) -> (u16, String) {
+    let r = c.get(url).send().await.expect("request");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn team_lists_roster_identities_and_gaps_with_paging_and_csv() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = fixture(dir.path());
+    let panel = common::start(&db, None);
+    let c = common::client();
+    let b = &panel.base;
+
+    let all = common::get_json(&c, &format!("{b}/api/v1/team")).await;
+    let items = all["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3);
+    assert_eq!(all["next_cursor"], Value::Null);
+    assert!(all["run_id"].as_i64().is_some());
+    let ann = &items[0];
+    assert_eq!(ann["handle"], "ann");
+    assert_eq!(ann["role"], "required");
+    assert_eq!(ann["status"], "active");
+    assert_eq!(ann["department"], "eng");
+    assert_eq!(ann["slack"]["status"], "matched");
+    assert_eq!(ann["slack"]["user_id"], "U1");
+    assert_eq!(ann["telegram"]["configured"], json!(["ann_tg"]));
+    // The latest run misses ann in the group named EVIL (C3): linked to its Group page.
+    assert_eq!(
+        ann["missing_from"],
+        json!([{"platform": "slack", "group_id": "C3", "group_name": common::EVIL,
+                "href": "/groups/slack/C3"}])
+    );
+    assert_eq!(items[1]["slack"]["user_id"], "U2");
+    assert_eq!(items[1]["missing_from"][0]["group_id"], "C2");
+    assert_eq!(items[2]["status"], "inactive");
+    assert_eq!(items[2]["role"], "optional");
+    assert_eq!(items[2]["slack"]["status"], "unmatched");
+
+    // Paging: one at a time, in team.json order.
+    let p1 = common::get_json(&c, &format!("{b}/api/v1/team?limit=1")).await;
+    assert_eq!(p1["items"][0]["handle"], "ann");
+    assert_eq!(p1["next_cursor"], "1");
+    let p2 = common::get_json(&c, &format!("{b}/api/v1/team?limit=1&cursor=1")).await;
+    assert_eq!(p2["items"][0]["handle"], "bob");
+    let p3 = common::get_json(&c, &format!("{b}/api/v1/team?limit=2&cursor=2")).await;
+    assert_eq!(p3["items"].as_array().expect("items").len(), 1);
+    assert_eq!(p3["next_cursor"], Value::Null);
+    for bad in ["limit=0", "limit=501", "cursor=abc", "bogus=1"] {
+        let (status, _) = text(&c, &format!("{b}/api/v1/team?{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+
+    let (status, csv) = text(&c, &format!("{b}/api/v1/team?format=csv")).await;
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "handle,name,role,status,department,slack,telegram,missing_from"
+    );
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].starts_with("ann,Ann Ames,required,active,eng,matched U1 (ann),"));
+
+    let (status, html) = text(&c, &format!("{b}/team")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"href="/groups/slack/C3""#));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(!html.contains(common::EVIL));
+    assert!(html.contains(r#"href="/team""#) && html.contains(r#"href="/engagement""#));
+}
+
+/// The rows of the HTML table with id `id` (cell texts), for comparing with its CSV.
+fn html_rows(html: &str, id: &str) -> Vec<Vec<String>> {
+    let start = html
+        .find(&format!("<table id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("table {id}"));
+    let body = &html[start..];
+    let body = &body[body.find("<tbody>").expect("tbody")..body.find("</tbody>").expect("end")];
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            row.split("<td>")
+                .skip(1)
+                .map(|cell| cell.split("</td>").next().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect()
+}
+
+fn csv_rows(csv: &str) -> Vec<Vec<String>> {
+    csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn engagement_cohorts_paging_and_csv_equal_to_the_page() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = fixture(dir.path());
+    let panel = common::start(&db, None);
+    let c = common::client();
+    let b = &panel.base;
+
+    let e = common::get_json(&c, &format!("{b}/api/v1/engagement?{PERIOD}")).await;
+    assert_eq!(e["period"]["since"], "2026-01-05");
+    assert_eq!(e["period"]["previous_until"], "2026-01-04");
+    let board = e["leaderboard"]["items"].as_array().expect("items");
+    let ids: Vec<&str> = board
+        .iter()
+        .map(|l| l["user_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["U1", "U2"], "ann is the most active; zed is hidden");
+    assert_eq!(
+        board[0]["posts"], 4,
+        "two posts in each of the two shown channels"
+    );
+    assert_eq!(board[0]["channels"], 2);
+    let channels: Vec<&str> = e["channels"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .map(|c| c["channel_name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(channels, ["general", "leads"]);
+    // Channel totals without the hidden person: 2 posts (ann), 1 reply (bob), no reaction; the
+    // thread zed replied in is not measured.
+    let general = &e["channels"][0];
+    assert_eq!(
+        (
+            &general["posts"],
+            &general["replies"],
+            &general["reactions"]
+        ),
+        (&json!(2), &json!(1), &json!(0))
+    );
+    assert_eq!(general["members"], 2);
+    assert_eq!(general["median_reply_latency_s"], Value::Null);
+    let day = e["channel_days"]
+        .as_array()
+        .expect("days")
+        .iter()
+        .find(|d| d["channel_name"] == "general" && d["date"] == "2026-01-06")
+        .expect("day row");
+    assert_eq!(
+        (&day["posts"], &day["active_members"]),
+        (&json!(2), &json!(2))
+    );
+    let heat: u64 = e["heatmap"]
+        .as_array()
+        .expect("heat")
+        .iter()
+        .map(|h| h["events"].as_u64().expect("n"))
+        .sum();
+    assert_eq!(heat, 6, "ann's 2 posts and bob's reply in two channels");
+    assert!(
+        e["heatmap"]
+            .as_array()
+            .expect("heat")
+            .iter()
+            .all(|h| h["weekday"] == 1)
+    );
+    assert_eq!(e["options"]["departments"], json!(["eng", "sales"]));
+
+    // Cohorts: a department, a channel, a user.
+    let dept = common::get_json(
+        &c,
+        &format!("{b}/api/v1/engagement?{PERIOD}&department=sales"),
+    )
+    .await;
+    assert_eq!(dept["leaderboard"]["items"][0]["user_id"], "U2");
+    assert_eq!(
+        dept["leaderboard"]["items"]
+            .as_array()
+            .expect("items")
+            .len(),
+        1
+    );
+    assert_eq!(
+        dept["mix"],
+        json!([{"department": "sales", "posts": 0, "replies": 2, "reactions": 0}])
+    );
+    let chan = common::get_json(
+        &c,
+        &format!("{b}/api/v1/engagement?{PERIOD}&channels=%23leads"),
+    )
+    .await;
+    assert_eq!(chan["channels"].as_array().expect("c").len(), 1);
+    assert_eq!(chan["leaderboard"]["items"][0]["channels"], 1);
+    assert_eq!(chan["cohort"]["channels"], json!(["leads"]));
+    let user = common::get_json(
+        &c,
+        &format!("{b}/api/v1/engagement?{PERIOD}&users=Bob+Brown"),
+    )
+    .await;
+    assert_eq!(
+        user["leaderboard"]["items"]
+            .as_array()
+            .expect("items")
+            .len(),
+        1
+    );
+    assert_eq!(user["active_windows"][0]["user_id"], "U2");
+    assert_eq!(user["active_windows"][0]["median_first"], "12:00");
+
+    // Leaderboard paging.
+    let p1 = common::get_json(&c, &format!("{b}/api/v1/engagement?{PERIOD}&limit=1")).await;
+    assert_eq!(p1["leaderboard"]["items"][0]["user_id"], "U1");
+    assert_eq!(p1["leaderboard"]["next_cursor"], "1");
+    let p2 = common::get_json(
+        &c,
+        &format!("{b}/api/v1/engagement?{PERIOD}&limit=1&cursor=1"),
+    )
+    .await;
+    assert_eq!(p2["leaderboard"]["items"][0]["user_id"], "U2");
+    assert_eq!(p2["leaderboard"]["next_cursor"], Value::Null);
+
+    for (bad, says) in [
+        ("since=2026-13-01", "YYYY-MM-DD"),
+        ("since=2026-01-07&until=2026-01-01", "after"),
+        ("since=2024-01-01&until=2026-01-01", "at most"),
+        ("channels=secret-plans", "not a synced channel"),
+        ("channels=nope", "not a synced channel"),
+        ("users=zed.optout", "not a stored user"),
+        ("format=csv&table=secrets", "not one of"),
+        ("limit=0", "out of range"),
+        ("cursor=x", "not one this server"),
+    ] {
+        let (status, body) = text(&c, &format!("{b}/api/v1/engagement?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains(says), "{bad}: {body}");
+    }
+
+    // Every table's CSV holds exactly the rows the page shows, with the same filters.
+    let filters = format!("{PERIOD}&department=eng&channels=general%2Cleads");
+    let (status, html) = text(&c, &format!("{b}/engagement?{filters}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<svg id=\"activity-chart\""));
+    assert!(html.contains("<svg id=\"heatmap\""));
+    assert!(
+        html.contains(r#"<option value="eng" selected>eng</option>"#),
+        "the form keeps the cohort"
+    );
+    for t in [
+        "leaderboard",
+        "channels",
+        "channel_days",
+        "mix",
+        "heatmap",
+        "active_windows",
+        "week_over_week",
+    ] {
+        assert!(
+            html.contains(&format!("format=csv&amp;table={t}\"")),
+            "CSV link of {t}"
+        );
+        let (status, csv) = text(
+            &c,
+            &format!("{b}/api/v1/engagement?{filters}&format=csv&table={t}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{t}");
+        if html.contains(&format!("<table id=\"{t}\">")) {
+            assert_eq!(csv_rows(&csv), html_rows(&html, t), "{t}");
+        }
+    }
+    let (_, lead_csv) = text(&c, &format!("{b}/api/v1/engagement?{filters}&format=csv")).await;
+    let rows = csv_rows(&lead_csv);
+    assert_eq!(rows.len(), 1, "eng is only ann: {rows:?}");
+    assert_eq!(rows[0][1], "U1");
+}
+
+#[tokio::test]
+async fn an_opted_out_person_and_a_private_channel_not_opted_in_appear_nowhere() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = fixture(dir.path());
+    let panel = common::start(&db, None);
+    let c = common::client();
+    let b = &panel.base;
+    let mut urls = vec![
+        format!("{b}/team"),
+        format!("{b}/api/v1/team"),
+        format!("{b}/api/v1/team?format=csv"),
+        format!("{b}/engagement?{PERIOD}"),
+        format!("{b}/engagement"),
+        format!("{b}/api/v1/engagement?{PERIOD}"),
+    ];
+    for t in [
+        "leaderboard",
+        "channels",
+        "channel_days",
+        "mix",
+        "heatmap",
+        "active_windows",
+        "week_over_week",
+    ] {
+        urls.push(format!(
+            "{b}/api/v1/engagement?{PERIOD}&format=csv&table={t}"
+        ));
+    }
+    for url in &urls {
+        let (status, body) = text(&c, url).await;
+        assert_eq!(status, 200, "{url}");
+        for secret in ["U9", "zed", "Zed", "zedteam", "secret-plans", "C2\""] {
+            if secret == "C2\"" && url.contains("team") {
+                continue; // C2 is also an audit group ID in the team data.
+            }
+            assert!(!body.contains(secret), "{secret} in {url}");
+        }
+    }
+    // The private channel stays out even when asked for by ID.
+    let (status, _) = text(&c, &format!("{b}/api/v1/engagement?{PERIOD}&channels=C2")).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn engagement_without_insight_json_says_where_it_looked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = common::seeded_store(dir.path());
+    let panel = common::start(&db, None);
+    let c = common::client();
+    let (status, body) = text(&c, &format!("{}/engagement", panel.base)).await;
+    assert_eq!(status, 503);
+    assert!(
+        body.contains("no insight.json in") && body.contains("--config"),
+        "{body}"
+    );
+    let (status, body) = text(&c, &format!("{}/api/v1/team", panel.base)).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("team.json"), "{body}");
+}
