@@ -938,8 +938,9 @@ fn activity_chart(e: &Engagement) -> Markup {
         .max()
         .unwrap_or(0)
         .max(1);
-    let (w, h, left, bottom, top) = (720.0, 220.0, 44.0, 24.0, 10.0);
-    let plot_w = w - left - 10.0;
+    let (w, h, left, bottom, top) = (720.0, 180.0, 44.0, 24.0, 10.0);
+    // Room on the right for the last date label.
+    let plot_w = w - left - 36.0;
     let plot_h = h - bottom - top;
     let x = |i: usize| {
         if days.len() == 1 {
@@ -952,7 +953,7 @@ fn activity_chart(e: &Engagement) -> Markup {
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r##"<svg id="activity-chart" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="events per day per channel" xmlns="http://www.w3.org/2000/svg">"##
+        r##"<svg id="activity-chart" viewBox="0 0 {w} {h}" role="img" aria-label="events per day per channel" xmlns="http://www.w3.org/2000/svg">"##
     );
     let _ = write!(
         svg,
@@ -1000,7 +1001,7 @@ fn activity_chart(e: &Engagement) -> Markup {
     }
     svg.push_str("</svg>");
     html! {
-        (PreEscaped(svg))
+        div.chart { (PreEscaped(svg)) }
         ul.legend { @for (k, (c, _)) in series.iter().enumerate() {
             li { svg width="12" height="12" { rect width="12" height="12" fill=(COLOURS[k % COLOURS.len()]) {} } " " (c.channel_name) }
         } }
@@ -1026,7 +1027,7 @@ fn mix_bars(e: &Engagement) -> Markup {
     let share = |v: u64| 600.0 * v as f64 / t as f64;
     let (wp, wr) = (share(p), share(r));
     html! {
-        svg id="mix-bar" viewBox="0 0 600 24" width="100%" role="img" aria-label="interaction mix" {
+        svg id="mix-bar" viewBox="0 0 600 24" width="600" height="24" role="img" aria-label="interaction mix" {
             rect x="0" y="0" width=(format!("{wp:.1}")) height="24" fill=(COLOURS[0]) { title { "posts " (p) } }
             rect x=(format!("{wp:.1}")) y="0" width=(format!("{wr:.1}")) height="24" fill=(COLOURS[1]) { title { "replies " (r) } }
             rect x=(format!("{:.1}", wp + wr)) y="0" width=(format!("{:.1}", share(x))) height="24" fill=(COLOURS[2]) { title { "reactions " (x) } }
@@ -1053,7 +1054,7 @@ fn heatmap_svg(e: &Engagement) -> Markup {
             .map_or(0, |h| h.events)
     };
     html! {
-        svg id="heatmap" viewBox={"0 0 " (left + 24.0 * cw) " " (top + 7.0 * ch + 4.0)} width="100%" role="img" aria-label="posts and replies by weekday and hour" {
+        div.chart { svg id="heatmap" viewBox={"0 0 " (left + 24.0 * cw) " " (top + 7.0 * ch + 4.0)} role="img" aria-label="posts and replies by weekday and hour" {
             @for hr in (0u8..24).step_by(3) {
                 text x=(left + f64::from(hr) * cw + cw / 2.0) y="12" font-size="10" text-anchor="middle" { (format!("{hr:02}")) }
             }
@@ -1067,6 +1068,6 @@ fn heatmap_svg(e: &Engagement) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Identities: the store keeps no audit-time resolution, so Slack identities are matched with
 //! roster's own matching ([`roster::resolve_team`]) against the Slack users insight-sync stored
-//! (people opted out of insight left out); where there are none, and for Telegram, the latest
-//! audit's `unmatched_members` says whether the audit resolved the person.
+//! (people opted out of insight left out), which gives the user ID; where that finds nobody (the
+//! store keeps no emails or real names) and for Telegram, the latest audit's `unmatched_members`
+//! says whether the audit resolved the person.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -177,7 +178,14 @@ fn load_inner(store: &Store, team: &Team, hidden: &HashSet<String>) -> AppResult
         .map(|member| {
             let slack_match = match &slack {
                 Some(res) if !member.slack.is_empty() => {
-                    slack_identity(member, res, &index, hidden)
+                    let m = slack_identity(member, res, &index, hidden);
+                    // The store keeps no emails or real names, so the audit (which had them)
+                    // knows better whom it resolved.
+                    if m.user_id.is_none() && audited.contains(&Platform::Slack) {
+                        from_audit(&member.handle, Platform::Slack, &member.slack)
+                    } else {
+                        m
+                    }
                 }
                 _ => from_audit(&member.handle, Platform::Slack, &member.slack),
             };
