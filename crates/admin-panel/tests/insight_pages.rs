@@ -343,3 +343,52 @@ async fn engagement_without_insight_json_says_where_it_looked() {
     assert_eq!(status, 503);
     assert!(body.contains("team.json"), "{body}");
 }
+
+/// On this fixture (threads, three channels, a private one) the panel's read-only way of hiding
+/// an opted-out person gives insight-report's figures (a purge inside a rolled-back transaction).
+#[test]
+fn hidden_users_give_the_figures_of_the_rolled_back_purge() {
+    use insight::{Cohort, Period};
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = fixture(dir.path());
+    let store = store::Store::open(&db).expect("open");
+    let period = Period {
+        since: "2026-01-05".parse().expect("day"),
+        until: "2026-01-07".parse().expect("day"),
+    };
+    let utc = jiff::tz::TimeZone::UTC;
+    let ids = vec!["U9".to_string()];
+    let purged = store
+        .insight_without_users(&ids, |s| {
+            insight::compute(s, period, &Cohort::default(), &utc, "UTC")
+        })
+        .expect("transaction")
+        .expect("metrics");
+    let hidden = Cohort {
+        hidden_users: ids.iter().cloned().collect(),
+        ..Cohort::default()
+    };
+    let read_only = insight::compute(&store, period, &hidden, &utc, "UTC").expect("metrics");
+    assert_eq!(read_only.user_channel, purged.user_channel);
+    assert_eq!(read_only.channels, purged.channels);
+    assert_eq!(read_only.channel_days, purged.channel_days);
+    assert_eq!(read_only.departments, purged.departments);
+    assert_eq!(read_only.heatmap, purged.heatmap);
+    assert_eq!(read_only.active_windows, purged.active_windows);
+    assert_eq!(read_only.week_over_week, purged.week_over_week);
+    // The thread U9 replied in is not measured either way; with U9 it is.
+    assert!(
+        read_only
+            .channels
+            .iter()
+            .all(|c| c.counts.median_reply_latency_s.is_none())
+    );
+    let with = insight::compute(&store, period, &Cohort::default(), &utc, "UTC").expect("metrics");
+    assert!(
+        with.channels
+            .iter()
+            .all(|c| c.counts.median_reply_latency_s == Some(7200.0))
+    );
+    // The file is unchanged: U9 is still stored for the next sync to erase.
+    assert!(store.insight_user_stored("U9").expect("reads"));
+}
