@@ -27,6 +27,10 @@ pub enum AppError {
     Sqlite(#[from] store::rusqlite::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The panel's configuration (team.json, insight.json) is missing or invalid: shown, as the
+    /// reader can act on it.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl AppError {
@@ -37,7 +41,7 @@ impl AppError {
             Self::LoginRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            Self::TooManySessions => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManySessions | Self::Config(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) | Self::Sqlite(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -55,7 +59,7 @@ impl IntoResponse for AppError {
             )
                 .into_response();
         }
-        let shown = if status.is_server_error() {
+        let shown = if status.is_server_error() && !matches!(self, Self::Config(_)) {
             tracing::error!("{self}");
             "internal error (see the panel's log)".to_string()
         } else {

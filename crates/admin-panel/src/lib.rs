@@ -77,6 +77,8 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub db: PathBuf,
+    /// Where team.json and insight.json are read (Team and Engagement pages).
+    pub config: PathBuf,
     pub https_proxy: bool,
     pub stale_days: u32,
 }
@@ -226,8 +228,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ))
         .into());
     }
-    let settings = Settings {
+    let mut settings = Settings {
         db: cli.common.db_path(),
+        config: cli.common.config.clone(),
         https_proxy: cli.https_proxy,
         stale_days: cli.stale_days,
     };
@@ -259,6 +262,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         // Runs from the demo panel audit the same sim the demo history came from (Slack only,
         // like the demo's own runs), so a run shows the demo's state, not a fresh one.
         runs.config_dir = env.config_dir.clone();
+        // The demo's team.json and insight.json, for the Team and Engagement pages too.
+        settings.config = env.config_dir.clone();
         runs.out_dir = out;
         runs.slack = Some(env.client_config());
         runs.telegram = TelegramSetting::Skip;

@@ -258,7 +258,11 @@ async fn chromium_logs_in_reads_the_dashboard_and_is_refused_where_it_should_be(
         .click()
         .await
         .expect("clicks");
-    assert_eq!(c.current_url().await.expect("url").path(), "/login");
+    // The click returns before the navigation ends when the machine is busy: wait for it.
+    c.wait()
+        .for_url(&url::Url::parse(&format!("{base}/login")).expect("url"))
+        .await
+        .expect("logged out to the login form");
     log_in(&c, &base, "vic", "viewer pass").await;
     c.goto(&format!("{base}/activity")).await.expect("activity");
     assert!(
@@ -415,4 +419,88 @@ async fn chromium_admin_runs_a_telegram_audit_typing_the_code_and_password() {
     c.close().await.expect("closes the browser");
     drop(panel);
     env.shutdown().await;
+}
+
+/// Team and Engagement in a real browser: the roster links gaps to Group pages; a cohort is
+/// picked in the plain GET form and the page shows only that cohort; no console errors.
+#[tokio::test]
+async fn chromium_opens_team_and_engagement_and_picks_a_cohort() {
+    let Some((chromium, driver)) = tools_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = common::insight::fixture(dir.path());
+    let panel = start(&db, None);
+    let base = panel.base.clone();
+    let (_driver, c) = start_browser(&chromium, &driver).await;
+
+    c.goto(&format!("{base}/team")).await.expect("team");
+    let roster = text(&c, "#team").await;
+    assert!(
+        roster.contains("Ann Ames") && roster.contains("inactive"),
+        "{roster}"
+    );
+    let link = c
+        .find(Locator::Css("#team td.missing a"))
+        .await
+        .expect("a gap linked to its group");
+    assert_eq!(link.text().await.expect("text"), EVIL, "shown as text");
+    assert_eq!(
+        link.attr("href").await.expect("href").as_deref(),
+        Some("/groups/slack/C3")
+    );
+    screenshot(&c, "team").await;
+
+    c.goto(&format!("{base}/engagement?{}", common::insight::PERIOD))
+        .await
+        .expect("engagement");
+    let everyone = text(&c, "#leaderboard").await;
+    assert!(
+        everyone.contains("Ann Ames") && everyone.contains("Bob Brown"),
+        "{everyone}"
+    );
+    c.find(Locator::Css("select[name=department]"))
+        .await
+        .expect("department select")
+        .select_by_value("sales")
+        .await
+        .expect("selects");
+    c.find(Locator::Css("input[name=channels]"))
+        .await
+        .expect("channels field")
+        .send_keys("general")
+        .await
+        .expect("types");
+    c.find(Locator::Css("#cohort button"))
+        .await
+        .expect("show")
+        .click()
+        .await
+        .expect("submits");
+    let url = c.current_url().await.expect("url");
+    let query = url.query().unwrap_or_default().to_string();
+    assert!(
+        query.contains("department=sales") && query.contains("channels=general"),
+        "{query}"
+    );
+    let cohort = text(&c, "#leaderboard").await;
+    assert!(
+        cohort.contains("Bob Brown") && !cohort.contains("Ann Ames"),
+        "{cohort}"
+    );
+    assert_eq!(text(&c, "#channels tbody").await.lines().count(), 1);
+    c.find(Locator::Css("#heatmap"))
+        .await
+        .expect("the heatmap is drawn");
+    screenshot(&c, "engagement").await;
+
+    let log = c.issue_cmd(BrowserLog).await.expect("browser log");
+    let severe: Vec<&Value> = log
+        .as_array()
+        .expect("log entries")
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .collect();
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    c.close().await.expect("closes the browser");
 }

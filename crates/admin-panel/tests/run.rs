@@ -370,6 +370,7 @@ async fn runner_shutdown_stops_a_running_audit_and_marks_it_interrupted() {
         audit_run::TelegramSetting::Account(audit_run::TelegramAccount::Fixture(fixture));
     let settings = admin_panel::Settings {
         db: db.clone(),
+        config: env.config_dir.clone(),
         https_proxy: false,
         stale_days: 8,
     };

@@ -3,10 +3,13 @@
 //! erased, text dropped unless kept), retention, and the scrubbed raw snapshots. `insight-sync`
 //! runs it from cron; `insight-report --demo` and the admin panel use it in-process.
 
+pub mod opt_out;
 pub mod snapshot;
 pub mod sync;
 
 use std::path::{Path, PathBuf};
+
+pub use opt_out::{OptOutError, opted_out_since_sync};
 
 pub use sync::{OPT_OUT_APPLIED_KEY, SyncError, SyncLock, SyncOptions, SyncSummary, lock, sync};
 

@@ -143,71 +143,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// The stored people the current `opt_out_users` names (by ID, username or display name): opted
-/// out since the last sync, so still in the store. An entry that matches nobody stored is fine when
-/// the last sync applied this same list (it erased them, or never collected them); otherwise it
-/// may be someone this report cannot recognise (an email: the store keeps none; a typo of a
-/// stored person's ID), so the report refuses rather than show them.
+/// [`insight_collect::opted_out_since_sync`], its refusal as a usage error with a hint.
 fn opted_out_since_sync(store: &Store, cfg: &InsightConfig) -> anyhow::Result<Vec<String>> {
-    if cfg.opt_out_users.is_empty() {
-        return Ok(Vec::new());
-    }
-    let users: Vec<roster::PlatformUser> = {
-        let mut stmt = store
-            .conn()
-            .prepare("SELECT user_id, name, display_name, deleted FROM insight_users")?;
-        stmt.query_map([], |r| {
-            let text = |i| -> store::rusqlite::Result<Option<String>> {
-                Ok(r.get::<_, String>(i).ok().filter(|s| !s.trim().is_empty()))
-            };
-            Ok(roster::PlatformUser {
-                id: r.get(0)?,
-                username: text(1)?,
-                display_name: text(2)?,
-                deleted: r.get(3)?,
-                ..roster::PlatformUser::default()
-            })
-        })?
-        .collect::<Result<_, _>>()?
-    };
-    let index = roster::UserIndex::new(&users);
-    let mut ids = Vec::new();
-    let mut unmatched = Vec::new();
-    for entry in &cfg.opt_out_users {
-        match index.lookup(entry) {
-            roster::Identity::One(id) => ids.push(id),
-            roster::Identity::Many(many) => ids.extend(many),
-            roster::Identity::None { .. } => {
-                let id = entry.trim();
-                if store.insight_user_stored(id)? {
-                    // Not in the user table but in events or membership (a guest from another
-                    // workspace): still theirs to hide.
-                    ids.push(id.to_string());
-                } else {
-                    // An email, or a typo of someone who is stored: only a sync can tell.
-                    unmatched.push(entry);
-                }
-            }
+    insight_collect::opted_out_since_sync(store, cfg).map_err(|e| match e {
+        insight_collect::OptOutError::Unrecognised { .. } => {
+            let hint = e.hint().map(str::to_string);
+            cli_support::with_hint(e, hint, true)
         }
-    }
-    let applied = store.meta_get(insight_collect::OPT_OUT_APPLIED_KEY)?;
-    if let Some(entry) = unmatched.first()
-        && applied.as_deref() != Some(cfg.opt_out_fingerprint().as_str())
-    {
-        return Err(UsageError::new(format!(
-            "opt_out_users changed since the last insight-sync, and its entry {entry:?} matches no \
-             stored user by ID, username or display name (the store keeps no emails), so this \
-             report cannot leave that person out"
-        ))
-        .with_hint(
-            "run insight-sync first (it applies the list and erases them), then the report; \
-             or name the person by Slack user ID (U...) in opt_out_users",
-        )
-        .into());
-    }
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
+        e => anyhow::Error::new(e),
+    })
 }
 
 fn config_error(e: insight::ConfigError) -> anyhow::Error {

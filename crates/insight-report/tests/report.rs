@@ -288,3 +288,56 @@ fn csv_names_and_dashboard_in_headless_chromium() {
         let _ = std::fs::copy(&png, keep);
     }
 }
+
+/// The panel cannot write, so it hides people opted out since the last sync through
+/// `Cohort::hidden_users`; the report purges them in a rolled-back transaction. Both must give
+/// the same figures.
+#[test]
+fn hidden_users_equal_the_rolled_back_purge() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = build(&dir.path().join("i.db"));
+    let tz = jiff::tz::TimeZone::get("Europe/Berlin").expect("tz");
+    let period = Period {
+        since: day("2026-01-05"),
+        until: day("2026-01-07"),
+    };
+    for hidden in [&["U1"][..], &["U2"], &["U1", "U4"]] {
+        let ids: Vec<String> = hidden.iter().map(|s| s.to_string()).collect();
+        let purged = store
+            .insight_without_users(&ids, |s| {
+                insight::compute(s, period, &Cohort::default(), &tz, "Europe/Berlin")
+            })
+            .expect("transaction")
+            .expect("metrics");
+        let cohort = Cohort {
+            hidden_users: ids.iter().cloned().collect(),
+            ..Cohort::default()
+        };
+        let read_only =
+            insight::compute(&store, period, &cohort, &tz, "Europe/Berlin").expect("metrics");
+        assert_eq!(read_only.user_channel, purged.user_channel, "{hidden:?}");
+        assert_eq!(read_only.channels, purged.channels, "{hidden:?}");
+        assert_eq!(read_only.channel_days, purged.channel_days, "{hidden:?}");
+        assert_eq!(read_only.departments, purged.departments, "{hidden:?}");
+        assert_eq!(read_only.heatmap, purged.heatmap, "{hidden:?}");
+        assert_eq!(
+            read_only.active_windows, purged.active_windows,
+            "{hidden:?}"
+        );
+        assert_eq!(
+            read_only.week_over_week, purged.week_over_week,
+            "{hidden:?}"
+        );
+        assert!(
+            read_only
+                .user_channel
+                .iter()
+                .all(|r| !ids.contains(&r.user_id)),
+            "{hidden:?}"
+        );
+    }
+    // And hiding nobody changes nothing.
+    let all = insight::compute(&store, period, &Cohort::default(), &tz, "Europe/Berlin")
+        .expect("metrics");
+    assert!(all.user_channel.iter().any(|r| r.user_id == "U1"));
+}

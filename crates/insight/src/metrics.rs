@@ -65,6 +65,9 @@ pub struct Cohort {
     pub users: Option<HashSet<String>>,
     pub department: Option<String>,
     pub channels: Option<HashSet<String>>,
+    /// People left out of every figure as if their rows were purged (opted out since the last
+    /// sync): the read-only twin of `Store::insight_without_users`, for readers that cannot write.
+    pub hidden_users: HashSet<String>,
 }
 
 impl Cohort {
@@ -72,7 +75,8 @@ impl Cohort {
         self.channels.as_ref().is_none_or(|c| c.contains(id))
     }
     fn has_user(&self, user: &UserInfo, id: &str) -> bool {
-        self.users.as_ref().is_none_or(|u| u.contains(id))
+        !self.hidden_users.contains(id)
+            && self.users.as_ref().is_none_or(|u| u.contains(id))
             && self
                 .department
                 .as_ref()
@@ -216,6 +220,9 @@ struct Ctx<'a> {
     /// channel id -> its membership snapshots, oldest first. Read once: the snapshot table is
     /// keyed by run, so a per-channel query would scan all of it for every channel.
     snapshots: HashMap<String, Vec<Snapshot>>,
+    /// (channel, thread ts) of threads a hidden user posted or replied in: their latency was
+    /// measured with them, so it is left out (as a purge deletes the thread row).
+    hidden_threads: HashSet<(String, String)>,
 }
 
 /// One membership snapshot of a channel.
@@ -254,8 +261,12 @@ pub fn compute(
             conn.prepare("SELECT user_id, name, display_name, department FROM insight_users")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            if cohort.hidden_users.contains(&id) {
+                continue;
+            }
             users.insert(
-                r.get::<_, String>(0)?,
+                id,
                 UserInfo {
                     name: r.get(1)?,
                     display_name: r.get(2)?,
@@ -294,6 +305,30 @@ pub fn compute(
             }
         }
     }
+    let mut hidden_threads = HashSet::new();
+    for user in &cohort.hidden_users {
+        // A hidden member does not count in a snapshot's size.
+        let mut stmt = conn
+            .prepare_cached("SELECT run_id, channel_id FROM insight_members WHERE user_id = ?1")?;
+        let mut rows = stmt.query([user])?;
+        while let Some(r) = rows.next()? {
+            let (run_id, channel): (i64, String) = (r.get(0)?, r.get(1)?);
+            if let Some(s) = snapshots
+                .get_mut(&channel)
+                .and_then(|l| l.iter_mut().find(|s| s.run_id == run_id))
+            {
+                s.members = s.members.saturating_sub(1);
+            }
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT channel_id, thread_ts FROM insight_events
+             WHERE user_id = ?1 AND kind < 2 AND thread_ts IS NOT NULL",
+        )?;
+        let mut rows = stmt.query([user])?;
+        while let Some(r) = rows.next()? {
+            hidden_threads.insert((r.get(0)?, r.get(1)?));
+        }
+    }
     for list in snapshots.values_mut() {
         list.sort_by_key(|s| (s.taken_us, s.run_id));
     }
@@ -304,6 +339,7 @@ pub fn compute(
         users,
         channels,
         snapshots,
+        hidden_threads,
     };
     let now = core(&ctx, period)?;
     let previous = period.previous();
@@ -362,6 +398,9 @@ fn membership_counts(
         let mut rows = stmt.query(params![channel, run])?;
         while let Some(r) = rows.next()? {
             let user = text_ref(r, 0)?;
+            if ctx.cohort.hidden_users.contains(user) {
+                continue;
+            }
             match out.get_mut(user) {
                 Some(n) => *n += 1,
                 None => {
@@ -392,7 +431,7 @@ fn latencies(
 ) -> Result<HashMap<(String, String), Vec<f64>>, MetricsError> {
     let (since, until) = period.days_text();
     let mut stmt = ctx.store.conn().prepare_cached(
-        "SELECT channel_id, day, latency_s FROM insight_threads
+        "SELECT channel_id, day, latency_s, thread_ts FROM insight_threads
          WHERE day BETWEEN ?1 AND ?2 AND latency_s IS NOT NULL",
     )?;
     let mut out: HashMap<(String, String), Vec<f64>> = HashMap::new();
@@ -403,6 +442,13 @@ fn latencies(
     while let Some(r) = rows.next()? {
         let (channel, day) = (text_ref(r, 0)?, text_ref(r, 1)?);
         let latency: f64 = r.get(2)?;
+        if !ctx.hidden_threads.is_empty()
+            && ctx
+                .hidden_threads
+                .contains(&(channel.to_string(), text_ref(r, 3)?.to_string()))
+        {
+            continue;
+        }
         match &mut run {
             Some(((c, d), v)) if c == channel && d == day => v.push(latency),
             _ => {
@@ -433,6 +479,9 @@ fn core(ctx: &Ctx<'_>, period: Period) -> Result<Core, MetricsError> {
     for channel in ctx.channels.keys() {
         let mut rows = stmt.query(params![channel, since, until])?;
         while let Some(r) = rows.next()? {
+            if ctx.cohort.hidden_users.contains(text_ref(r, 0)?) {
+                continue;
+            }
             let (p, re, x): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
             activity
                 .entry(channel.clone())
@@ -612,6 +661,24 @@ fn channel_days(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ChannelDay>, Metric
             );
         }
     }
+    // A hidden user's own rows come off the channel-day totals (a purge rebuilds them without).
+    for user in &ctx.cohort.hidden_users {
+        let mut stmt = ctx.store.conn().prepare_cached(
+            "SELECT channel_id, day, posts, replies, reactions FROM insight_daily_user_channel
+             WHERE user_id = ?1 AND day BETWEEN ?2 AND ?3",
+        )?;
+        let mut rows = stmt.query(params![user, since, until])?;
+        while let Some(r) = rows.next()? {
+            let key: (String, String) = (r.get(0)?, r.get(1)?);
+            let v: (i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?);
+            if let Some(e) = stored.get_mut(&key) {
+                e.0 = e.0.saturating_sub(1);
+                e.1 = e.1.saturating_sub(v.0 as u64);
+                e.2 = e.2.saturating_sub(v.1 as u64);
+                e.3 = e.3.saturating_sub(v.2 as u64);
+            }
+        }
+    }
     let mut out = Vec::new();
     for (channel_id, (channel_name, _)) in &ctx.channels {
         let snaps = ctx
@@ -663,7 +730,9 @@ fn active_windows(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ActiveWindow>, Me
     // user -> day -> (first, last); looked up by borrowed text, so keys are allocated once.
     let mut nested: HashMap<String, HashMap<String, (i64, i64)>> = HashMap::new();
     let unknown = UserInfo::default();
-    let everyone = ctx.cohort.users.is_none() && ctx.cohort.department.is_none();
+    let everyone = ctx.cohort.users.is_none()
+        && ctx.cohort.department.is_none()
+        && ctx.cohort.hidden_users.is_empty();
     for channel in ctx.channels.keys() {
         let mut rows = stmt.query(params![channel, since, until])?;
         while let Some(r) = rows.next()? {
@@ -747,7 +816,8 @@ fn heatmap(ctx: &Ctx<'_>, period: Period) -> Result<Vec<HeatCell>, MetricsError>
             let user = text_ref(r, 0)?;
             if user != last_user.0 {
                 let info = ctx.users.get(user).unwrap_or(&none);
-                let keep = ctx.cohort.users.as_ref().is_none_or(|u| u.contains(user))
+                let keep = !ctx.cohort.hidden_users.contains(user)
+                    && ctx.cohort.users.as_ref().is_none_or(|u| u.contains(user))
                     && ctx
                         .cohort
                         .department

@@ -5,9 +5,11 @@
 pub mod activity;
 pub mod assets;
 pub mod dashboard;
+pub mod engagement;
 pub mod helpers;
 pub mod run;
 pub mod session;
+pub mod team;
 
 use axum::Router;
 
@@ -18,6 +20,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(dashboard::routes())
         .merge(activity::routes())
+        .merge(team::routes())
+        .merge(engagement::routes())
         .merge(session::routes())
         .merge(run::routes())
         .merge(assets::routes())

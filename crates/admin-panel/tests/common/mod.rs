@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod insight;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
