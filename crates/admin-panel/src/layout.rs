@@ -7,7 +7,11 @@ use maud::{DOCTYPE, Markup, html};
 use crate::auth::Viewer;
 
 /// The navigation: one entry per page. A new page adds its controller module and a line here.
-pub const NAV: &[(&str, &str)] = &[("/", "Dashboard"), ("/activity", "Activity")];
+pub const NAV: &[(&str, &str)] = &[
+    ("/", "Dashboard"),
+    ("/audits", "Audits"),
+    ("/activity", "Activity"),
+];
 
 /// A full page around `body`.
 pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {

@@ -77,6 +77,10 @@ pub struct Settings {
     pub db: PathBuf,
     pub https_proxy: bool,
     pub stale_days: u32,
+    /// Where the tools write their files (`--out`): audit reports are under `audit_reports/`.
+    pub out_dir: PathBuf,
+    /// `--config`: team.json names people in a report regenerated from the store.
+    pub config_dir: PathBuf,
 }
 
 /// What every handler gets.
@@ -211,6 +215,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         db: cli.common.db_path(),
         https_proxy: cli.https_proxy,
         stale_days: cli.stale_days,
+        // The demo's tools write under their own directory (see below).
+        out_dir: if cli.common.demo {
+            cli.common.out.join("admin-panel-demo")
+        } else {
+            cli.common.out.clone()
+        },
+        config_dir: cli.common.config.clone(),
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     if cli.common.demo {
@@ -224,9 +235,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 Err(e) => return Err(e).context("removing the previous demo store"),
             }
         }
-        let out = cli.common.out.join("admin-panel-demo");
         tracing::info!("filling the demo store {}", settings.db.display());
-        rt.block_on(demo_store::fill(&settings.db, &out))?;
+        rt.block_on(demo_store::fill(&settings.db, &settings.out_dir))?;
     }
     rt.block_on(serve(settings, users, cli.listen))?;
     Ok(Outcome::Success)

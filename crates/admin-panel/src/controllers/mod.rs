@@ -4,7 +4,9 @@
 
 pub mod activity;
 pub mod assets;
+pub mod audits;
 pub mod dashboard;
+pub mod groups;
 pub mod helpers;
 pub mod session;
 
@@ -17,6 +19,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(dashboard::routes())
         .merge(activity::routes())
+        .merge(audits::routes())
+        .merge(groups::routes())
         .merge(session::routes())
         .merge(assets::routes())
 }
