@@ -165,7 +165,7 @@ async fn list_page(
                 } }
                 tbody { @for r in &page.items { tr {
                     td.num { a href={"/audits/" (r.id)} { (r.id) } }
-                    td { (r.started_at) }
+                    td title=(r.started_at) { (when(&r.started_at)) }
                     td { (r.platforms.join(", ")) }
                     td.num { (pct(r.coverage)) }
                     td.num { (r.groups) } td.num { (r.groups_with_gaps) } td.num { (r.missing_required) }
@@ -186,6 +186,14 @@ async fn list_page(
 pub fn pct(v: Option<f64>) -> String {
     v.map(|v| format!("{:.1}%", v * 100.0))
         .unwrap_or_else(|| "–".to_string())
+}
+
+/// A stored time (`2026-12-03T09:42:40.547Z`) as pages show it: `2026-12-03 09:42:40 UTC`.
+pub fn when(stored: &str) -> String {
+    match stored.get(..19) {
+        Some(t) => format!("{} UTC", t.replacen('T', " ", 1)),
+        None => stored.to_string(),
+    }
 }
 
 fn duration(secs: Option<f64>) -> String {
@@ -557,19 +565,29 @@ fn render_run(
     };
     html! {
         p.muted { a href="/audits" { "← All runs" } }
-        div.cards {
-            div.card id="run-summary" {
-                div { "Run " (id) " · " span class={"status-" (item.status)} data-field="status" { (item.status) } }
+        div.cards id="run-summary" {
+            div.card {
+                div { "Coverage" }
                 div.big data-field="coverage" { (pct(item.coverage)) }
                 dl {
-                    dt { "Started" } dd data-field="started_at" { (item.started_at) }
-                    dt { "Duration" } dd { (duration(item.duration_secs)) }
-                    dt { "Started by" } dd data-field="started_by" { (item.started_by.as_deref().unwrap_or("–")) }
-                    dt { "Platforms" } dd { (item.platforms.join(", ")) }
                     dt { "Groups" } dd data-field="groups" { (item.groups) }
                     dt { "With gaps" } dd data-field="groups_with_gaps" { (item.groups_with_gaps) }
                     dt { "Required missing" } dd data-field="missing_required" { (item.missing_required) }
-                    @if let Some(r) = &run.result {
+                }
+            }
+            div.card {
+                div { "Run " (id) " · " span class={"status-" (item.status)} data-field="status" { (item.status) } }
+                dl {
+                    dt { "Started" } dd data-field="started_at" title=(item.started_at) { (when(&item.started_at)) }
+                    dt { "Duration" } dd { (duration(item.duration_secs)) }
+                    dt { "Started by" } dd data-field="started_by" { (item.started_by.as_deref().unwrap_or("–")) }
+                    dt { "Platforms" } dd { (item.platforms.join(", ")) }
+                }
+            }
+            @if let Some(r) = &run.result {
+                div.card {
+                    div { "Flags" }
+                    dl {
                         dt { "Public (should be private)" } dd { (r.summary.public_count) }
                         dt { "Rename suggested" } dd { (r.summary.rename_count) }
                         dt { "Unreadable" } dd { (r.summary.errors) }
@@ -590,7 +608,7 @@ fn render_run(
                 (None, _) => p.muted { "No earlier finished run." },
                 (Some((p, _)), None) => p.muted { "Run " (p.id) " has no readable results to compare with." },
                 (Some((p, _)), Some(c)) => {
-                    p.muted { "Compared with " a href={"/audits/" (p.id)} { "run " (p.id) } " (" (store::format_time(p.started_at)) ")." }
+                    p.muted { "Compared with " a href={"/audits/" (p.id)} { "run " (p.id) } " (" (when(&store::format_time(p.started_at))) ")." }
                     @if c.is_empty() { p.muted { "No group or gap changed." } }
                     ul id="changes" {
                         @if let Some(delta) = c.coverage_delta { li { "Coverage " (format!("{:+.1}", delta * 100.0)) " points" } }

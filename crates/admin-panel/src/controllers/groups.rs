@@ -15,7 +15,7 @@ use store::Store;
 use store::audit::AuditRunStatus;
 
 use crate::auth::Viewer;
-use crate::controllers::audits::flags_text;
+use crate::controllers::audits::{flags_text, when};
 use crate::error::{AppError, AppResult};
 use crate::{AppState, layout};
 
@@ -255,7 +255,7 @@ fn render(h: &GroupHistory) -> Markup {
                 thead { tr { th { "Run" } th { "When" } th { "What" } } }
                 tbody { @for e in &h.events { tr data-kind=(e.kind) {
                     td.num { a href={"/audits/" (e.run_id)} { (e.run_id) } }
-                    td { (e.at) }
+                    td { (when(&e.at)) }
                     td { (event_text(e)) }
                 } } }
             }
@@ -268,7 +268,7 @@ fn render(h: &GroupHistory) -> Markup {
             } }
             tbody { @for r in &h.runs { tr {
                 td.num { a href={"/audits/" (r.run_id)} { (r.run_id) } }
-                td { (r.started_at) }
+                td { (when(&r.started_at)) }
                 @if let Some(f) = &r.finding {
                     td { (f.group_name) }
                     td { @if f.is_private { "yes" } @else { "no" } }
