@@ -100,7 +100,7 @@ fn run_csv_row(r: &RunItem) -> Vec<String> {
         r.id.to_string(),
         r.started_at.clone(),
         opt(r.finished_at.clone()),
-        opt(r.duration_secs.map(|d| format!("{d:.1}"))),
+        opt(r.duration_secs.map(|d| format!("{d:.3}"))),
         opt(r.started_by.clone()),
         r.status.clone(),
         r.platforms.join(" "),
@@ -199,6 +199,7 @@ pub fn when(stored: &str) -> String {
 fn duration(secs: Option<f64>) -> String {
     match secs {
         None => "–".to_string(),
+        Some(s) if s < 10.0 => format!("{s:.2} s"),
         Some(s) if s < 60.0 => format!("{s:.1} s"),
         Some(s) => {
             let s = s.round() as u64;
