@@ -156,6 +156,29 @@ async fn post_status(c: &Client, path: &str, with_csrf: bool) -> i64 {
         .expect("a status")
 }
 
+/// Waits (up to 10 s) until the browser is at a URL `ok` accepts: a click that navigates may
+/// return before the new page is there.
+async fn wait_for_url(c: &Client, ok: impl Fn(&url::Url) -> bool) -> url::Url {
+    for _ in 0..100 {
+        let url = c.current_url().await.expect("url");
+        if ok(&url) {
+            // The document of that URL is complete once its readyState says so.
+            let ready = c
+                .execute("return document.readyState", vec![])
+                .await
+                .expect("script runs");
+            if ready == "complete" {
+                return url;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the browser did not reach the expected page; it is at {}",
+        c.current_url().await.expect("url")
+    );
+}
+
 /// The browser test's chromium and chromedriver, or `None` after saying it skips (a failure
 /// under CI=true).
 fn tools_or_skip() -> Option<(PathBuf, PathBuf)> {
@@ -203,6 +226,8 @@ async fn chromium_filters_a_runs_findings_and_downloads_their_csv() {
     .click()
     .await
     .expect("clicks");
+    let run_path = format!("/audits/{}", latest.id);
+    wait_for_url(&c, |u| u.path() == run_path).await;
     assert_eq!(
         text(&c, "#run-summary [data-field=groups_with_gaps]").await,
         latest.groups_with_gaps.to_string()
@@ -230,8 +255,8 @@ async fn chromium_filters_a_runs_findings_and_downloads_their_csv() {
         .click()
         .await
         .expect("submits");
-    let url = c.current_url().await.expect("url");
-    assert!(url.query().unwrap_or("").contains("gaps=1"), "{url}");
+    let url = wait_for_url(&c, |u| u.query().unwrap_or("").contains("gaps=1")).await;
+    assert_eq!(url.path(), run_path);
     let stored = store.audit_findings(latest.id).expect("findings");
     let mut rows = Vec::new();
     for tr in c
@@ -305,6 +330,7 @@ async fn chromium_filters_a_runs_findings_and_downloads_their_csv() {
         .click()
         .await
         .expect("clicks");
+    wait_for_url(&c, |u| u.path() == "/groups/slack/C2").await;
     let events = text(&c, "#group-events").await;
     assert!(events.contains("bob went missing"), "{events}");
     screenshot(&c, "group").await;
