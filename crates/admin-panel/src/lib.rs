@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo_store;
 pub mod error;
 pub mod layout;
+pub mod results_cache;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -91,6 +92,8 @@ pub struct AppState {
     pub users: Arc<Vec<PanelUser>>,
     pub sessions: Arc<auth::Sessions>,
     pub login_limits: Arc<auth::LoginLimits>,
+    /// Finished runs' parsed results (Audits and Group pages).
+    pub results: Arc<results_cache::ResultsCache>,
     /// The one writable connection, for the panel's own records.
     writer: Arc<Mutex<Store>>,
 }
@@ -104,6 +107,7 @@ impl AppState {
             users: Arc::new(users),
             sessions: Arc::default(),
             login_limits: Arc::default(),
+            results: Arc::default(),
             writer: Arc::new(Mutex::new(writer)),
         })
     }

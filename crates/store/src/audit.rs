@@ -490,37 +490,6 @@ impl Store {
         self.query_all(&sql, [before.unwrap_or(i64::MAX), limit], run_from_row)
     }
 
-    /// One group across the finished runs, oldest first: each run that audited the group
-    /// (`platform`, `group_id`) with the group's finding from the run's results JSON. SQLite picks
-    /// the finding out (`json_each`), so the rest of each run's results is never parsed here.
-    pub fn audit_group_findings(
-        &self,
-        platform: &str,
-        group_id: &str,
-    ) -> Result<Vec<(AuditRunRow, serde_json::Value)>, StoreError> {
-        let run_columns: Vec<String> = RUN_COLUMNS
-            .split(',')
-            .map(|c| format!("r.{}", c.trim()))
-            .collect();
-        let sql = format!(
-            "SELECT {}, f.value FROM audit_runs r, json_each(r.results_json, '$.findings') f
-              WHERE r.status = 'finished'
-                AND f.value ->> '$.platform' = ?1 AND f.value ->> '$.group_id' = ?2
-              ORDER BY r.id",
-            run_columns.join(", ")
-        );
-        let mut stmt = self.conn().prepare(&sql)?;
-        let rows = stmt
-            .query_map([platform, group_id], |row| {
-                let finding: String = row.get(10)?;
-                Ok((run_from_row(row)?, finding))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(run, finding)| Ok((run, serde_json::from_str(&finding)?)))
-            .collect()
-    }
-
     /// The full results JSON stored with run `run_id`, or `None` if there is no such run.
     pub fn audit_run_results(&self, run_id: i64) -> Result<Option<serde_json::Value>, StoreError> {
         let text: Option<String> = self

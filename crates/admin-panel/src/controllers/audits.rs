@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use audit::{AuditResult, AuditSummary, Changes, GroupFinding, Platform};
 use audit_run::AuditRun;
@@ -21,12 +22,13 @@ use axum::routing::get;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use store::Store;
-use store::audit::{AuditRunRow, AuditRunStatus};
+use store::audit::AuditRunRow;
 
 use crate::auth::Viewer;
 use crate::controllers::groups::{enc, group_href};
 use crate::controllers::helpers::{ListQuery, Page, csv_response};
 use crate::error::{AppError, AppResult};
+use crate::results_cache::ResultsCache;
 use crate::{AppState, layout};
 
 pub fn routes() -> Router<AppState> {
@@ -367,46 +369,34 @@ impl Filters {
 struct LoadedRun {
     row: AuditRunRow,
     /// `None` when the run has no results (not finished) or they no longer parse.
-    result: Option<AuditResult>,
-    /// Why `result` is `None` for a finished run.
+    result: Option<Arc<AuditResult>>,
+    /// Why `result` is `None`.
     result_error: Option<String>,
-    previous: Option<(AuditRunRow, Option<AuditResult>)>,
+    previous: Option<(AuditRunRow, Option<Arc<AuditResult>>)>,
 }
 
 impl LoadedRun {
     fn changes(&self) -> Option<Changes> {
         match (&self.previous, &self.result) {
-            (Some((_, Some(prev))), Some(cur)) => Some(audit_run::changes_since(prev.clone(), cur)),
+            (Some((_, Some(prev))), Some(cur)) => {
+                Some(audit_run::changes_since(AuditResult::clone(prev), cur))
+            }
             _ => None,
         }
     }
 }
 
-fn parse_results(s: &Store, run: &AuditRunRow) -> AppResult<Result<AuditResult, String>> {
-    if run.status != AuditRunStatus::Finished {
-        return Ok(Err(format!(
-            "this run is {}: it has no results",
-            run.status
-        )));
-    }
-    let Some(json) = s.audit_run_results(run.id)? else {
-        return Err(AppError::NotFound);
-    };
-    Ok(serde_json::from_value(json)
-        .map_err(|e| format!("its results were stored by an older build and cannot be read ({e})")))
-}
-
-fn load_run(s: &Store, id: i64, with_previous: bool) -> AppResult<LoadedRun> {
+fn load_run(s: &Store, cache: &ResultsCache, id: i64, with_previous: bool) -> AppResult<LoadedRun> {
     crate::db::in_read_transaction(s, |s| {
         let row = s.audit_run(id)?.ok_or(AppError::NotFound)?;
-        let (result, result_error) = match parse_results(s, &row)? {
+        let (result, result_error) = match cache.get(s, &row)? {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(e)),
         };
         let previous = if with_previous {
             match s.previous_audit_run(id)? {
                 Some(p) => {
-                    let r = parse_results(s, &p)?.ok();
+                    let r = cache.get(s, &p)?.ok();
                     Some((p, r))
                 }
                 None => None,
@@ -444,7 +434,8 @@ async fn run_api(
     _viewer: Viewer,
     Path(id): Path<i64>,
 ) -> AppResult<Json<RunDetail>> {
-    let run = state.read(move |s| load_run(s, id, true)).await?;
+    let cache = state.results.clone();
+    let run = state.read(move |s| load_run(s, &cache, id, true)).await?;
     let changes = run.changes();
     Ok(Json(RunDetail {
         run: RunItem::from(&run.row),
@@ -493,7 +484,7 @@ fn download(filename: &str, content_type: &str, body: Vec<u8>, source: Option<&s
 }
 
 fn results_or_404(run: &LoadedRun) -> AppResult<&AuditResult> {
-    run.result.as_ref().ok_or(AppError::NotFound)
+    run.result.as_deref().ok_or(AppError::NotFound)
 }
 
 async fn findings_api(
@@ -510,7 +501,8 @@ async fn findings_api(
             "cursor {offset} is not one this server gave out"
         )));
     }
-    let run = state.read(move |s| load_run(s, id, false)).await?;
+    let cache = state.results.clone();
+    let run = state.read(move |s| load_run(s, &cache, id, false)).await?;
     let result = results_or_404(&run)?;
     let picked = filters.apply(&result.findings);
     let start = usize::try_from(offset)
@@ -532,7 +524,8 @@ async fn run_page(
     Query(q): Query<FindingsQuery>,
 ) -> AppResult<Response> {
     let filters = q.filters()?;
-    let run = state.read(move |s| load_run(s, id, true)).await?;
+    let cache = state.results.clone();
+    let run = state.read(move |s| load_run(s, &cache, id, true)).await?;
     let picked: Vec<&GroupFinding> = run
         .result
         .as_ref()
@@ -750,12 +743,13 @@ fn report_path(out_dir: &std::path::Path, stamp: &str, kind: ReportKind) -> Path
 /// the store. Answers the file name, the bytes and where they came from (`file`/`regenerated`).
 fn report(
     s: &Store,
+    cache: &ResultsCache,
     id: i64,
     kind: ReportKind,
     out_dir: &std::path::Path,
     config_dir: &std::path::Path,
 ) -> AppResult<(String, Vec<u8>, &'static str)> {
-    let run = load_run(s, id, kind == ReportKind::Xlsx)?;
+    let run = load_run(s, cache, id, kind == ReportKind::Xlsx)?;
     let result = results_or_404(&run)?;
     let stamp = run.row.started_at.strftime("%Y%m%d-%H%M%S").to_string();
     let path = report_path(out_dir, &stamp, kind);
@@ -800,7 +794,7 @@ fn report(
             };
             let changes = run.changes();
             let audit_run = AuditRun {
-                result: result.clone(),
+                result: AuditResult::clone(result),
                 resolutions: BTreeMap::new(),
                 platforms: result.summary.platforms.clone(),
                 skipped: Vec::new(),
@@ -816,8 +810,9 @@ fn report(
 async fn serve_report(state: AppState, id: i64, kind: ReportKind) -> AppResult<Response> {
     let out_dir = state.settings.out_dir.clone();
     let config_dir = state.settings.config_dir.clone();
+    let cache = state.results.clone();
     let (filename, bytes, source) = state
-        .read(move |s| report(s, id, kind, &out_dir, &config_dir))
+        .read(move |s| report(s, &cache, id, kind, &out_dir, &config_dir))
         .await?;
     let content_type = match kind {
         ReportKind::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -17,6 +17,7 @@ use store::audit::AuditRunStatus;
 use crate::auth::Viewer;
 use crate::controllers::audits::{flags_text, when};
 use crate::error::{AppError, AppResult};
+use crate::results_cache::ResultsCache;
 use crate::{AppState, layout};
 
 pub fn routes() -> Router<AppState> {
@@ -81,36 +82,38 @@ pub struct GroupEvent {
     pub to: Option<String>,
 }
 
-fn load(s: &Store, platform: Platform, group_id: &str) -> AppResult<GroupHistory> {
+fn load(
+    s: &Store,
+    cache: &ResultsCache,
+    platform: Platform,
+    group_id: &str,
+) -> AppResult<GroupHistory> {
     crate::db::in_read_transaction(s, |s| {
-        let seen = s.audit_group_findings(platform.as_str(), group_id)?;
-        // Findings from older builds that no longer parse are left out, like the dashboard does.
-        let seen: Vec<(i64, GroupFinding)> = seen
-            .into_iter()
-            .filter_map(|(run, f)| serde_json::from_value(f).ok().map(|f| (run.id, f)))
-            .collect();
-        let Some(first) = seen.first().map(|(id, _)| *id) else {
-            return Err(AppError::NotFound);
-        };
         // Every finished run that covered the platform from the first sighting on, oldest first.
-        let mut runs: Vec<GroupRun> = s
-            .list_audit_runs(usize::MAX)?
-            .into_iter()
-            .rev()
-            .filter(|r| {
-                r.status == AuditRunStatus::Finished
-                    && r.id >= first
-                    && r.platforms.iter().any(|p| p == platform.as_str())
-            })
-            .map(|r| GroupRun {
-                run_id: r.id,
-                started_at: store::format_time(r.started_at),
-                finding: None,
-            })
-            .collect();
-        let mut by_run: std::collections::HashMap<i64, GroupFinding> = seen.into_iter().collect();
-        for r in &mut runs {
-            r.finding = by_run.remove(&r.run_id);
+        // Runs whose results no longer parse (older builds) are left out, like the dashboard does.
+        let mut runs: Vec<GroupRun> = Vec::new();
+        for run in s.list_audit_runs(usize::MAX)?.into_iter().rev() {
+            if run.status != AuditRunStatus::Finished
+                || !run.platforms.iter().any(|p| p == platform.as_str())
+            {
+                continue;
+            }
+            let Ok(result) = cache.get(s, &run)? else {
+                continue;
+            };
+            let finding = result
+                .findings
+                .iter()
+                .find(|f| f.platform == platform && f.group_id == group_id)
+                .cloned();
+            if runs.is_empty() && finding.is_none() {
+                continue;
+            }
+            runs.push(GroupRun {
+                run_id: run.id,
+                started_at: store::format_time(run.started_at),
+                finding,
+            });
         }
         let events = events(&runs);
         let latest = runs
@@ -203,7 +206,10 @@ fn parse_platform(p: &str) -> AppResult<Platform> {
 
 async fn fetch(state: &AppState, platform: String, group_id: String) -> AppResult<GroupHistory> {
     let platform = parse_platform(&platform)?;
-    state.read(move |s| load(s, platform, &group_id)).await
+    let cache = state.results.clone();
+    state
+        .read(move |s| load(s, &cache, platform, &group_id))
+        .await
 }
 
 async fn api(
