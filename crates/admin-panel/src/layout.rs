@@ -9,6 +9,7 @@ use crate::auth::Viewer;
 /// The navigation: one entry per page. A new page adds its controller module and a line here.
 pub const NAV: &[(&str, &str)] = &[
     ("/", "Dashboard"),
+    ("/audits", "Audits"),
     ("/team", "Team"),
     ("/engagement", "Engagement"),
     ("/activity", "Activity"),

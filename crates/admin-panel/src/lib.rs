@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo_store;
 pub mod error;
 pub mod layout;
+pub mod results_cache;
 pub mod runner;
 pub mod users;
 
@@ -81,6 +82,8 @@ pub struct Settings {
     pub config: PathBuf,
     pub https_proxy: bool,
     pub stale_days: u32,
+    /// Where the tools write their files (`--out`): audit reports are under `audit_reports/`.
+    pub out_dir: PathBuf,
 }
 
 /// What every handler gets.
@@ -93,6 +96,8 @@ pub struct AppState {
     pub login_limits: Arc<auth::LoginLimits>,
     /// Audit runs started here, and the Telegram login one may need.
     pub runner: Arc<runner::Runner>,
+    /// Finished runs' parsed results (Audits and Group pages).
+    pub results: Arc<results_cache::ResultsCache>,
     /// The one writable connection, for the panel's own records.
     writer: Arc<Mutex<Store>>,
 }
@@ -121,6 +126,7 @@ impl AppState {
             sessions: Arc::default(),
             login_limits: Arc::default(),
             runner: Arc::new(runner::Runner::new(runs)),
+            results: Arc::default(),
             writer: Arc::new(Mutex::new(writer)),
         })
     }
@@ -233,6 +239,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         config: cli.common.config.clone(),
         https_proxy: cli.https_proxy,
         stale_days: cli.stale_days,
+        // The demo's tools write under their own directory (see below).
+        out_dir: if cli.common.demo {
+            cli.common.out.join("admin-panel-demo")
+        } else {
+            cli.common.out.clone()
+        },
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     // Runs from the panel: like slack-audit's with the same --config/--out/--db; Slack and
@@ -255,16 +267,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 Err(e) => return Err(e).context("removing the previous demo store"),
             }
         }
-        let out = cli.common.out.join("admin-panel-demo");
         tracing::info!("filling the demo store {}", settings.db.display());
         let env = rt.block_on(demo::DemoEnv::start())?;
-        rt.block_on(demo_store::fill(&env, &settings.db, &out))?;
+        rt.block_on(demo_store::fill(&env, &settings.db, &settings.out_dir))?;
         // Runs from the demo panel audit the same sim the demo history came from (Slack only,
         // like the demo's own runs), so a run shows the demo's state, not a fresh one.
         runs.config_dir = env.config_dir.clone();
         // The demo's team.json and insight.json, for the Team and Engagement pages too.
         settings.config = env.config_dir.clone();
-        runs.out_dir = out;
+        runs.out_dir = settings.out_dir.clone();
         runs.slack = Some(env.client_config());
         runs.telegram = TelegramSetting::Skip;
         demo_env = Some(env);

@@ -156,6 +156,179 @@ async fn post_status(c: &Client, path: &str, with_csrf: bool) -> i64 {
         .expect("a status")
 }
 
+/// Waits (up to 10 s) until the browser is at a URL `ok` accepts: a click that navigates may
+/// return before the new page is there.
+async fn wait_for_url(c: &Client, ok: impl Fn(&url::Url) -> bool) -> url::Url {
+    for _ in 0..100 {
+        let url = c.current_url().await.expect("url");
+        if ok(&url) {
+            // The document of that URL is complete once its readyState says so.
+            let ready = c
+                .execute("return document.readyState", vec![])
+                .await
+                .expect("script runs");
+            if ready == "complete" {
+                return url;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the browser did not reach the expected page; it is at {}",
+        c.current_url().await.expect("url")
+    );
+}
+
+/// Audits in a browser: open the newest run from the list, filter its findings to gaps only
+/// with the form, download the CSV the page links and compare it with the store, open a group.
+#[tokio::test]
+async fn chromium_filters_a_runs_findings_and_downloads_their_csv() {
+    let Some((chromium, driver)) = tools_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = seeded_store(dir.path());
+    let users = users_file(dir.path());
+    let panel = start(&db, Some(&users));
+    let base = panel.base.clone();
+    let (_driver, c) = start_browser(&chromium, &driver).await;
+    // Tall enough that the screenshots show the findings below the summary.
+    c.set_window_size(1280, 1700).await.expect("resizes");
+    log_in(&c, &base, "vic", "viewer pass").await;
+
+    let store = Store::open(&db).expect("opens");
+    let latest = store.latest_audit_run().expect("reads").expect("run");
+    c.goto(&format!("{base}/audits")).await.expect("audits");
+    screenshot(&c, "audits").await;
+    c.find(Locator::Css(&format!(
+        "#runs a[href='/audits/{}']",
+        latest.id
+    )))
+    .await
+    .expect("the run is listed")
+    .click()
+    .await
+    .expect("clicks");
+    let run_path = format!("/audits/{}", latest.id);
+    wait_for_url(&c, |u| u.path() == run_path).await;
+    assert_eq!(
+        text(&c, "#run-summary [data-field=groups_with_gaps]").await,
+        latest.groups_with_gaps.to_string()
+    );
+    let all_rows = c
+        .find_all(Locator::Css("#findings tbody tr"))
+        .await
+        .expect("rows")
+        .len();
+    assert_eq!(
+        all_rows as i64, latest.groups,
+        "every group before filtering"
+    );
+
+    // Gaps only, through the form (a plain GET: no script involved).
+    c.find(Locator::Css("#filters input[name=gaps]"))
+        .await
+        .expect("checkbox")
+        .click()
+        .await
+        .expect("ticks");
+    c.find(Locator::Id("apply-filters"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submits");
+    let url = wait_for_url(&c, |u| u.query().unwrap_or("").contains("gaps=1")).await;
+    assert_eq!(url.path(), run_path);
+    let stored = store.audit_findings(latest.id).expect("findings");
+    let mut rows = Vec::new();
+    for tr in c
+        .find_all(Locator::Css("#findings tbody tr"))
+        .await
+        .expect("rows")
+    {
+        rows.push(tr.attr("data-group-id").await.expect("attr").expect("id"));
+    }
+    let mut want: Vec<String> = stored.iter().map(|f| f.group_id.clone()).collect();
+    let mut shown = rows.clone();
+    want.sort();
+    shown.sort();
+    assert_eq!(shown, want, "gaps only = the store's findings with gaps");
+    screenshot(&c, "audit-run").await;
+
+    // Download the CSV the page links (fetched by the browser, with its session).
+    let href = c
+        .find(Locator::Id("findings-csv"))
+        .await
+        .expect("csv link")
+        .attr("href")
+        .await
+        .expect("attr")
+        .expect("href");
+    let csv_text = c
+        .execute(
+            "return fetch(arguments[0]).then(r => r.text());",
+            vec![json!(href)],
+        )
+        .await
+        .expect("downloads")
+        .as_str()
+        .expect("text")
+        .to_string();
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header = reader.headers().expect("header").clone();
+    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
+    let mut from_csv: Vec<(String, String, Vec<String>)> = reader
+        .records()
+        .map(|r| {
+            let r = r.expect("record");
+            (
+                r[col("group_id")].to_string(),
+                r[col("group_name")].to_string(),
+                r[col("missing_required")]
+                    .split(';')
+                    .map(str::to_string)
+                    .collect(),
+            )
+        })
+        .collect();
+    from_csv.sort();
+    let mut from_store: Vec<(String, String, Vec<String>)> = stored
+        .iter()
+        .map(|f| {
+            (
+                f.group_id.clone(),
+                f.group_name.clone(),
+                f.missing_required.clone(),
+            )
+        })
+        .collect();
+    from_store.sort();
+    assert_eq!(from_csv, from_store);
+
+    // A finding links its group's history.
+    c.find(Locator::Css("#findings a[href='/groups/slack/C2']"))
+        .await
+        .expect("group link")
+        .click()
+        .await
+        .expect("clicks");
+    wait_for_url(&c, |u| u.path() == "/groups/slack/C2").await;
+    let events = text(&c, "#group-events").await;
+    assert!(events.contains("bob went missing"), "{events}");
+    screenshot(&c, "group").await;
+
+    let log = c.issue_cmd(BrowserLog).await.expect("browser log");
+    let severe: Vec<&Value> = log
+        .as_array()
+        .expect("log entries")
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .collect();
+    assert!(severe.is_empty(), "console errors: {severe:?}");
+    c.close().await.expect("closes the browser");
+}
+
 /// chromium and chromedriver, or `None` after saying loudly that the test is skipped (a failure
 /// under CI=true).
 fn tools_or_skip() -> Option<(PathBuf, PathBuf)> {

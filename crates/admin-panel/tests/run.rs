@@ -371,6 +371,7 @@ async fn runner_shutdown_stops_a_running_audit_and_marks_it_interrupted() {
     let settings = admin_panel::Settings {
         db: db.clone(),
         config: env.config_dir.clone(),
+        out_dir: dir.path().join("out"),
         https_proxy: false,
         stale_days: 8,
     };

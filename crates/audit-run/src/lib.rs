@@ -187,8 +187,9 @@ impl RunError {
 
 /// "Changes since the previous run" over the platforms audited now: a platform skipped or
 /// failed this time (or last time) does not show up as all its groups removed (or new), and the
-/// coverage change is only given when both runs covered the same platforms.
-fn changes_since(mut previous: AuditResult, current: &AuditResult) -> Changes {
+/// coverage change is only given when both runs covered the same platforms. The admin panel
+/// shows a stored run's changes with it too.
+pub fn changes_since(mut previous: AuditResult, current: &AuditResult) -> Changes {
     let now = &current.summary.platforms;
     let same_platforms = {
         let mut before = previous.summary.platforms.clone();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use audit::{Changes, GapChange, GroupFinding, GroupRef};
 use jiff::Timestamp;
 use report::{Cell, Column, Row, Table, Workbook};
-use roster::{AuditConfig, Platform};
+use roster::{AuditConfig, Platform, Team};
 use serde::Serialize;
 
 use crate::engine::AuditRun;
@@ -90,8 +90,9 @@ fn group_id_cell(f: &GroupFinding) -> Cell {
 }
 
 /// The Missing table: one row per group and missing required member, with the user ID to add
-/// when the member resolved (ready for `add-members`).
-pub fn missing_table(run: &AuditRun, config: &AuditConfig) -> Table {
+/// when the member resolved (ready for `add-members`) and the name from `team` when given (a
+/// workbook regenerated from the store has neither resolutions nor, maybe, the team).
+pub fn missing_table(run: &AuditRun, team: Option<&Team>) -> Table {
     let mut table = Table::new(
         "Missing",
         [
@@ -107,9 +108,8 @@ pub fn missing_table(run: &AuditRun, config: &AuditConfig) -> Table {
     for f in run.result.findings.iter().filter(|f| f.error.is_none()) {
         let resolution = run.resolutions.get(&f.platform);
         for handle in &f.missing_required {
-            let name = config
-                .team
-                .member(handle)
+            let name = team
+                .and_then(|t| t.member(handle))
                 .map(|m| m.name.clone())
                 .unwrap_or_default();
             let user_id = resolution.and_then(|r| r.by_handle.get(handle)).cloned();
@@ -241,17 +241,26 @@ pub fn write_reports(
         latest_xlsx: dir.join("slack-audit-latest.xlsx"),
         latest_csv: dir.join("slack-audit-latest-groups.csv"),
     };
-    let groups = groups_table(&run.result.findings);
-    let missing = missing_table(run, config);
-    let workbook = Workbook::new()
-        .summary_sheet("Summary", summary_pairs(run, changes))
-        .sheet(&groups)
-        .sheet(&missing);
+    let workbook = workbook(run, Some(&config.team), changes);
     workbook.save(&paths.xlsx)?;
     workbook.save(&paths.latest_xlsx)?;
+    let groups = groups_table(&run.result.findings);
     report::write_csv(&groups, &paths.csv)?;
     report::write_csv(&groups, &paths.latest_csv)?;
     Ok(paths)
+}
+
+/// The run's workbook: Summary, Groups and Missing sheets. `write_reports` saves it; the admin
+/// panel regenerates it from the store when the run's file is gone.
+pub fn workbook(
+    run: &AuditRun,
+    team: Option<&Team>,
+    changes: Option<&Changes>,
+) -> Workbook<'static> {
+    Workbook::new()
+        .summary_sheet("Summary", summary_pairs(run, changes))
+        .sheet(groups_table(&run.result.findings))
+        .sheet(missing_table(run, team))
 }
 
 /// The gaps worth showing first: most required members missing, then lowest completeness.

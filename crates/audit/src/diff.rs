@@ -78,24 +78,11 @@ pub fn diff(previous: &AuditResult, current: &AuditResult) -> Changes {
         if prev.is_none() {
             changes.new_groups.push(group_ref(cur));
         }
-        if cur.error.is_some() {
-            continue;
-        }
-        let was_missing: &[String] = match prev {
-            Some(p) if p.error.is_none() => &p.missing_required,
-            _ => &[],
-        };
-        for handle in cur
-            .missing_required
-            .iter()
-            .filter(|h| !was_missing.contains(h))
-        {
+        let (opened, closed) = member_changes(prev, cur);
+        for handle in opened {
             changes.gaps_opened.push(gap(cur, handle));
         }
-        for handle in was_missing
-            .iter()
-            .filter(|h| !cur.missing_required.contains(h))
-        {
+        for handle in closed {
             changes.gaps_closed.push(gap(cur, handle));
         }
     }
@@ -129,6 +116,36 @@ pub fn diff(previous: &AuditResult, current: &AuditResult) -> Changes {
         _ => None,
     };
     changes
+}
+
+/// One group's required members who went missing (opened) and who are no longer missing
+/// (closed) from its `previous` finding (`None`: not in the previous run) to its `current` one,
+/// by the rules of [`diff`]: only where the current run could read the group, and a group
+/// unreadable last time counts like a new one. Used per run pair by [`diff`] and by the admin
+/// panel's history of one group.
+pub fn member_changes<'a>(
+    previous: Option<&'a GroupFinding>,
+    current: &'a GroupFinding,
+) -> (Vec<&'a str>, Vec<&'a str>) {
+    if current.error.is_some() {
+        return (Vec::new(), Vec::new());
+    }
+    let was_missing: &[String] = match previous {
+        Some(p) if p.error.is_none() => &p.missing_required,
+        _ => &[],
+    };
+    let opened = current
+        .missing_required
+        .iter()
+        .filter(|h| !was_missing.contains(h))
+        .map(String::as_str)
+        .collect();
+    let closed = was_missing
+        .iter()
+        .filter(|h| !current.missing_required.contains(h))
+        .map(String::as_str)
+        .collect();
+    (opened, closed)
 }
 
 fn group_ref(f: &GroupFinding) -> GroupRef {
@@ -261,6 +278,33 @@ mod tests {
             pairs(&[("C1", "alice"), ("C1", "bob"), ("C1", "carol")])
         );
         assert!(c.new_groups.is_empty());
+    }
+
+    #[test]
+    fn member_changes_of_one_group_follow_the_run_diff() {
+        let config = config();
+        let input = AuditInput {
+            config: &config,
+            resolutions: resolutions(false),
+        };
+        let before = audit_group(&input, &slack_group("C1", "bitsafe-a", &["aki", "alice"]));
+        let after = audit_group(&input, &slack_group("C1", "bitsafe-a", &["aki", "bob"]));
+        assert_eq!(
+            member_changes(Some(&before), &after),
+            (vec!["alice"], vec!["bob"])
+        );
+        // First seen: every gap is opened.
+        assert_eq!(
+            member_changes(None, &after),
+            (vec!["alice", "carol"], vec![])
+        );
+        // Unreadable now: nothing opened or closed; unreadable before: like first seen.
+        let unreadable = audit_unreadable_group(&input, &slack_group("C1", "bitsafe-a", &[]), "x");
+        assert_eq!(member_changes(Some(&before), &unreadable), (vec![], vec![]));
+        assert_eq!(
+            member_changes(Some(&unreadable), &after),
+            member_changes(None, &after)
+        );
     }
 
     #[test]

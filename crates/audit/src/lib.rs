@@ -11,7 +11,7 @@ mod diff;
 mod finding;
 mod summary;
 
-pub use diff::{Changes, GapChange, GroupRef, diff};
+pub use diff::{Changes, GapChange, GroupRef, diff, member_changes};
 pub use finding::{AuditInput, GroupFinding, GroupSnapshot, audit_group, audit_unreadable_group};
 pub use roster::Platform;
 pub use summary::{AuditResult, AuditSummary, CategoryCount, summarize};

@@ -491,6 +491,19 @@ impl Store {
         self.query_all(&sql, [limit], run_from_row)
     }
 
+    /// One page of the history: up to `limit` runs in any state with an id below `before` (from
+    /// the newest when `None`), newest first.
+    pub fn audit_runs_page(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditRunRow>, StoreError> {
+        let sql =
+            format!("SELECT {RUN_COLUMNS} FROM audit_runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_all(&sql, [before.unwrap_or(i64::MAX), limit], run_from_row)
+    }
+
     /// The full results JSON stored with run `run_id`, or `None` if there is no such run.
     pub fn audit_run_results(&self, run_id: i64) -> Result<Option<serde_json::Value>, StoreError> {
         let text: Option<String> = self

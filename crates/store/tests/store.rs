@@ -328,6 +328,36 @@ fn a_run_is_running_until_finished_and_a_dead_one_is_marked_interrupted() {
 }
 
 #[test]
+fn history_pages_newest_first_by_cursor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    let r1 = store
+        .insert_audit_run(&run_at("2026-03-01T09:00:00Z", Some(0.5)), &[])
+        .expect("run 1");
+    let r2 = store
+        .insert_audit_run(&run_at("2026-03-08T09:00:00Z", Some(0.5)), &[])
+        .expect("run 2");
+    let running = store
+        .begin_audit_run("2026-03-15T09:00:00Z".parse().expect("time"), "cli")
+        .expect("begin");
+    let r4 = store
+        .insert_audit_run(&run_at("2026-03-22T09:00:00Z", Some(0.5)), &[])
+        .expect("run 4");
+
+    // Pages of two, newest first, every state; the cursor is the last id of a page.
+    let ids = |rows: Vec<store::audit::AuditRunRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.audit_runs_page(None, 2).expect("p1")),
+        vec![r4, running]
+    );
+    assert_eq!(
+        ids(store.audit_runs_page(Some(running), 2).expect("p2")),
+        vec![r2, r1]
+    );
+    assert!(store.audit_runs_page(Some(r1), 2).expect("p3").is_empty());
+}
+
+#[test]
 fn runs_recorded_before_migration_7_get_a_status_from_their_end() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("old.sqlite");

@@ -15,6 +15,7 @@ use store::Store;
 use store::rusqlite::OptionalExtension;
 
 use crate::auth::Viewer;
+use crate::controllers::groups::group_href;
 use crate::controllers::helpers::csv_response;
 use crate::error::AppResult;
 use crate::{AppState, layout};
@@ -356,7 +357,7 @@ fn render(d: &Dashboard) -> Markup {
     html! {
         @if let Some(w) = &d.stale_warning { p.warning id="stale-warning" { (w) } }
         @if let Some(run) = &d.latest_run {
-            p.muted { "Latest audit: run " (run.run_id) " at " (run.started_at) " (" (run.platforms.join(", ")) ")" }
+            p.muted { "Latest audit: " a href={"/audits/" (run.run_id)} { "run " (run.run_id) } " at " (run.started_at) " (" (run.platforms.join(", ")) ")" }
             div.cards {
                 div.card id="latest-run" {
                     div { "All platforms" }
@@ -394,7 +395,7 @@ fn render(d: &Dashboard) -> Markup {
                 tbody {
                     @for g in &d.worst_gaps {
                         tr {
-                            td { (g.platform) } td { (g.group_name) } td { (g.category) }
+                            td { (g.platform) } td { a href=(group_href(&g.platform, &g.group_id)) { (g.group_name) } } td { (g.category) }
                             td.num { (g.required_present) " / " (g.required_total) }
                             td { (g.missing_required.join(", ")) }
                         }
@@ -411,8 +412,8 @@ fn render(d: &Dashboard) -> Markup {
                     @if let Some(delta) = c.coverage_delta { li { "Coverage " (format!("{:+.1}", delta * 100.0)) " points" } }
                     @for g in &c.new_groups { li { "New group: " (g.group_name) " (" (g.platform.to_string()) ")" } }
                     @for g in &c.removed_groups { li { "Gone: " (g.group_name) " (" (g.platform.to_string()) ")" } }
-                    @for g in &c.gaps_opened { li { (g.handle) " now missing from " (g.group_name) } }
-                    @for g in &c.gaps_closed { li { (g.handle) " no longer missing from " (g.group_name) } }
+                    @for g in &c.gaps_opened { li { (g.handle) " now missing from " a href=(group_href(g.platform.as_str(), &g.group_id)) { (g.group_name) } } }
+                    @for g in &c.gaps_closed { li { (g.handle) " no longer missing from " a href=(group_href(g.platform.as_str(), &g.group_id)) { (g.group_name) } } }
                 }
             }
         }

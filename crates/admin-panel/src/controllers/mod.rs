@@ -4,8 +4,10 @@
 
 pub mod activity;
 pub mod assets;
+pub mod audits;
 pub mod dashboard;
 pub mod engagement;
+pub mod groups;
 pub mod helpers;
 pub mod run;
 pub mod session;
@@ -22,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .merge(activity::routes())
         .merge(team::routes())
         .merge(engagement::routes())
+        .merge(audits::routes())
+        .merge(groups::routes())
         .merge(session::routes())
         .merge(run::routes())
         .merge(assets::routes())
