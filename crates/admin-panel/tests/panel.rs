@@ -382,3 +382,26 @@ async fn the_dashboard_warns_when_the_newest_audit_is_stale() {
         .expect("body");
     assert!(html.contains("id=\"stale-warning\""));
 }
+
+/// A run still going (from the panel or cron) has no results yet: the dashboard keeps showing the
+/// newest finished run and its trend, not a row of zeros.
+#[tokio::test]
+async fn a_run_in_progress_is_not_the_dashboards_latest_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = seeded_store(dir.path());
+    let finished = Store::open(&db)
+        .expect("opens")
+        .latest_audit_run()
+        .expect("reads")
+        .expect("a run");
+    let running = Store::open(&db)
+        .expect("opens")
+        .begin_audit_run(jiff::Timestamp::now(), "cli")
+        .expect("begins");
+    assert!(running > finished.id);
+    let panel = start(&db, None);
+    let d = get_json(&client(), &format!("{}/api/v1/dashboard", panel.base)).await;
+    assert_eq!(d["latest_run"]["run_id"], finished.id);
+    assert_eq!(d["latest_run"]["groups"], finished.groups);
+    assert_eq!(d["trend"].as_array().expect("trend").len(), 2, "{d}");
+}

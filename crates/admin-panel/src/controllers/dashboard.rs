@@ -121,7 +121,13 @@ pub fn load(store: &Store, stale_days: u32) -> AppResult<Dashboard> {
 }
 
 fn load_inner(store: &Store, stale_days: u32) -> AppResult<Dashboard> {
-    let runs = store.list_audit_runs(usize::MAX)?; // newest first
+    // Newest first, finished runs only: a run still going (or one that died) has no results, and
+    // would show as a latest run of zeros and a dip in the trend.
+    let runs: Vec<_> = store
+        .list_audit_runs(usize::MAX)?
+        .into_iter()
+        .filter(|r| r.status == store::audit::AuditRunStatus::Finished)
+        .collect();
     let latest = runs.first();
     let mut platforms: BTreeMap<String, PlatformFigures> = BTreeMap::new();
     let mut latest_result: Option<AuditResult> = None;
