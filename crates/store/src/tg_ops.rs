@@ -148,7 +148,11 @@ mod tests {
         let page = store.tg_ops(None, 1).expect("reads");
         assert_eq!(page.len(), 1);
         assert_eq!(
-            (page[0].id, page[0].operation.as_str(), page[0].status.as_str()),
+            (
+                page[0].id,
+                page[0].operation.as_str(),
+                page[0].status.as_str()
+            ),
             (b, "rename", "done")
         );
         assert_eq!(page[0].new_title.as_deref(), Some("Acme <> Globex"));
