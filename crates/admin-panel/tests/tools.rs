@@ -154,3 +154,105 @@ async fn demo_serves_two_audits_with_a_change_and_every_activity() {
     let n = get_json(&c, &format!("{}/api/v1/activity/notifications", panel.base)).await;
     assert_eq!(n["items"].as_array().expect("items").len(), 1);
 }
+
+/// A real `tg-admin remove-user --yes` against the demo Telegram fixture records its operations in
+/// the store; the Activity page, its API (paged) and its CSV list them.
+#[tokio::test]
+async fn tg_admin_operations_are_listed_on_the_activity_page() {
+    let tg_admin = match admin_panel::demo_store::tool_path("tg-admin") {
+        Ok(path) => path,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!("{e:#}"),
+        Err(e) => {
+            eprintln!("!!!!! SKIPPED: {e:#} !!!!!");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("slack-tools.db");
+    let fixture = telegram_fixture(dir.path(), serde_json::json!({}));
+    let o = Command::new(tg_admin)
+        .args(["remove-user", "nftaddie", "--yes", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .arg("--config")
+        .arg(dir.path())
+        .env("TELEGRAM_FIXTURE", &fixture)
+        .env_remove("SLACK_TOOLS_DB")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs tg-admin");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stored = store::Store::open_read_only(&db)
+        .expect("store")
+        .tg_ops(None, 100)
+        .expect("ops");
+    // nftaddie is removable in five of the demo's groups (we are creator, or admin with ban rights).
+    assert_eq!(stored.len(), 5, "{stored:?}");
+    assert!(stored.iter().all(|op| op.status == "done"), "{stored:?}");
+
+    let panel = start(&db, None);
+    let c = reqwest::Client::new();
+    let first = get_json(
+        &c,
+        &format!("{}/api/v1/activity/telegram?limit=3", panel.base),
+    )
+    .await;
+    let items = first["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["id"], stored[0].id, "newest first");
+    assert_eq!(items[0]["operation"], "remove-user");
+    assert_eq!(items[0]["target_user"], "@nftaddie");
+    assert_eq!(items[0]["chat_title"], stored[0].chat_title.as_str());
+    let next = first["next_cursor"].as_str().expect("a second page");
+    let second = get_json(
+        &c,
+        &format!(
+            "{}/api/v1/activity/telegram?limit=3&cursor={next}",
+            panel.base
+        ),
+    )
+    .await;
+    assert_eq!(second["items"].as_array().expect("items").len(), 2);
+    assert_eq!(second["items"][0]["id"], stored[3].id);
+    assert_eq!(second["items"][1]["id"], stored[4].id);
+    assert!(second["next_cursor"].is_null());
+
+    let csv = c
+        .get(format!(
+            "{}/api/v1/activity/telegram?format=csv",
+            panel.base
+        ))
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("text");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,at,operation,chat_id,chat_title,target_user,new_title,status,error")
+    );
+    assert_eq!(lines.count(), 5, "{csv}");
+
+    let html = c
+        .get(format!("{}/activity", panel.base))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("id=\"telegram-ops\""), "{html}");
+    for op in &stored {
+        assert!(html.contains(&format!(">{}<", op.chat_id)), "{html}");
+    }
+    // Titles are escaped like every platform string ("iBTC <> Acme").
+    assert!(html.contains("iBTC &lt;&gt; Acme"), "{html}");
+}

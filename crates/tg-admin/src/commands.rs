@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use cli_support::{Outcome, UsageError};
 use report::{Cell, Row, Table};
 use serde_json::json;
+use store::tg_ops::{NewTgOp, TgOpStatus};
 use telegram::{ChatKind, LoginFlow, LoginStep, Role, TelegramApi, TelegramError, TgUser};
 
 use crate::cli::{ChangeArgs, Cli, UsersArgs};
@@ -301,6 +302,7 @@ pub async fn remove_user(
             eprintln!("nothing changed");
             return Ok(Outcome::Declined);
         }
+        s.open_store()?;
         for st in steps.iter_mut().filter(|st| st.action == Action::Apply) {
             let Some(user) = st.user.clone() else {
                 continue;
@@ -318,6 +320,7 @@ pub async fn remove_user(
                 json!({"command": "remove-user", "chat_id": st.chat_id, "chat": st.chat,
                 "user_id": user.id, "user": user.label(), "outcome": st.outcome}),
             )?;
+            record_step(s, "remove-user", st)?;
         }
     } else {
         for st in &steps {
@@ -332,6 +335,29 @@ pub async fn remove_user(
         Outcome::Failed
     } else {
         Outcome::Success
+    })
+}
+
+/// Records a change that was attempted in the store. The outcome text says how it ended:
+/// "removed"/"renamed", "skipped: why" or "failed: error".
+fn record_step(s: &Session, operation: &str, st: &Step) -> anyhow::Result<()> {
+    let (status, error) = if let Some(why) = st.outcome.strip_prefix("failed: ") {
+        (TgOpStatus::Failed, Some(why))
+    } else if let Some(why) = st.outcome.strip_prefix("skipped: ") {
+        (TgOpStatus::Skipped, Some(why))
+    } else {
+        (TgOpStatus::Done, None)
+    };
+    let user = st.user.as_ref().map(TgUser::label);
+    s.record_op(&NewTgOp {
+        operation,
+        chat_id: st.chat_id,
+        chat_title: &st.chat,
+        target_user: user.as_deref(),
+        target_user_id: st.user.as_ref().map(|u| u.id),
+        new_title: st.new_title.as_deref(),
+        status,
+        error,
     })
 }
 
@@ -409,6 +435,7 @@ pub async fn request_ownership(s: &Session, users: &UsersArgs) -> anyhow::Result
     );
     unknown_users_rows(&mut table, &unknown, 6);
     let mut text = String::new();
+    s.open_store()?;
     for user in &found {
         for g in &groups {
             let Some(role) = role_of(g, user.id) else {
@@ -435,6 +462,16 @@ pub async fn request_ownership(s: &Session, users: &UsersArgs) -> anyhow::Result
                 Cell::text(g.rights.role.as_str()),
                 Cell::text(message),
             ]));
+            s.record_op(&NewTgOp {
+                operation: "request-ownership",
+                chat_id: g.chat.id,
+                chat_title: &g.chat.title,
+                target_user: Some(&user.label()),
+                target_user_id: Some(user.id),
+                new_title: None,
+                status: TgOpStatus::Written,
+                error: None,
+            })?;
         }
     }
     let path = s.output_path("ownership-requests", "txt");
@@ -578,6 +615,7 @@ pub async fn rename(
             eprintln!("nothing changed");
             return Ok(Outcome::Declined);
         }
+        s.open_store()?;
     }
     for st in &mut steps {
         if st.action == Action::Apply && !change.dry_run {
@@ -590,6 +628,7 @@ pub async fn rename(
                     format!("failed: {e}")
                 }
             };
+            record_step(s, "rename", st)?;
         }
         s.log_op(json!({"command": "rename", "dry_run": change.dry_run, "chat_id": st.chat_id, "chat": st.chat,
             "new_title": st.new_title, "outcome": st.outcome}))?;

@@ -1,7 +1,8 @@
 //! tg-admin command logic: Telegram group administration for the logged-in account (find, remove,
 //! rename, ownership-transfer requests, admin status, export). Every command reads the account
 //! through `telegram::TelegramApi`, prints a table on stdout, and writes an Excel report (and, for
-//! changes, a JSON-lines operation log) under `--out/tg-admin/`.
+//! changes, a JSON-lines operation log) under `--out/tg-admin/`; each change attempted is also
+//! recorded in the store (`store::tg_ops`), where the admin panel lists it.
 
 mod cli;
 mod commands;

@@ -1,5 +1,6 @@
 //! One run's context: the account (behind FLOOD_WAIT handling), the output directory, the report
-//! and operation-log writers, and the snapshot of groups most commands start from.
+//! and operation-log writers, the store the changes are recorded in, and the snapshot of groups most
+//! commands start from.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ pub struct Session {
     pub out: PathBuf,
     stamp: String,
     log: Mutex<Option<std::fs::File>>,
+    db_path: PathBuf,
+    /// Opened by the first command that records a change, so read-only commands never create it.
+    store: Mutex<Option<store::Store>>,
 }
 
 /// A chat with our rights in it and (when asked for) its participants.
@@ -72,6 +76,8 @@ impl Session {
             out,
             stamp,
             log: Mutex::new(None),
+            db_path: cli.common.db_path(),
+            store: Mutex::new(None),
         })
     }
 
@@ -118,6 +124,34 @@ impl Session {
         if let Some(file) = guard.as_mut() {
             writeln!(file, "{line}")?;
             file.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Opens the store (`--db`) if not yet open. Changing commands call it before changing
+    /// anything, so a store that cannot be opened stops the run while nothing is done yet.
+    pub fn open_store(&self) -> anyhow::Result<()> {
+        let mut guard = self
+            .store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        if guard.is_none() {
+            *guard = Some(store::Store::open(&self.db_path)?);
+        }
+        Ok(())
+    }
+
+    /// Records one change in the store's `tg_operations` (listed on the panel's Activity page).
+    pub fn record_op(&self, op: &store::tg_ops::NewTgOp<'_>) -> anyhow::Result<()> {
+        self.open_store()?;
+        let guard = self
+            .store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        if let Some(store) = guard.as_ref() {
+            store.tg_op_insert(op).with_context(|| {
+                format!("recording the operation in {}", self.db_path.display())
+            })?;
         }
         Ok(())
     }

@@ -199,6 +199,134 @@ fn remove_dry_run_changes_nothing_then_yes_removes_and_rerun_is_a_noop() {
     );
 }
 
+/// `(operation, chat_id, chat_title, target_user, new_title, status, error)` of every stored
+/// operation, oldest first.
+type OpRow = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+fn stored_ops(db: &Path) -> Vec<OpRow> {
+    let store = store::Store::open_read_only(db).expect("store");
+    let mut ops: Vec<OpRow> = store
+        .tg_ops(None, 100)
+        .expect("ops")
+        .into_iter()
+        .map(|o| {
+            (
+                o.operation,
+                o.chat_id,
+                o.chat_title,
+                o.target_user,
+                o.new_title,
+                o.status,
+                o.error,
+            )
+        })
+        .collect();
+    ops.reverse();
+    ops
+}
+
+#[test]
+fn changes_are_recorded_in_the_store_and_dry_runs_are_not() {
+    let env = Env::new();
+    let db = env.out().join("slack-tools.db");
+    let dry = env.run(&["remove-user", "nftaddie", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert!(!db.exists(), "a dry run must not create or fill the store");
+
+    let o = env.run(&["remove-user", "nftaddie", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mapping = env.dir.path().join("map.json");
+    std::fs::write(
+        &mapping,
+        r#"{"-1002": "cBTC <> Globex", "-1004": "cBTC news"}"#,
+    )
+    .expect("write");
+    let o = env.run(&[
+        "rename",
+        "--mapping",
+        mapping.to_str().expect("utf8"),
+        "--yes",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run(&["request-ownership", "nftaddie"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let user = Some("@nftaddie".to_owned());
+    assert_eq!(
+        stored_ops(&db),
+        vec![
+            (
+                "remove-user".into(),
+                -1001,
+                "iBTC <> Acme".into(),
+                user.clone(),
+                None,
+                "done".into(),
+                None
+            ),
+            (
+                "remove-user".into(),
+                -1002,
+                "iBTC <> Globex".into(),
+                user.clone(),
+                None,
+                "done".into(),
+                None
+            ),
+            // -1004 is not listed: we lack the right to change its info, so nothing was attempted.
+            (
+                "rename".into(),
+                -1002,
+                "iBTC <> Globex".into(),
+                None,
+                Some("cBTC <> Globex".into()),
+                "done".into(),
+                None
+            ),
+            (
+                "request-ownership".into(),
+                -1003,
+                "Initech".into(),
+                user,
+                None,
+                "written".into(),
+                None
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_failed_removal_is_stored_with_its_error() {
+    // Chat -1001 answers the removal with a long FLOOD_WAIT, which gives that operation up.
+    let env = Env::with_fixture(&FIXTURE.replacen(
+        "\"chats\": [",
+        "\"flood_wait\": [{\"op\": \"remove_participant\", \"seconds\": 3600, \"chat\": -1001}],\n \"chats\": [",
+        1,
+    ));
+    let o = env.run(&["remove-user", "nftaddie", "--yes", "--max-flood-wait", "30"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let ops = stored_ops(&env.out().join("slack-tools.db"));
+    let failed: Vec<&OpRow> = ops.iter().filter(|o| o.5 == "failed").collect();
+    assert_eq!(failed.len(), 1, "{ops:?}");
+    assert_eq!(failed[0].1, -1001);
+    assert!(
+        failed[0]
+            .6
+            .as_deref()
+            .is_some_and(|e| e.starts_with("gave up on remove_participant")),
+        "{ops:?}"
+    );
+}
+
 #[test]
 fn remove_without_tty_and_without_yes_refuses_with_exit_2() {
     let env = Env::new();

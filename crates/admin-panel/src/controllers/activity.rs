@@ -1,9 +1,9 @@
-//! Activity (`/activity`, `/api/v1/activity/*`): add-members invite runs, Slack notifications with
-//! their delivery status, and the panel's own logins and actions. tg-admin does not record its
-//! operations in the store yet, so they are not listed (docs/admin-panel.md says so).
+//! Activity (`/activity`, `/api/v1/activity/*`): add-members invite runs, tg-admin operations,
+//! Slack notifications with their delivery status, and the panel's own logins and actions.
 //!
 //! Privacy: invite rows show channel names and counts, never user IDs or names, so an opted-out
-//! person cannot appear here; nothing here holds message text.
+//! person cannot appear here; tg-admin rows name the Telegram user acted on (the operation is about
+//! them; Slack opt-outs do not cover Telegram accounts); nothing here holds message text.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/activity", get(page))
         .route("/api/v1/activity/invites", get(api_invites))
+        .route("/api/v1/activity/telegram", get(api_telegram))
         .route("/api/v1/activity/notifications", get(api_notifications))
         .route("/api/v1/activity/logins", get(api_logins))
 }
@@ -40,6 +41,19 @@ pub struct InviteRun {
     pub already_in: i64,
     pub skipped: i64,
     pub failed: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TgOperation {
+    pub id: i64,
+    pub at: String,
+    pub operation: String,
+    pub chat_id: i64,
+    pub chat_title: String,
+    pub target_user: Option<String>,
+    pub new_title: Option<String>,
+    pub status: String,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,6 +104,23 @@ fn invites(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<Invite
         )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+fn telegram(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<TgOperation>> {
+    Ok(s.tg_ops(before, limit + 1)?
+        .into_iter()
+        .map(|o| TgOperation {
+            id: o.id,
+            at: store::format_time(o.at),
+            operation: o.operation,
+            chat_id: o.chat_id,
+            chat_title: o.chat_title,
+            target_user: o.target_user,
+            new_title: o.new_title,
+            status: o.status,
+            error: o.error,
+        })
+        .collect())
 }
 
 fn notifications(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<Notification>> {
@@ -185,6 +216,33 @@ list_endpoint!(
     ]
 );
 list_endpoint!(
+    api_telegram,
+    telegram,
+    "telegram-operations.csv",
+    [
+        "id",
+        "at",
+        "operation",
+        "chat_id",
+        "chat_title",
+        "target_user",
+        "new_title",
+        "status",
+        "error"
+    ],
+    |r: &TgOperation| vec![
+        r.id.to_string(),
+        r.at.clone(),
+        r.operation.clone(),
+        r.chat_id.to_string(),
+        r.chat_title.clone(),
+        r.target_user.clone().unwrap_or_default(),
+        r.new_title.clone().unwrap_or_default(),
+        r.status.clone(),
+        r.error.clone().unwrap_or_default()
+    ]
+);
+list_endpoint!(
     api_notifications,
     notifications,
     "notifications.csv",
@@ -223,11 +281,12 @@ list_endpoint!(
 );
 
 async fn page(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
-    let (inv, notes, events) = state
+    let (inv, tg, notes, events) = state
         .read(|s| {
             crate::db::in_read_transaction(s, |s| {
                 Ok((
                     invites(s, None, PAGE_ROWS)?,
+                    telegram(s, None, PAGE_ROWS)?,
                     notifications(s, None, PAGE_ROWS)?,
                     logins(s, None, PAGE_ROWS)?,
                 ))
@@ -242,11 +301,16 @@ async fn page(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respon
             }
         }
     };
-    let body = html! { (render(&inv, &notes, &events)) (admin_tools) };
+    let body = html! { (render(&inv, &tg, &notes, &events)) (admin_tools) };
     Ok(layout::page("Activity", Some(&viewer), body).into_response())
 }
 
-fn render(inv: &[InviteRun], notes: &[Notification], events: &[PanelEvent]) -> Markup {
+fn render(
+    inv: &[InviteRun],
+    tg: &[TgOperation],
+    notes: &[Notification],
+    events: &[PanelEvent],
+) -> Markup {
     html! {
         h2 { "add-members invites" }
         p.links { a href="/api/v1/activity/invites?format=csv" { "CSV" } a href="/api/v1/activity/invites" { "JSON" } }
@@ -257,6 +321,18 @@ fn render(inv: &[InviteRun], notes: &[Notification], events: &[PanelEvent]) -> M
                     td.num { (r.id) } td { (r.started_at) } td class={"status-" (r.status)} { (r.status) }
                     td.num { (r.channels_planned) } td.num { (r.added) } td.num { (r.already_in) }
                     td.num { (r.skipped) } td.num { (r.failed) }
+                } } }
+            }
+        }
+        h2 { "tg-admin operations" }
+        p.links { a href="/api/v1/activity/telegram?format=csv" { "CSV" } a href="/api/v1/activity/telegram" { "JSON" } }
+        @if tg.is_empty() { p.muted { "No tg-admin operation stored." } } @else {
+            table id="telegram-ops" {
+                thead { tr { th { "When" } th { "Operation" } th { "Chat" } th { "Chat id" } th { "User" } th { "New title" } th { "Status" } th { "Error" } } }
+                tbody { @for o in tg.iter().take(PAGE_ROWS) { tr {
+                    td { (o.at) } td { (o.operation) } td { (o.chat_title) } td.num { (o.chat_id) }
+                    td { (o.target_user.as_deref().unwrap_or("")) } td { (o.new_title.as_deref().unwrap_or("")) }
+                    td class={"status-" (o.status)} { (o.status) } td { (o.error.as_deref().unwrap_or("")) }
                 } } }
             }
         }
@@ -283,6 +359,5 @@ fn render(inv: &[InviteRun], notes: &[Notification], events: &[PanelEvent]) -> M
                 } } }
             }
         }
-        p.muted { "tg-admin operations are not recorded in the store yet, so they are not listed here." }
     }
 }
