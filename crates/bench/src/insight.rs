@@ -80,7 +80,7 @@ fn workspace(dir: &Path) -> anyhow::Result<(PathBuf, Workspace)> {
 
 /// Every listed channel in scope: public, archived, and the private ones the token user is in
 /// (opted in by ID), so the sync reads all 1k channels.
-fn write_config(dir: &Path, ws: Option<&Workspace>) -> anyhow::Result<PathBuf> {
+pub(crate) fn write_config(dir: &Path, ws: Option<&Workspace>) -> anyhow::Result<PathBuf> {
     let config = dir.join("config");
     std::fs::create_dir_all(&config)?;
     let private: Vec<&str> = ws
