@@ -93,7 +93,9 @@ pub fn run() -> anyhow::Result<()> {
     for path in ENDPOINTS {
         let path = path.replace("{run}", &last_run.to_string());
         let url = format!("{base}{}", path.trim_start_matches('/'));
-        let status = rt.block_on(client.get(&url).send())?.status();
+        let status = rt
+            .block_on(async { client.get(&url).send().await })?
+            .status();
         if status == reqwest::StatusCode::NOT_FOUND {
             println!("panel.ours {path}: not served by this build (404), skipped");
             continue;
@@ -399,7 +401,7 @@ fn start_flask(
     let url = format!("{base}api/v1/dashboard");
     let started = Instant::now();
     loop {
-        if let Ok(resp) = rt.block_on(client.get(&url).send()) {
+        if let Ok(resp) = rt.block_on(async { client.get(&url).send().await }) {
             let status = resp.status();
             anyhow::ensure!(
                 status.is_success(),
