@@ -93,9 +93,14 @@ pub fn run() -> anyhow::Result<()> {
     for path in ENDPOINTS {
         let path = path.replace("{run}", &last_run.to_string());
         let url = format!("{base}{}", path.trim_start_matches('/'));
-        let status = rt
-            .block_on(async { client.get(&url).send().await })?
-            .status();
+        let status = match rt.block_on(async { client.get(&url).send().await }) {
+            Ok(resp) => resp.status(),
+            Err(e) => {
+                println!("panel.ours {path}: FAILED, first request: {e}");
+                failing.push(path.clone());
+                continue;
+            }
+        };
         if status == reqwest::StatusCode::NOT_FOUND {
             println!("panel.ours {path}: not served by this build (404), skipped");
             continue;
