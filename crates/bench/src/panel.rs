@@ -79,7 +79,7 @@ pub fn run() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let (_panel, base) = start_panel(dir, &db)?;
+    let (panel, base) = start_panel(dir, &db)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -125,6 +125,9 @@ pub fn run() -> anyhow::Result<()> {
         }
     );
 
+    // The panel may still be working on requests its clients gave up on: stop it so Flask has
+    // the machine to itself.
+    drop(panel);
     let (_flask, flask_base) = start_flask(dir, &db, &rt, &client)?;
     let url = format!("{flask_base}api/v1/dashboard");
     let flask = rt.block_on(load(&client, &url, requests))?;
