@@ -80,7 +80,7 @@ fn workspace(dir: &Path) -> anyhow::Result<(PathBuf, Workspace)> {
 
 /// Every listed channel in scope: public, archived, and the private ones the token user is in
 /// (opted in by ID), so the sync reads all 1k channels.
-fn write_config(dir: &Path, ws: Option<&Workspace>) -> anyhow::Result<PathBuf> {
+pub(crate) fn write_config(dir: &Path, ws: Option<&Workspace>) -> anyhow::Result<PathBuf> {
     let config = dir.join("config");
     std::fs::create_dir_all(&config)?;
     let private: Vec<&str> = ws
@@ -309,12 +309,12 @@ const DEPARTMENTS: &[&str] = &[
 const EMOJI: &[&str] = &["+1", "eyes", "tada", "heart", "rocket", "fire", "pray"];
 
 /// What the generator wrote.
-struct Generated {
-    events: u64,
+pub(crate) struct Generated {
+    pub events: u64,
     members: u64,
     user_channel_days: u64,
-    since: Date,
-    until: Date,
+    pub since: Date,
+    pub until: Date,
 }
 
 /// One generated message of a channel-day.
@@ -347,7 +347,7 @@ fn user_id(i: usize) -> String {
 /// during the load and recreated after from their own `CREATE INDEX` text (so the schema ends up
 /// exactly as the migration made it). The aggregates are computed here from the same rows, the
 /// way the sync's rebuild would: one snapshot per channel per day (a daily sync).
-fn generate_db(path: &Path, target: u64) -> anyhow::Result<Generated> {
+pub(crate) fn generate_db(path: &Path, target: u64) -> anyhow::Result<Generated> {
     let mut store = Store::open(path)?;
     let conn = store.conn_mut();
     conn.execute_batch(

@@ -12,6 +12,7 @@ mod client;
 mod export;
 mod insight;
 mod invite;
+mod panel;
 mod sim;
 
 use clap::Parser;
@@ -36,6 +37,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("export", export::run),
     ("insight", insight::run),
     ("invite", invite::run),
+    ("panel", panel::run),
 ];
 
 fn main() -> anyhow::Result<()> {
