@@ -455,7 +455,9 @@ async fn screenshot_login(c: &Client, base: &str) {
 }
 
 async fn type_into(c: &Client, id: &str, value: &str) {
-    c.find(Locator::Id(id))
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id(id))
         .await
         .unwrap_or_else(|e| panic!("#{id}: {e}"))
         .send_keys(value)
@@ -463,13 +465,37 @@ async fn type_into(c: &Client, id: &str, value: &str) {
         .expect("types");
 }
 
+/// Clicks a button that submits a form and waits until the page it leads to has loaded: under
+/// load the click returns before the navigation, and the next lookup would hit the old page.
 async fn click(c: &Client, id: &str) {
+    c.execute("window.__before_click = true; return null", vec![])
+        .await
+        .expect("marks the page");
     c.find(Locator::Id(id))
         .await
         .unwrap_or_else(|e| panic!("#{id}: {e}"))
         .click()
         .await
         .expect("clicks");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        // A new document has no mark; `complete` once it has loaded.
+        let state = c
+            .execute(
+                "return window.__before_click ? 'old' : document.readyState",
+                vec![],
+            )
+            .await
+            .unwrap_or(Value::Null);
+        if state == "complete" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "clicking #{id} led to no new page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits (at most `secs`) for an element to appear without touching the page: the run page
