@@ -77,33 +77,49 @@ pub struct PanelEvent {
     pub detail: Option<String>,
 }
 
-fn invites(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<InviteRun>> {
-    let mut stmt = s.conn().prepare(
-        "SELECT id, started_at, finished_at, status, channels_planned, added, already_in, skipped, failed
-         FROM invite_runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
+/// One keyset page, newest first: `sql` takes `?1` (ids below it) and `?2` (how many); one row
+/// more than `limit` is read so the caller knows whether another page follows.
+fn newest_first<T>(
+    s: &Store,
+    sql: &str,
+    before: Option<i64>,
+    limit: usize,
+    row: impl FnMut(&store::rusqlite::Row<'_>) -> store::rusqlite::Result<T>,
+) -> AppResult<Vec<T>> {
+    let mut stmt = s.conn().prepare(sql)?;
     let rows = stmt
         .query_map(
             (
                 before.unwrap_or(i64::MAX),
                 i64::try_from(limit + 1).unwrap_or(i64::MAX),
             ),
-            |r| {
-                Ok(InviteRun {
-                    id: r.get(0)?,
-                    started_at: r.get(1)?,
-                    finished_at: r.get(2)?,
-                    status: r.get(3)?,
-                    channels_planned: r.get(4)?,
-                    added: r.get(5)?,
-                    already_in: r.get(6)?,
-                    skipped: r.get(7)?,
-                    failed: r.get(8)?,
-                })
-            },
+            row,
         )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+fn invites(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<InviteRun>> {
+    newest_first(
+        s,
+        "SELECT id, started_at, finished_at, status, channels_planned, added, already_in, skipped, failed
+         FROM invite_runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+        before,
+        limit,
+        |r| {
+            Ok(InviteRun {
+                id: r.get(0)?,
+                started_at: r.get(1)?,
+                finished_at: r.get(2)?,
+                status: r.get(3)?,
+                channels_planned: r.get(4)?,
+                added: r.get(5)?,
+                already_in: r.get(6)?,
+                skipped: r.get(7)?,
+                failed: r.get(8)?,
+            })
+        },
+    )
 }
 
 fn telegram(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<TgOperation>> {
@@ -124,30 +140,24 @@ fn telegram(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<TgOpe
 }
 
 fn notifications(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<Notification>> {
-    let mut stmt = s.conn().prepare(
+    newest_first(
+        s,
         "SELECT id, run_id, channel, status, attempts, error, updated_at
          FROM notifications WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(
-            (
-                before.unwrap_or(i64::MAX),
-                i64::try_from(limit + 1).unwrap_or(i64::MAX),
-            ),
-            |r| {
-                Ok(Notification {
-                    id: r.get(0)?,
-                    run_id: r.get(1)?,
-                    channel: r.get(2)?,
-                    status: r.get(3)?,
-                    attempts: r.get(4)?,
-                    error: r.get(5)?,
-                    updated_at: r.get(6)?,
-                })
-            },
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        before,
+        limit,
+        |r| {
+            Ok(Notification {
+                id: r.get(0)?,
+                run_id: r.get(1)?,
+                channel: r.get(2)?,
+                status: r.get(3)?,
+                attempts: r.get(4)?,
+                error: r.get(5)?,
+                updated_at: r.get(6)?,
+            })
+        },
+    )
 }
 
 fn logins(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<PanelEvent>> {
