@@ -484,6 +484,19 @@ impl Store {
             .optional()?)
     }
 
+    /// Changes whenever the set of finished runs changes (a run finishes, one is deleted, ids are
+    /// reused): the count, the highest id and the latest finish time of the finished runs.
+    /// Readers that keep figures computed from finished runs (the panel's dashboard) key them by
+    /// it; a finished run's results never change afterwards.
+    pub fn finished_audit_runs_fingerprint(&self) -> Result<(i64, i64, String), StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT count(*), coalesce(max(id), 0), coalesce(max(finished_at), '')
+             FROM audit_runs WHERE status = 'finished'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    }
+
     /// Up to `limit` runs in any state, newest first.
     pub fn list_audit_runs(&self, limit: usize) -> Result<Vec<AuditRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM audit_runs ORDER BY id DESC LIMIT ?1");

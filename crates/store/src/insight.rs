@@ -132,7 +132,9 @@ impl Store {
             "INSERT INTO insight_sync_runs (started_at, status) VALUES (?1, 'running')",
             [started_at],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        bump_generation(&self.conn)?;
+        Ok(id)
     }
 
     /// Records how a run ended.
@@ -149,6 +151,7 @@ impl Store {
              WHERE run_id = ?1",
             params![run_id, finished_at, status, channels as i64, events as i64],
         )?;
+        bump_generation(&self.conn)?;
         Ok(())
     }
 
@@ -355,6 +358,7 @@ impl Store {
             )?;
             removed.push((*table, n));
         }
+        bump_generation(&tx)?;
         tx.commit()?;
         Ok(removed)
     }
@@ -448,9 +452,40 @@ impl Store {
             )?;
             removed.push((table, n));
         }
+        bump_generation(&tx)?;
         tx.commit()?;
         Ok(removed)
     }
+
+    /// A number readers that keep figures computed from the insight tables (the admin panel's
+    /// Engagement page) key them by. It moves, in the same transaction as the change, with every
+    /// removal (an opt-out erasure, `purge-user`, a channel leaving the scope, retention), so
+    /// nobody removed is ever shown from figures computed before; and when a sync starts and
+    /// ends. The channels a sync writes in between show once it ends (or the next one starts,
+    /// after a killed sync): moving it per channel would make a reader recompute everything a
+    /// thousand times during one sync. 0 when nothing was ever written.
+    pub fn insight_generation(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'insight_generation'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+}
+
+/// See [`Store::insight_generation`]. Called after the change, inside its transaction when it has
+/// one: bumped before the change, a reader could key figures of the old rows by the new number.
+fn bump_generation(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('insight_generation', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+        [],
+    )?;
+    Ok(())
 }
 
 /// [`Store::insight_purge_user`] inside the caller's transaction.
@@ -544,6 +579,7 @@ pub(crate) fn purge_user_rows(
         }
     }
     removed.push(("insight_events.text (mentions redacted)", redacted));
+    bump_generation(tx)?;
     Ok(removed)
 }
 
@@ -684,5 +720,73 @@ mod tests {
             ),
             0
         );
+    }
+    #[test]
+    fn removals_and_sync_ends_move_the_generation() {
+        let mut store = Store::open_in_memory().expect("opens");
+        assert_eq!(store.insight_generation().expect("reads"), 0);
+        let mut last = 0;
+        let mut moved = |store: &Store, what: &str, expected: bool| {
+            let now = store.insight_generation().expect("reads");
+            assert_eq!(now > last, expected, "{what}: generation {last} -> {now}");
+            last = now;
+        };
+        let run = store
+            .insight_begin_run("2026-01-01T00:00:00Z")
+            .expect("begins");
+        moved(&store, "insight_begin_run", true);
+        store
+            .insight_upsert_users(&[InsightUser {
+                user_id: "U1".into(),
+                name: "ann".into(),
+                display_name: "Ann".into(),
+                department: None,
+                deleted: false,
+                is_bot: false,
+            }])
+            .expect("users");
+        let ch = InsightChannel {
+            channel_id: "C1".into(),
+            name: "general".into(),
+            is_private: false,
+            is_archived: false,
+        };
+        let members = vec!["U1".to_string()];
+        let events = vec![event("100.000001", EventKind::Post, "U1", "", "2026-01-01")];
+        store
+            .insight_store_channel(&ChannelBatch {
+                channel: &ch,
+                run_id: run,
+                taken_us: 0,
+                members: &members,
+                refetched_ts: &[],
+                events: &events,
+                threads: &[],
+                from_day: "2026-01-01",
+                state: ChannelSyncState::default(),
+            })
+            .expect("stores");
+        store.insight_mark_unscoped("C1", 5).expect("marks");
+        store.insight_mark_scoped("C1").expect("marks");
+        moved(
+            &store,
+            "a sync's users, channel batches and scope marks",
+            false,
+        );
+        store
+            .insight_finish_run(run, "2026-01-01T00:01:00Z", "ok", 1, 1)
+            .expect("finishes");
+        moved(&store, "insight_finish_run", true);
+        // A look at the store without a person is rolled back, generation included.
+        store
+            .insight_without_users(&["U1".to_string()], |_| ())
+            .expect("looks");
+        moved(&store, "insight_without_users", false);
+        store.insight_purge_user("U1", &|_| None).expect("purges");
+        moved(&store, "insight_purge_user", true);
+        store.insight_prune(i64::MAX, "2027-01-01").expect("prunes");
+        moved(&store, "insight_prune", true);
+        store.insight_delete_channel("C1").expect("deletes");
+        moved(&store, "insight_delete_channel", true);
     }
 }
