@@ -28,11 +28,17 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::{Parser, Subcommand};
 use cli_support::{CommonArgs, Outcome, UsageError};
+use quick_cache::sync::Cache;
 use store::Store;
 use store::panel::PanelEventKind;
 
+use crate::controllers::{dashboard, engagement};
 use crate::error::{AppError, AppResult};
 use crate::users::PanelUser;
+
+/// Engagement answers kept: each is one cohort and range (a few hundred KB at most for a
+/// thousand channels), and a page's visitors mostly look at a few.
+const ENGAGEMENT_CACHED: usize = 64;
 
 /// admin-panel: the web dashboard of audits and activity, with a REST API under /api/v1/.
 #[derive(Parser, Debug)]
@@ -96,8 +102,14 @@ pub struct AppState {
     pub login_limits: Arc<auth::LoginLimits>,
     /// Audit runs started here, and the Telegram login one may need.
     pub runner: Arc<runner::Runner>,
-    /// Finished runs' parsed results (Audits and Group pages).
+    /// Finished runs' parsed results (Dashboard, Audits and Group pages).
     pub results: Arc<results_cache::ResultsCache>,
+    /// The dashboard's audit figures per state of the finished runs (a handful: the newest
+    /// state is the one asked for).
+    pub dashboard_cache: Arc<Cache<dashboard::AuditFiguresKey, Arc<dashboard::AuditFigures>>>,
+    /// Engagement figures per question and state of the insight data (see
+    /// `controllers::engagement::EngagementKey`).
+    pub engagement_cache: Arc<Cache<engagement::EngagementKey, Arc<engagement::Engagement>>>,
     /// The one writable connection, for the panel's own records.
     writer: Arc<Mutex<Store>>,
 }
@@ -127,6 +139,8 @@ impl AppState {
             login_limits: Arc::default(),
             runner: Arc::new(runner::Runner::new(runs)),
             results: Arc::default(),
+            dashboard_cache: Arc::new(Cache::new(4)),
+            engagement_cache: Arc::new(Cache::new(ENGAGEMENT_CACHED)),
             writer: Arc::new(Mutex::new(writer)),
         })
     }
@@ -317,6 +331,7 @@ pub async fn serve(
         out.flush().context("writing to stdout")?;
     }
     let runner = state.runner.clone();
+    let warm = tokio::spawn(keep_warm(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -325,9 +340,30 @@ pub async fn serve(
     // Requests are done; a run still going is stopped here, on purpose, so its row says
     // `interrupted` (audit-run's drop guard) instead of staying `running`.
     runner.shutdown().await;
+    warm.abort();
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often [`keep_warm`] looks whether the data behind the default views changed.
+const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Computes the dashboard and the default Engagement view whenever the data behind them changed
+/// (a cheap look every [`WARM_EVERY`]; the work only when the cache keys moved), so the first
+/// visitor after a sync or an audit is not the one who waits seconds for them.
+async fn keep_warm(state: AppState) {
+    let mut tick = tokio::time::interval(WARM_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = dashboard::fetch(&state).await {
+            tracing::debug!("warming the dashboard: {e}");
+        }
+        // Without insight.json there is no Engagement page to warm.
+        if let Err(e) = engagement::fetch(&state, engagement::EngagementQuery::default()).await {
+            tracing::debug!("warming the Engagement page: {e}");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are registered when this is called, not

@@ -392,3 +392,52 @@ fn hidden_users_give_the_figures_of_the_rolled_back_purge() {
     // The file is unchanged: U9 is still stored for the next sync to erase.
     assert!(store.insight_user_stored("U9").expect("reads"));
 }
+
+/// Engagement answers are kept in memory between requests; a person erased from the store
+/// (`purge-user`, an opt-out applied by a sync) or added to `opt_out_users` after a page was
+/// served must be gone from the very next answer, not from some later one.
+#[tokio::test]
+async fn a_person_purged_or_opted_out_after_a_page_was_served_is_gone_from_the_next() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = fixture(dir.path());
+    let panel = common::start(&db, None);
+    let c = common::client();
+    let url = format!("{}/api/v1/engagement?{PERIOD}", panel.base);
+    let ids = |e: &Value| -> Vec<String> {
+        e["leaderboard"]["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|l| l["user_id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let first = common::get_json(&c, &url).await;
+    assert_eq!(ids(&first), ["U1", "U2"]);
+    assert_eq!(
+        common::get_json(&c, &url).await,
+        first,
+        "asked again, the same answer"
+    );
+
+    // Another process (insight-sync purge-user) erases bob while the panel runs.
+    store::Store::open(&db)
+        .expect("opens")
+        .insight_purge_user("U2", &|_| None)
+        .expect("purges");
+    let after_purge = common::get_json(&c, &url).await;
+    assert_eq!(ids(&after_purge), ["U1"], "{after_purge}");
+    assert!(!after_purge.to_string().contains("bob"), "{after_purge}");
+
+    // ann is opted out in insight.json; no sync has run since.
+    let cfg = dir.path().join("insight.json");
+    let mut j: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).expect("reads")).expect("json");
+    j["opt_out_users"] = json!(["U9", "U1"]);
+    std::fs::write(&cfg, j.to_string()).expect("writes");
+    let after_opt_out = common::get_json(&c, &url).await;
+    assert_eq!(ids(&after_opt_out), Vec::<String>::new(), "{after_opt_out}");
+    assert!(
+        !after_opt_out.to_string().contains("Ann"),
+        "{after_opt_out}"
+    );
+}

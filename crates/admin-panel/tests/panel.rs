@@ -405,3 +405,28 @@ async fn a_run_in_progress_is_not_the_dashboards_latest_run() {
     assert_eq!(d["latest_run"]["groups"], finished.groups);
     assert_eq!(d["trend"].as_array().expect("trend").len(), 2, "{d}");
 }
+
+/// The dashboard's audit figures are kept between requests; a run that finishes afterwards (cron's
+/// slack-audit writing to the same file) is the latest run of the very next answer.
+#[tokio::test]
+async fn a_run_finished_after_the_dashboard_was_served_is_the_next_answers_latest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = seeded_store(dir.path());
+    let panel = start(&db, None);
+    let c = client();
+    let url = format!("{}/api/v1/dashboard", panel.base);
+    let before = get_json(&c, &url).await;
+    assert_eq!(before["trend"].as_array().expect("trend").len(), 2);
+    let newer = common::store_run(
+        &mut Store::open(&db).expect("opens"),
+        "2030-01-01T09:00:00Z",
+        vec![common::finding("C77", "acme-newer", &["dave"], false)],
+    );
+    let after = get_json(&c, &url).await;
+    assert_eq!(after["latest_run"]["run_id"], newer, "{after}");
+    assert_eq!(after["trend"].as_array().expect("trend").len(), 3);
+    assert_eq!(
+        after["worst_gaps"][0]["group_name"], "acme-newer",
+        "{after}"
+    );
+}

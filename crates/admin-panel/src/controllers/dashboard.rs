@@ -3,6 +3,7 @@
 //! warning when the newest audit is older than `--stale-days`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use audit::{AuditResult, Changes};
 use axum::Router;
@@ -18,6 +19,7 @@ use crate::auth::Viewer;
 use crate::controllers::groups::group_href;
 use crate::controllers::helpers::csv_response;
 use crate::error::AppResult;
+use crate::results_cache::ResultsCache;
 use crate::{AppState, layout};
 
 /// How many gaps the "worst gaps" list shows.
@@ -47,7 +49,7 @@ pub struct Dashboard {
     pub stale_warning: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunFigures {
     pub run_id: i64,
     pub started_at: String,
@@ -58,7 +60,7 @@ pub struct RunFigures {
     pub coverage: Option<f64>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PlatformFigures {
     pub platform: String,
     pub run_id: i64,
@@ -72,14 +74,14 @@ pub struct PlatformFigures {
     pub rename_flags: u32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TrendPoint {
     pub run_id: i64,
     pub started_at: String,
     pub coverage: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Gap {
     pub platform: String,
     pub group_id: String,
@@ -115,12 +117,76 @@ pub struct DashboardQuery {
     pub format: Option<String>,
 }
 
-/// Reads the dashboard from the store (one short read transaction).
-pub fn load(store: &Store, stale_days: u32) -> AppResult<Dashboard> {
-    crate::db::in_read_transaction(store, |s| load_inner(s, stale_days))
+/// The part of the dashboard that comes from finished audit runs. A finished run never changes,
+/// so this is computed once per state of the finished runs (see
+/// [`store::Store::finished_audit_runs_fingerprint`]) and shared by every request until a run
+/// finishes or is deleted: parsing the two newest runs of 1000 groups and diffing them on every
+/// request was most of the dashboard's time.
+#[derive(Debug)]
+pub struct AuditFigures {
+    latest_run: Option<RunFigures>,
+    latest_started: Option<jiff::Timestamp>,
+    platforms: Vec<PlatformFigures>,
+    trend: Vec<TrendPoint>,
+    worst_gaps: Vec<Gap>,
+    changes: Option<Changes>,
 }
 
-fn load_inner(store: &Store, stale_days: u32) -> AppResult<Dashboard> {
+/// The key [`AuditFigures`] are kept under.
+pub type AuditFiguresKey = (i64, i64, String);
+
+/// The dashboard as the store holds it now: the audit figures from `cache` when the finished runs
+/// are unchanged since they were computed, the rest read fresh.
+pub async fn fetch(state: &AppState) -> AppResult<Dashboard> {
+    let (key, last_insight_sync, last_export) = state
+        .read(|s| {
+            crate::db::in_read_transaction(s, |s| {
+                Ok((
+                    s.finished_audit_runs_fingerprint()?,
+                    last_insight_sync(s)?,
+                    last_export(s)?,
+                ))
+            })
+        })
+        .await?;
+    let results = state.results.clone();
+    // Concurrent requests for the same key wait for one computation instead of each doing it.
+    let audits = state
+        .dashboard_cache
+        .get_or_insert_async(&key, async move {
+            state
+                .read(move |s| {
+                    crate::db::in_read_transaction(s, |s| audit_figures(s, &results)).map(Arc::new)
+                })
+                .await
+        })
+        .await?;
+    let stale_days = state.settings.stale_days;
+    let stale_warning = match audits.latest_started {
+        None => Some("no audit has been stored yet: run slack-audit".to_string()),
+        Some(started) => {
+            let age = jiff::Timestamp::now().duration_since(started);
+            let days = age.as_secs() / 86_400;
+            (days >= i64::from(stale_days)).then(|| {
+                format!(
+                    "the newest audit is {days} days old (warning after {stale_days}): is the weekly slack-audit cron job running?"
+                )
+            })
+        }
+    };
+    Ok(Dashboard {
+        latest_run: audits.latest_run.clone(),
+        platforms: audits.platforms.clone(),
+        trend: audits.trend.clone(),
+        worst_gaps: audits.worst_gaps.clone(),
+        changes: audits.changes.clone(),
+        last_insight_sync,
+        last_export,
+        stale_warning,
+    })
+}
+
+fn audit_figures(store: &Store, results: &ResultsCache) -> AppResult<AuditFigures> {
     // Newest first, finished runs only: a run still going (or one that died) has no results, and
     // would show as a latest run of zeros and a dip in the trend.
     let runs: Vec<_> = store
@@ -130,18 +196,15 @@ fn load_inner(store: &Store, stale_days: u32) -> AppResult<Dashboard> {
         .collect();
     let latest = runs.first();
     let mut platforms: BTreeMap<String, PlatformFigures> = BTreeMap::new();
-    let mut latest_result: Option<AuditResult> = None;
-    let mut previous_result: Option<AuditResult> = None;
+    let mut latest_result: Option<Arc<AuditResult>> = None;
+    let mut previous_result: Option<Arc<AuditResult>> = None;
     for (i, run) in runs.iter().enumerate() {
         let need_platform = run.platforms.iter().any(|p| !platforms.contains_key(p));
         if !need_platform && i > 1 {
             continue;
         }
-        let Some(results) = store.audit_run_results(run.id)? else {
-            continue;
-        };
         // Runs from older builds may not parse as today's results; they still count in the trend.
-        let Ok(result) = serde_json::from_value::<AuditResult>(results) else {
+        let Ok(result) = results.get(store, run)? else {
             continue;
         };
         for p in &run.platforms {
@@ -185,20 +248,8 @@ fn load_inner(store: &Store, stale_days: u32) -> AppResult<Dashboard> {
     });
     worst_gaps.truncate(WORST_GAPS);
 
-    let stale_warning = match latest {
-        None => Some("no audit has been stored yet: run slack-audit".to_string()),
-        Some(run) => {
-            let age = jiff::Timestamp::now().duration_since(run.started_at);
-            let days = age.as_secs() / 86_400;
-            (days >= i64::from(stale_days)).then(|| {
-                format!(
-                    "the newest audit is {days} days old (warning after {stale_days}): is the weekly slack-audit cron job running?"
-                )
-            })
-        }
-    };
-
-    Ok(Dashboard {
+    Ok(AuditFigures {
+        latest_started: latest.map(|r| r.started_at),
         latest_run: latest.map(|r| RunFigures {
             run_id: r.id,
             started_at: store::format_time(r.started_at),
@@ -220,9 +271,6 @@ fn load_inner(store: &Store, stale_days: u32) -> AppResult<Dashboard> {
             .collect(),
         worst_gaps,
         changes,
-        last_insight_sync: last_insight_sync(store)?,
-        last_export: last_export(store)?,
-        stale_warning,
     })
 }
 
@@ -311,8 +359,7 @@ fn last_export(store: &Store) -> AppResult<Option<ExportRun>> {
 }
 
 async fn api(State(state): State<AppState>, _viewer: Viewer) -> AppResult<Json<Dashboard>> {
-    let days = state.settings.stale_days;
-    Ok(Json(state.read(move |s| load(s, days)).await?))
+    Ok(Json(fetch(&state).await?))
 }
 
 async fn page(
@@ -320,8 +367,7 @@ async fn page(
     viewer: Viewer,
     Query(q): Query<DashboardQuery>,
 ) -> AppResult<Response> {
-    let days = state.settings.stale_days;
-    let d = state.read(move |s| load(s, days)).await?;
+    let d = fetch(&state).await?;
     if q.format.as_deref() == Some("csv") {
         let rows = d
             .worst_gaps

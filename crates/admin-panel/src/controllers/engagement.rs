@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -122,12 +123,53 @@ fn enc(s: &str) -> String {
 
 /// insight.json of the config directory; `None` when there is none.
 pub fn insight_config(dir: &Path) -> AppResult<Option<InsightConfig>> {
-    if !dir.join("insight.json").exists() {
-        return Ok(None);
-    }
-    insight::load_config(dir)
-        .map(Some)
-        .map_err(|e| AppError::Config(format!("{e} (hint: {})", e.hint)))
+    Ok(read_config(dir)?.map(|(cfg, _)| cfg))
+}
+
+/// insight.json parsed, with a hash of its bytes (a changed opt-out list or scope is a different
+/// question for the figures cache).
+fn read_config(dir: &Path) -> AppResult<Option<(InsightConfig, u64)>> {
+    let file = dir.join("insight.json");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(AppError::Config(format!(
+                "{}: cannot read: {e} (hint: make it readable by the panel's user)",
+                file.display()
+            )));
+        }
+    };
+    let cfg = InsightConfig::parse(&text, &file)
+        .map_err(|e| AppError::Config(format!("{e} (hint: {})", e.hint)))?;
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&text, &mut h);
+    Ok(Some((cfg, std::hash::Hasher::finish(&h))))
+}
+
+fn no_insight_config(config_dir: &Path) -> AppError {
+    AppError::Config(format!(
+        "no insight.json in {}: start the panel with --config DIR pointing at the directory of insight.json",
+        config_dir.display()
+    ))
+}
+
+/// Everything an Engagement answer depends on: the question (filters as given, and today's date
+/// in insight.json's zone, which the default range ends on), insight.json's bytes (opt-outs,
+/// scope) and the state of the insight tables ([`Store::insight_generation`], moved by every
+/// sync, erasure, purge and prune). An answer kept under a key is therefore never shown for a
+/// store or config it was not computed from: someone opted out or purged since is never served
+/// from an older answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EngagementKey {
+    generation: i64,
+    config: u64,
+    today: Date,
+    since: Option<String>,
+    until: Option<String>,
+    department: Option<String>,
+    channels: Vec<String>,
+    users: Vec<String>,
 }
 
 /// The people the current `opt_out_users` hides (IDs). Without insight.json nobody: the last sync
@@ -311,20 +353,27 @@ pub struct WowRow {
 }
 
 /// Computes the page for `q` from the store and insight.json (one read transaction).
-pub fn load(store: &Store, config_dir: &Path, q: &EngagementQuery) -> AppResult<Engagement> {
-    let cfg = insight_config(config_dir)?.ok_or_else(|| {
-        AppError::Config(format!(
-            "no insight.json in {}: start the panel with --config DIR pointing at the directory of insight.json",
-            config_dir.display()
-        ))
-    })?;
-    crate::db::in_read_transaction(store, |s| load_inner(s, &cfg, q))
+/// Computes the figures (seconds on a large store: callers go through [`fetch`]'s cache).
+/// `today` ends the default range.
+pub fn load(
+    store: &Store,
+    config_dir: &Path,
+    q: &EngagementQuery,
+    today: Date,
+) -> AppResult<Engagement> {
+    let cfg = insight_config(config_dir)?.ok_or_else(|| no_insight_config(config_dir))?;
+    crate::db::in_read_transaction(store, |s| load_inner(s, &cfg, q, today))
 }
 
-fn load_inner(store: &Store, cfg: &InsightConfig, q: &EngagementQuery) -> AppResult<Engagement> {
+fn load_inner(
+    store: &Store,
+    cfg: &InsightConfig,
+    q: &EngagementQuery,
+    today: Date,
+) -> AppResult<Engagement> {
     let until = match set(&q.until) {
         Some(s) => parse_day(s, "until")?,
-        None => insight::time::today(&cfg.tz),
+        None => today,
     };
     let since = match set(&q.since) {
         Some(s) => parse_day(s, "since")?,
@@ -575,24 +624,52 @@ fn arrange(m: &Metrics, cohort: CohortView, options: Options) -> Engagement {
     }
 }
 
-async fn fetch(state: &AppState, q: EngagementQuery) -> AppResult<Engagement> {
-    let config = state.settings.config.clone();
-    state.read(move |s| load(s, &config, &q)).await
+/// The figures for `q`, computed once per [`EngagementKey`]: concurrent requests for the same
+/// key wait for one computation, later ones are answered from memory until a sync (or any other
+/// change to the insight tables) or an edit of insight.json makes it a different key.
+pub async fn fetch(state: &AppState, q: EngagementQuery) -> AppResult<Arc<Engagement>> {
+    let dir = state.settings.config.clone();
+    let key_q = q.clone();
+    let key = state
+        .read(move |s| {
+            let (cfg, config) = read_config(&dir)?.ok_or_else(|| no_insight_config(&dir))?;
+            Ok(EngagementKey {
+                generation: s.insight_generation()?,
+                config,
+                today: insight::time::today(&cfg.tz),
+                since: set(&key_q.since).map(str::to_string),
+                until: set(&key_q.until).map(str::to_string),
+                department: set(&key_q.department).map(str::to_string),
+                channels: list(&key_q.channels),
+                users: list(&key_q.users),
+            })
+        })
+        .await?;
+    let today = key.today;
+    let dir = state.settings.config.clone();
+    state
+        .engagement_cache
+        .get_or_insert_async(&key, async move {
+            state
+                .read(move |s| load(s, &dir, &q, today).map(Arc::new))
+                .await
+        })
+        .await
 }
 
 /// The JSON answer: the page with the leaderboard cursor-paginated (`cursor` = rows seen).
 #[derive(Debug, Serialize)]
-struct ApiAnswer {
-    period: PeriodView,
-    cohort: CohortView,
-    leaderboard: crate::controllers::helpers::Page<Leader>,
-    channels: Vec<ChannelRow>,
-    channel_days: Vec<ChannelDayRow>,
-    mix: Vec<MixRow>,
-    heatmap: Vec<HeatRow>,
-    active_windows: Vec<WindowRow>,
-    week_over_week: Vec<WowRow>,
-    options: Options,
+struct ApiAnswer<'a> {
+    period: &'a PeriodView,
+    cohort: &'a CohortView,
+    leaderboard: crate::controllers::helpers::Page<&'a Leader>,
+    channels: &'a [ChannelRow],
+    channel_days: &'a [ChannelDayRow],
+    mix: &'a [MixRow],
+    heatmap: &'a [HeatRow],
+    active_windows: &'a [WindowRow],
+    week_over_week: &'a [WowRow],
+    options: &'a Options,
 }
 
 async fn api(
@@ -630,21 +707,21 @@ async fn api(
         return Ok(csv(&e, &t));
     }
     let total = e.leaderboard.len();
-    let items: Vec<Leader> = e.leaderboard.into_iter().skip(skip).take(limit).collect();
+    let items: Vec<&Leader> = e.leaderboard.iter().skip(skip).take(limit).collect();
     Ok(Json(ApiAnswer {
-        period: e.period,
-        cohort: e.cohort,
+        period: &e.period,
+        cohort: &e.cohort,
         leaderboard: crate::controllers::helpers::Page {
             items,
             next_cursor: (skip + limit < total).then(|| (skip + limit).to_string()),
         },
-        channels: e.channels,
-        channel_days: e.channel_days,
-        mix: e.mix,
-        heatmap: e.heatmap,
-        active_windows: e.active_windows,
-        week_over_week: e.week_over_week,
-        options: e.options,
+        channels: &e.channels,
+        channel_days: &e.channel_days,
+        mix: &e.mix,
+        heatmap: &e.heatmap,
+        active_windows: &e.active_windows,
+        week_over_week: &e.week_over_week,
+        options: &e.options,
     })
     .into_response())
 }
