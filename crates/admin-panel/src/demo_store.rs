@@ -1,7 +1,7 @@
 //! `--demo`: fills a demo store by running the real tools (found next to this executable) against
 //! the built-in demo workspace served by an in-process slack-sim: an audit, add-members closing
 //! some of the gaps it found, a second audit (so there is a change) that posts its summary notification,
-//! an insight sync and an export. The same sequence is what the concurrency test runs while the
+//! an insight sync, an export, and a tg-admin removal in the demo Telegram account. The same sequence is what the concurrency test runs while the
 //! panel is under load.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +26,9 @@ pub const STEPS: &[(&str, &[&str])] = &[
     ("slack-audit", &["--notify", "bitsafe-internal-ops"]),
     ("insight-sync", &[]),
     ("slack-export", &["bitsafe-acme"]),
+    // tg-admin's own demo account (a copy under --out): a former colleague removed from the
+    // groups we may remove from, so the Activity page's Telegram list has operations.
+    ("tg-admin", &["--demo", "remove-user", "nftaddie", "--yes"]),
 ];
 
 /// Where a sibling tool binary sits: next to the current executable (in a test, one directory up

@@ -441,3 +441,26 @@ async fn a_person_purged_or_opted_out_after_a_page_was_served_is_gone_from_the_n
         "{after_opt_out}"
     );
 }
+
+/// Someone marked inactive in team.json since the latest audit is required nowhere now: the Team
+/// page does not list the gaps that run found for them.
+#[tokio::test]
+async fn a_member_made_inactive_since_the_latest_run_has_no_gaps_listed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = fixture(dir.path());
+    let team = dir.path().join("team.json");
+    let panel = common::start(&db, None);
+    let c = common::client();
+    let url = format!("{}/api/v1/team", panel.base);
+    let before = common::get_json(&c, &url).await;
+    assert_eq!(before["items"][1]["handle"], "bob");
+    assert_eq!(before["items"][1]["missing_from"][0]["group_id"], "C2");
+
+    let mut j: Value =
+        serde_json::from_str(&std::fs::read_to_string(&team).expect("reads")).expect("json");
+    j["members"][1]["status"] = json!("inactive");
+    std::fs::write(&team, j.to_string()).expect("writes");
+    let after = common::get_json(&c, &url).await;
+    assert_eq!(after["items"][1]["status"], "inactive");
+    assert_eq!(after["items"][1]["missing_from"], json!([]), "{after}");
+}

@@ -153,6 +153,14 @@ async fn demo_serves_two_audits_with_a_change_and_every_activity() {
     assert_eq!(inv["items"][0]["status"], "completed");
     let n = get_json(&c, &format!("{}/api/v1/activity/notifications", panel.base)).await;
     assert_eq!(n["items"].as_array().expect("items").len(), 1);
+    let tg = get_json(&c, &format!("{}/api/v1/activity/telegram", panel.base)).await;
+    let ops = tg["items"].as_array().expect("items");
+    assert!(!ops.is_empty(), "{tg}");
+    assert!(
+        ops.iter()
+            .all(|op| op["operation"] == "remove-user" && op["status"] == "done"),
+        "{tg}"
+    );
 }
 
 /// A real `tg-admin remove-user --yes` against the demo Telegram fixture records its operations in

@@ -201,7 +201,12 @@ fn load_inner(store: &Store, team: &Team, hidden: &HashSet<String>) -> AppResult
                 department: member.department.clone(),
                 slack: slack_match,
                 telegram: from_audit(&member.handle, Platform::Telegram, &member.telegram),
-                missing_from: missing.remove(&member.handle).unwrap_or_default(),
+                // Inactive now means required nowhere now, whatever the stored run found when
+                // they still were: the next audit will not count them either.
+                missing_from: missing
+                    .remove(&member.handle)
+                    .filter(|_| member.is_active())
+                    .unwrap_or_default(),
             }
         })
         .collect();
