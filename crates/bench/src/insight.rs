@@ -296,7 +296,7 @@ fn ingest(root: &Path, ws_path: &Path) -> anyhow::Result<()> {
 /// Days of the generated report database, and its event count unless `INSIGHT_BENCH_EVENTS` says.
 const REPORT_DAYS: i64 = 90;
 const REPORT_EVENTS: u64 = 10_000_000;
-const DEPARTMENTS: &[&str] = &[
+pub const DEPARTMENTS: &[&str] = &[
     "engineering",
     "sales",
     "marketing",
