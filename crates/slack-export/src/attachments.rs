@@ -248,8 +248,10 @@ async fn fetch_one(
         }
         Ok(Download::Gone { .. }) => Ok(Fetched::Gone),
         Ok(Download::TooLarge) => Ok(Fetched::TooLarge),
-        Err(e @ (slack_client::Error::NotSlackUrl { .. }
-        | slack_client::Error::RedirectRefused { .. })) => Ok(Fetched::Refused(e.to_string())),
+        Err(
+            e @ (slack_client::Error::NotSlackUrl { .. }
+            | slack_client::Error::RedirectRefused { .. }),
+        ) => Ok(Fetched::Refused(e.to_string())),
         Err(e @ (slack_client::Error::FileSignIn | slack_client::Error::Io(_))) => Err(e.into()),
         Err(e) if e.is_fatal() => Err(e.into()),
         Err(e) => Ok(Fetched::Failed(e.to_string())),

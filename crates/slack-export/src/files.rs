@@ -58,9 +58,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "gib" => 1024.0 * 1024.0 * 1024.0,
         other => return Err(format!("unknown unit {other:?}")),
     };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size"))?;
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
     let bytes = n * factor;
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
         return Err(format!("{s:?} is out of range"));

@@ -826,15 +826,16 @@ fn scan_channel(
 ) -> Result<(BTreeSet<String>, Vec<serde_json::Value>), anyhow::Error> {
     let mut people = BTreeSet::new();
     let mut attached = Vec::new();
-    store.export_for_each::<ExportError>(spool_id, store::export::SpoolOrder::Chronological, |row| {
-        let refs: people::MessageRefs = serde_json::from_str(row.raw)?;
-        refs.collect_ids(&mut people);
-        if files {
-            attached.extend(refs.files);
-        }
-        Ok(())
-    })
-    .map_err(export_error)?;
+    store
+        .export_for_each::<ExportError>(spool_id, store::export::SpoolOrder::Chronological, |row| {
+            let refs: people::MessageRefs = serde_json::from_str(row.raw)?;
+            refs.collect_ids(&mut people);
+            if files {
+                attached.extend(refs.files);
+            }
+            Ok(())
+        })
+        .map_err(export_error)?;
     Ok((people, attached))
 }
 
@@ -892,7 +893,10 @@ mod tests {
 
     #[test]
     fn stems_are_unique_and_safe() {
-        let stems = file_stems(&[conv("C1", "a/b"), conv("C2", "a_b"), conv("D3", "")], None);
+        let stems = file_stems(
+            &[conv("C1", "a/b"), conv("C2", "a_b"), conv("D3", "")],
+            None,
+        );
         assert_eq!(stems, ["a_b", "a_b-C2", "D3"]);
     }
 

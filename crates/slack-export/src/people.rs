@@ -21,7 +21,9 @@ const LOOKUPS_IN_FLIGHT: usize = 4;
 fn is_user_id(id: &str) -> bool {
     id.len() >= 2
         && matches!(id.as_bytes()[0], b'U' | b'W')
-        && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// The parts of a message that name people or attach files: decoded without the rest.

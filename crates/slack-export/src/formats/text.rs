@@ -71,10 +71,16 @@ impl TextSink {
                     body.push_str(" (also sent to the channel)");
                 }
                 for f in &m.files {
-                    let name = ["name", "title"]
+                    let name = ["name", "title", "id"]
                         .iter()
                         .find_map(|k| f.get(*k).and_then(|v| v.as_str()))
                         .unwrap_or("file");
+                    // Gone files keep only their ID: say why there is nothing.
+                    let name = match f.get("mode").and_then(|v| v.as_str()) {
+                        Some("tombstone") => format!("{name} (deleted)"),
+                        Some("hidden_by_limit") => format!("{name} (hidden by the plan's limit)"),
+                        _ => name.to_string(),
+                    };
                     let path = f
                         .get("id")
                         .and_then(|v| v.as_str())
