@@ -121,12 +121,9 @@ impl Downloader {
                 name: name.clone(),
                 reason: reason.into(),
             };
-            match str_of(&f, "mode") {
-                Some(mode @ ("tombstone" | "hidden_by_limit")) => {
-                    self.tally.missing.push(missing(mode));
-                    continue;
-                }
-                _ => {}
+            if let Some(mode @ ("tombstone" | "hidden_by_limit")) = str_of(&f, "mode") {
+                self.tally.missing.push(missing(mode));
+                continue;
             }
             if f.get("file_access").and_then(Value::as_str) == Some("file_not_found") {
                 self.tally.missing.push(missing("not_found"));
