@@ -313,6 +313,9 @@ async fn files_download_once_link_from_every_format_and_resume_by_size() {
     // A file cut short (a run killed midway, or a copy damaged) is fetched again whole.
     let big = out.join("files/F0BIG00001/big.bin");
     std::fs::write(&big, &file_content("F0BIG00001", BIG)[..1000]).expect("truncate");
+    // And a download a killed run left under its temporary name is cleared away.
+    let stale = out.join("files/F0BIG00001/.big.bin.k1ll3d.partial");
+    std::fs::write(&stale, b"half").expect("stale temp");
     let redo = run(
         &sim,
         dir.path(),
@@ -322,6 +325,7 @@ async fn files_download_once_link_from_every_format_and_resume_by_size() {
     )
     .await;
     ok(&redo);
+    assert!(!stale.exists(), "the killed run's temporary file is removed");
     let doc = summary(&redo);
     assert_eq!(
         (
