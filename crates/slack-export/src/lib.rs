@@ -440,50 +440,8 @@ async fn fetch_one(
     } else {
         format!("#{}", roster::text::terminal_safe(&conv.name))
     };
-    // Members: listed by the slack and json formats, and naming a group DM in text.
-    let members = if cli.format != Format::Text || conv.is_mpim {
-        match client.all_members(&conv.id).await {
-            Ok(m) => m,
-            Err(e) if e.is_fatal() => return Err(slack_error(e)),
-            Err(e) => {
-                warn!(channel = %label, error = %e, "could not list members; none are listed");
-                Vec::new()
-            }
-        }
-    } else {
-        Vec::new()
-    };
-    let pins = if cli.format != Format::Text
-        && !conv.is_im
-        && !no_pins.load(std::sync::atomic::Ordering::Relaxed)
-    {
-        match client.pins_list(&conv.id).await {
-            Ok(p) => p,
-            Err(e @ slack_client::Error::MissingScope { .. }) => {
-                if !no_pins.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    warn!(error = %e, "pins are not exported: the token lacks pins:read");
-                }
-                Vec::new()
-            }
-            Err(e) if e.is_fatal() => return Err(slack_error(e)),
-            Err(e) => {
-                warn!(channel = %label, error = %e, "could not list pins; none are listed");
-                Vec::new()
-            }
-        }
-    } else {
-        Vec::new()
-    };
-    let meta = ChannelMeta {
-        conversation: conv,
-        file_stem: stem,
-        members,
-        pins,
-        people: Vec::new(),
-        local_files: HashMap::new(),
-    };
-    let id = meta.conversation.id.clone();
-    let state = store.export_channel(export_key, &id, &meta.conversation.name, !cli.resume)?;
+    let id = conv.id.clone();
+    let state = store.export_channel(export_key, &id, &conv.name, !cli.resume)?;
     let resume_from = (cli.resume && state.complete)
         .then_some(state.newest_ts.as_deref())
         .flatten();
@@ -493,15 +451,76 @@ async fn fetch_one(
         // The ticker is a thread: only worth it when someone sees the spinner.
         bar.enable_steady_tick(Duration::from_millis(200));
     }
-    let fetched = fetch::fetch_channel(client, store, state.id, &id, range, &bar).await;
+    // Members and pins are asked for while history comes in: pins.list is Tier 2, and waiting
+    // for it first would hold back every channel's history.
+    let (extras, fetched) = tokio::join!(
+        channel_extras(cli, client, &conv, &label, no_pins),
+        fetch::fetch_channel(client, store, state.id, &id, range, &bar)
+    );
     bar.finish_and_clear();
     bars.remove(&bar);
+    let (members, pins) = extras?;
+    let meta = ChannelMeta {
+        conversation: conv,
+        file_stem: stem,
+        members,
+        pins,
+        people: Vec::new(),
+        local_files: HashMap::new(),
+    };
     Ok(Fetched {
         meta,
         label,
         spool_id: state.id,
         fetched,
     })
+}
+
+/// A channel's members (listed by the slack and json formats, and naming a group DM in text) and
+/// pins (slack and json formats). A fatal Slack error ends the run, except a missing `pins:read`,
+/// which is warned about once and leaves pins out.
+async fn channel_extras(
+    cli: &Cli,
+    client: &SlackClient,
+    conv: &Conversation,
+    label: &str,
+    no_pins: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<(Vec<String>, Vec<serde_json::Value>)> {
+    use std::sync::atomic::Ordering;
+    let members = async {
+        if cli.format == Format::Text && !conv.is_mpim {
+            return Ok(Vec::new());
+        }
+        match client.all_members(&conv.id).await {
+            Ok(m) => Ok(m),
+            Err(e) if e.is_fatal() => Err(slack_error(e)),
+            Err(e) => {
+                warn!(channel = %label, error = %e, "could not list members; none are listed");
+                Ok(Vec::new())
+            }
+        }
+    };
+    let pins = async {
+        if cli.format == Format::Text || conv.is_im || no_pins.load(Ordering::Relaxed) {
+            return Ok(Vec::new());
+        }
+        match client.pins_list(&conv.id).await {
+            Ok(p) => Ok(p),
+            Err(e @ slack_client::Error::MissingScope { .. }) => {
+                if !no_pins.swap(true, Ordering::Relaxed) {
+                    warn!(error = %e, "pins are not exported: the token lacks pins:read");
+                }
+                Ok(Vec::new())
+            }
+            Err(e) if e.is_fatal() => Err(slack_error(e)),
+            Err(e) => {
+                warn!(channel = %label, error = %e, "could not list pins; none are listed");
+                Ok(Vec::new())
+            }
+        }
+    };
+    let (members, pins) = tokio::join!(members, pins);
+    Ok((members?, pins?))
 }
 
 /// The history window of one channel's pass.

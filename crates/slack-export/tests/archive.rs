@@ -325,7 +325,10 @@ async fn files_download_once_link_from_every_format_and_resume_by_size() {
     )
     .await;
     ok(&redo);
-    assert!(!stale.exists(), "the killed run's temporary file is removed");
+    assert!(
+        !stale.exists(),
+        "the killed run's temporary file is removed"
+    );
     let doc = summary(&redo);
     assert_eq!(
         (
