@@ -2,6 +2,7 @@
 //! members) that users.list did not return are looked up with users.info, once ever: answers,
 //! `user_not_found` included, are cached in the store across runs.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use futures::StreamExt;
@@ -26,33 +27,42 @@ fn is_user_id(id: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// The parts of a message that name people or attach files: decoded without the rest.
+/// The parts of a message that name people or attach files: decoded without the rest, borrowing
+/// from the message's text where it has no escapes (every message of a channel is scanned).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct MessageRefs {
-    user: Option<String>,
-    parent_user_id: Option<String>,
-    text: Option<String>,
-    reply_users: Vec<String>,
-    reactions: Vec<ReactionRefs>,
-    edited: Option<EditedRefs>,
+pub struct MessageRefs<'a> {
+    #[serde(borrow)]
+    user: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    parent_user_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reply_users: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    reactions: Vec<ReactionRefs<'a>>,
+    #[serde(borrow)]
+    edited: Option<EditedRefs<'a>>,
     /// The file objects, as Slack sent them.
     pub files: Vec<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct ReactionRefs {
-    users: Vec<String>,
+struct ReactionRefs<'a> {
+    #[serde(borrow)]
+    users: Vec<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct EditedRefs {
-    user: Option<String>,
+struct EditedRefs<'a> {
+    #[serde(borrow)]
+    user: Option<Cow<'a, str>>,
 }
 
-impl MessageRefs {
+impl MessageRefs<'_> {
     /// Adds the people the message names to `out`: its author, `<@U…>` mentions in its text,
     /// reactors, repliers, and the editor.
     pub fn collect_ids(&self, out: &mut BTreeSet<String>) {
@@ -174,12 +184,11 @@ mod tests {
     #[test]
     fn ids_from_authors_mentions_reactions_and_repliers() {
         let mut ids = BTreeSet::new();
-        let refs: MessageRefs = serde_json::from_value(
-            json!({"user": "U1", "text": "hi <@U2> and <@W3|bob> <@here> <#C1>",
-                    "reactions": [{"name": "x", "users": ["U4"]}], "reply_users": ["U5"],
-                    "edited": {"user": "U6"}, "bot_id": "B1", "files": [{"id": "F1"}]}),
-        )
-        .expect("refs");
+        let text = json!({"user": "U1", "text": "hi <@U2> and <@W3|bob> <@here> <#C1>",
+                "reactions": [{"name": "x", "users": ["U4"]}], "reply_users": ["U5"],
+                "edited": {"user": "U6"}, "bot_id": "B1", "files": [{"id": "F1"}]})
+        .to_string();
+        let refs: MessageRefs<'_> = serde_json::from_str(&text).expect("refs");
         refs.collect_ids(&mut ids);
         assert_eq!(refs.files.len(), 1);
         assert_eq!(
