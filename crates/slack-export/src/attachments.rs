@@ -200,7 +200,12 @@ impl Downloader {
                 }),
                 Fetched::Refused(why) => self.tally.missing.push(entry(format!("refused: {why}"))),
                 Fetched::Failed(why) => {
-                    warn!(file = %w.id, error = %why, "could not download a file; rerun to try again");
+                    // IDs and hosts come from Slack: no escapes reach the terminal.
+                    warn!(
+                        file = %roster::text::terminal_safe(&w.id),
+                        error = %roster::text::terminal_safe(&why),
+                        "could not download a file; rerun to try again"
+                    );
                     self.tally.failed.push(entry(why));
                 }
             }
@@ -229,7 +234,7 @@ async fn fetch_one(
         max_bytes: cap,
         html_expected: w.html,
     };
-    debug!(file = %w.id, "downloading");
+    debug!(file = %roster::text::terminal_safe(&w.id), "downloading");
     let got = client.download(&req, || AtomicFile::create(&dest)).await;
     match got {
         Ok(Download::Complete { sink, bytes }) => {
