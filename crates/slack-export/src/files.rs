@@ -16,8 +16,30 @@ pub const FILES_DIR: &str = "files";
 /// shared by all the messages that attach it.
 pub fn local_file_rel_path(file_id: &str, name: &str) -> String {
     let id = sanitize_id(file_id);
-    let name = sanitize(name, &id);
+    let name = shorten(&sanitize(name, &id), MAX_FILE_NAME_BYTES);
     format!("{FILES_DIR}/{id}/{name}")
+}
+
+/// Longest stored file name in bytes: file systems allow 255, and the temporary name a download
+/// is written to adds a dot and a random suffix.
+const MAX_FILE_NAME_BYTES: usize = 200;
+
+/// `name` cut to at most `max` bytes at a character boundary, keeping a short extension.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let ext = name
+        .rfind('.')
+        .map(|i| &name[i..])
+        .filter(|e| e.len() <= 16 && e.len() < max);
+    let ext = ext.unwrap_or("");
+    let mut cut = max - ext.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let stem = name[..cut].trim_end_matches(['.', ' ']);
+    format!("{stem}{ext}")
 }
 
 /// Adds `local_path` beside the Slack URLs of every file of `message` that was downloaded
@@ -141,6 +163,11 @@ mod tests {
         );
         assert_eq!(local_file_rel_path("F2", ""), "files/F2/F2");
         assert_eq!(local_file_rel_path("F3", "con.txt"), "files/F3/con_.txt");
+        // Over-long names (multi-byte too) are cut at a character boundary, extension kept.
+        let long = format!("{}.pdf", "ü".repeat(300));
+        let rel = local_file_rel_path("F4", &long);
+        let name = rel.strip_prefix("files/F4/").expect("under the ID");
+        assert!(name.len() <= 200 && name.ends_with("ü.pdf"), "{name}");
     }
 
     #[test]
