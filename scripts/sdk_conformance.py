@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """Check slack-sim against Slack's own Python SDK (slack_sdk).
 
-Starts the built slack-sim binary with a 137-user, 23-channel workspace and pages through
-users.list, conversations.list (public+private), conversations.members, conversations.history and
-conversations.replies with slack_sdk.WebClient, using small page sizes so every method paginates.
+Starts the built slack-sim binary with a 137-user, 23-channel workspace (plus people of another
+organisation in its Slack Connect channels) and pages through users.list, conversations.list
+(public+private), conversations.members, conversations.history and conversations.replies with
+slack_sdk.WebClient, using small page sizes so every method paginates. Then checks users.info
+(Connect people users.list leaves out, user_not_found), conversations.list for ims and mpims,
+pins.list, and file downloads at url_private (with the token only).
 
 Usage: scripts/sdk_conformance.py [path/to/slack-sim]   (default: target/debug/slack-sim)
 Needs: pip install slack_sdk. Exit 0 when every check passed, 1 otherwise.
 """
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 try:
     from slack_sdk import WebClient
@@ -17,7 +22,7 @@ try:
 except ImportError:
     sys.exit("sdk conformance: slack_sdk is not installed (pip install slack_sdk)")
 
-USERS, CHANNELS, SEED = 137, 23, 7
+USERS, CHANNELS, SEED, EXTERNAL = 137, 23, 7, 5
 TOKEN = "xoxp-conformance"
 
 passed = 0
@@ -43,7 +48,7 @@ def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/slack-sim"
     proc = subprocess.Popen(
         [binary, "--listen", "127.0.0.1:0", "--users", str(USERS), "--channels", str(CHANNELS),
-         "--seed", str(SEED), "--token", TOKEN],
+         "--seed", str(SEED), "--token", TOKEN, "--external-users", str(EXTERNAL)],
         stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().strip()
@@ -133,6 +138,86 @@ def run(client, base):
             check(parent.get("latest_reply") == max((r["ts"] for r in replies), key=float, default=None),
                   f"{c['name']}: latest_reply of {parent['ts']} is its newest reply")
     check(threads > 0, "the workspace has threads to check")
+    run_archive_methods(client, channels, set(ids))
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def fetch(url, token):
+    """(status, body) of a GET, redirects not followed."""
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.build_opener(NoRedirect).open(req) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def run_archive_methods(client, channels, listed_ids):
+    # users.info knows the people of another organisation that users.list leaves out.
+    members = set()
+    shared = [c for c in channels if c.get("is_ext_shared")]
+    check(bool(shared), "the workspace has Slack Connect channels")
+    for c in shared:
+        members.update(m for p in pages(client.conversations_members, channel=c["id"], limit=50)
+                       for m in p["members"])
+    external = sorted(members - listed_ids)
+    check(len(external) == EXTERNAL, f"{EXTERNAL} Connect people in shared channels, got {len(external)}")
+    for uid in external[:2]:
+        u = client.users_info(user=uid)["user"]
+        check(u["id"] == uid and u["team_id"] != client.auth_test()["team_id"],
+              f"users.info {uid} answers with another team_id")
+        check("is_stranger" in u and "profile" in u, f"users.info {uid} has is_stranger and profile")
+    try:
+        client.users_info(user="U0NOBODY00")
+        check(False, "users.info of an unknown ID must fail")
+    except SlackApiError as e:
+        check(e.response["error"] == "user_not_found", f"unknown user gives user_not_found, got {e.response['error']}")
+
+    # DMs and group DMs.
+    dms = [c for p in pages(client.conversations_list, types="im,mpim", limit=3) for c in p["channels"]]
+    ims = [c for c in dms if c.get("is_im")]
+    mpims = [c for c in dms if c.get("is_mpim")]
+    check(bool(ims) and all(c.get("user") for c in ims), "ims listed with is_im and user")
+    check(bool(mpims) and all(c["name"].startswith("mpdm-") for c in mpims), "mpims listed with mpdm- names")
+    im_hist = client.conversations_history(channel=ims[0]["id"], limit=10)
+    check(im_hist["ok"], "an im's history reads")
+
+    # pins.list
+    pinned = 0
+    for c in channels:
+        items = client.pins_list(channel=c["id"])["items"]
+        for it in items:
+            pinned += 1
+            check(it["type"] == "message" and it["channel"] == c["id"] and "ts" in it["message"]
+                  and isinstance(it["created"], int) and it["created_by"],
+                  f"{c['name']}: pins.list item has type, channel, created, created_by and message")
+    check(pinned > 0, "pins.list finds pinned messages")
+
+    # Files at url_private: the token in the header gets the bytes, no token a redirect.
+    files = []
+    gone = 0
+    for c in channels:
+        for p in pages(client.conversations_history, channel=c["id"], limit=200):
+            for m in p["messages"]:
+                for f in m.get("files", []):
+                    if f.get("mode") in ("tombstone", "hidden_by_limit"):
+                        gone += 1
+                        check("url_private" not in f, "a tombstone has no url_private")
+                    else:
+                        files.append(f)
+    check(bool(files), "history carries files")
+    for f in files[:3]:
+        status, body = fetch(f["url_private_download"], TOKEN)
+        check(status == 200 and len(body) == f["size"],
+              f"file {f['id']}: {status}, {len(body)} bytes of {f['size']}")
+        status, body = fetch(f["url_private"], None)
+        check(status in (302, 403) and len(body) != f["size"], f"file {f['id']} without the token: {status}")
 
 
 if __name__ == "__main__":

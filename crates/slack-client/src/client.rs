@@ -35,7 +35,7 @@ const LIMIT_REPLIES: &str = "1000";
 const INVITE_BATCH: usize = 100;
 
 /// Wait used when a 429 comes without a readable `Retry-After`.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Slack codes on `ok: false` that mean a passing server fault rather than a bad request.
 const TRANSIENT_CODES: &[&str] = &[
@@ -78,18 +78,18 @@ pub struct ClientStats {
 /// budget, the in-flight limit and the counters.
 #[derive(Clone)]
 pub struct SlackClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: reqwest::Client,
-    token: SecretString,
-    base_url: String,
-    max_retries: u32,
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: SecretString,
+    pub(crate) base_url: String,
+    pub(crate) max_retries: u32,
     max_body_bytes: u64,
     rate_scale: f64,
-    budget: RateBudget,
-    in_flight: Semaphore,
+    pub(crate) budget: RateBudget,
+    pub(crate) in_flight: Semaphore,
     stats: Mutex<BTreeMap<String, MethodStats>>,
 }
 
@@ -139,6 +139,7 @@ impl SlackClient {
             .timeout(cfg.request_timeout)
             .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("slack-tools/", env!("CARGO_PKG_VERSION")))
+            .redirect(crate::download::redirect_policy())
             .build()
             .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
         Ok(SlackClient {
@@ -406,6 +407,27 @@ impl SlackClient {
         })
     }
 
+    /// `pins.list`: the channel's pinned items as Slack sends them (`type`, `created`,
+    /// `created_by`, `message`, ...).
+    pub async fn pins_list(&self, channel: &str) -> Result<Vec<Value>, Error> {
+        let mut body = self
+            .call(
+                "pins.list",
+                &[("channel", channel.into())],
+                Replay::Safe,
+                Some(channel),
+            )
+            .await?;
+        match body.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => Ok(items),
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(_) => Err(Error::Decode {
+                method: "pins.list".into(),
+                detail: "`items` is not an array".into(),
+            }),
+        }
+    }
+
     /// A snapshot of the request counters.
     pub fn stats(&self) -> ClientStats {
         let per_method = self
@@ -424,7 +446,7 @@ impl SlackClient {
         total
     }
 
-    fn count(&self, method: &str, f: impl FnOnce(&mut MethodStats)) {
+    pub(crate) fn count(&self, method: &str, f: impl FnOnce(&mut MethodStats)) {
         let mut map = self.inner.stats.lock().unwrap_or_else(|p| p.into_inner());
         f(map.entry(method.to_string()).or_default());
     }
@@ -877,7 +899,7 @@ fn push_range(params: &mut Vec<(&'static str, String)>, range: &TimeRange) {
 
 /// A `Retry-After` header as the client acts on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RetryAfter {
+pub(crate) enum RetryAfter {
     /// Wait this long, then resend.
     Wait(Duration),
     /// More than [`MAX_RETRY_AFTER`]: this many whole seconds (rounded up, saturated).
@@ -885,7 +907,7 @@ enum RetryAfter {
 }
 
 /// Seconds, possibly fractional (lenient: some servers send `1.5`). Anything else is ignored.
-fn parse_retry_after(raw: &str) -> Option<RetryAfter> {
+pub(crate) fn parse_retry_after(raw: &str) -> Option<RetryAfter> {
     let secs: f64 = raw.trim().parse().ok()?;
     if secs.is_nan() || secs < 0.0 {
         return None;
@@ -945,7 +967,7 @@ fn log_warnings(method: &str, body: &Value) {
 }
 
 /// The error and its causes, without the URL's query (there is none) and never the headers.
-fn transport_error(method: &str, e: &reqwest::Error) -> Error {
+pub(crate) fn transport_error(method: &str, e: &reqwest::Error) -> Error {
     let mut detail = if e.is_timeout() {
         "timed out".to_string()
     } else {

@@ -87,6 +87,22 @@ pub enum Error {
     #[error("{method}: transport error: {detail}")]
     Transport { method: String, detail: String },
 
+    /// A file URL that is not Slack's (nor the API server's): the token is not sent there.
+    #[error("refusing to send the token to {host}: not a Slack file URL")]
+    NotSlackUrl { host: String },
+
+    /// A file download was redirected to a host that is not Slack's; not followed.
+    #[error("a file download was redirected to {host}, which is not Slack; not followed")]
+    RedirectRefused { host: String },
+
+    /// Slack answered a file download with its sign-in page: the token may not read files.
+    #[error("Slack answered a file download with its sign-in page instead of the file")]
+    FileSignIn,
+
+    /// Writing a downloaded file failed.
+    #[error("cannot write a downloaded file: {0}")]
+    Io(#[source] std::io::Error),
+
     /// The answer was not the JSON we expected (truncated, malformed, wrong shape).
     #[error("{method}: could not decode answer: {detail}")]
     Decode { method: String, detail: String },
@@ -162,6 +178,15 @@ impl Error {
             Error::Transport { .. } | Error::Http { .. } => {
                 Some("check SLACK_API_BASE and the network connection".into())
             }
+            Error::NotSlackUrl { .. } | Error::RedirectRefused { .. } => Some(
+                "the message's file points outside Slack; download it by hand if you trust it"
+                    .into(),
+            ),
+            Error::FileSignIn => Some(
+                "add the scope `files:read` to the Slack app, reinstall it, and use the new token"
+                    .into(),
+            ),
+            Error::Io(_) => Some("check free space and permissions in --out".into()),
             Error::Decode { .. } => None,
         }
     }

@@ -15,12 +15,14 @@
 
 mod client;
 mod config;
+mod download;
 mod error;
 pub mod rate;
 mod types;
 
 pub use client::{ClientStats, MethodStats, SlackClient};
 pub use config::{ClientConfig, DEFAULT_MAX_BODY_BYTES};
+pub use download::{Download, FileRequest, is_slack_host};
 pub use error::{Error, UserError};
 pub use futures::stream::BoxStream;
 pub use rate::{Tier, per_minute, rate_floor, tier_of};

@@ -50,7 +50,9 @@ pub fn tier_of(method: &str) -> Tier {
         // Slack allows about one post per second per channel (several hundred per minute per
         // workspace); one per second overall keeps every channel under its limit.
         "chat.postMessage" => Tier::Special(60),
-        "users.list" | "conversations.list" => Tier::T2,
+        "users.list" | "conversations.list" | "pins.list" => Tier::T2,
+        // File downloads have no published tier; about ten a second is polite.
+        "files.download" => Tier::Special(600),
         "conversations.members" | "users.info" => Tier::T4,
         "conversations.history"
         | "conversations.replies"

@@ -1,7 +1,92 @@
-//! Output files: safe names from channel names. Files are written through
+//! Output files: safe names from channel and file names, where downloaded attachments live
+//! ([`local_file_rel_path`]), and `--max-file-size` values. Files are written through
 //! [`private_files::AtomicFile`] (owner-only, renamed into place whole), re-exported here.
 
+use std::collections::HashMap;
+
+use serde_json::Value;
+
 pub use private_files::AtomicFile;
+
+/// The folder downloaded files go to, under the export root.
+pub const FILES_DIR: &str = "files";
+
+/// Where file `file_id` named `name` (as Slack names it) is stored, relative to the export root:
+/// `files/<ID>/<sanitised name>`. Every format links to this path; the one copy per file ID is
+/// shared by all the messages that attach it.
+pub fn local_file_rel_path(file_id: &str, name: &str) -> String {
+    let id = sanitize_id(file_id);
+    let name = shorten(&sanitize(name, &id), MAX_FILE_NAME_BYTES);
+    format!("{FILES_DIR}/{id}/{name}")
+}
+
+/// Longest stored file name in bytes: file systems allow 255, and the temporary name a download
+/// is written to adds a dot and a random suffix.
+const MAX_FILE_NAME_BYTES: usize = 200;
+
+/// `name` cut to at most `max` bytes at a character boundary, keeping a short extension.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let ext = name
+        .rfind('.')
+        .map(|i| &name[i..])
+        .filter(|e| e.len() <= 16 && e.len() < max);
+    let ext = ext.unwrap_or("");
+    let mut cut = max - ext.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let stem = name[..cut].trim_end_matches(['.', ' ']);
+    format!("{stem}{ext}")
+}
+
+/// Adds `local_path` beside the Slack URLs of every file of `message` that was downloaded
+/// (`local` maps file IDs to [`local_file_rel_path`]s). Returns whether anything was added.
+pub fn add_local_paths(message: &mut Value, local: &HashMap<String, String>) -> bool {
+    let Some(files) = message.get_mut("files").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let mut changed = false;
+    for f in files {
+        let path = f
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| local.get(id));
+        if let (Some(path), Value::Object(obj)) = (path, &mut *f) {
+            obj.insert("local_path".into(), Value::String(path.clone()));
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// A `--max-file-size` value: bytes, or a number with `KB`/`MB`/`GB` (powers of 1000) or
+/// `KiB`/`MiB`/`GiB` (powers of 1024), e.g. `20MB`, `1.5GiB`, `500000`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown unit {other:?}")),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let bytes = n * factor;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(bytes as u64)
+}
 
 /// A channel name as a file or folder name: no path separators, no `..`, no control characters,
 /// nothing Windows refuses (its reserved device names such as `CON` or `com1.txt` get a `_` after
@@ -68,6 +153,42 @@ fn sanitize_id(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_paths_are_safe_and_under_files() {
+        assert_eq!(local_file_rel_path("F1", "plan.pdf"), "files/F1/plan.pdf");
+        assert_eq!(
+            local_file_rel_path("F1/../x", "../../etc/passwd"),
+            "files/F1x/_.._etc_passwd"
+        );
+        assert_eq!(local_file_rel_path("F2", ""), "files/F2/F2");
+        assert_eq!(local_file_rel_path("F3", "con.txt"), "files/F3/con_.txt");
+        // Over-long names (multi-byte too) are cut at a character boundary, extension kept.
+        let long = format!("{}.pdf", "ü".repeat(300));
+        let rel = local_file_rel_path("F4", &long);
+        let name = rel.strip_prefix("files/F4/").expect("under the ID");
+        assert!(name.len() <= 200 && name.ends_with("ü.pdf"), "{name}");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("20MB"), Ok(20_000_000));
+        assert_eq!(parse_size("1.5 KiB"), Ok(1536));
+        assert_eq!(parse_size("500"), Ok(500));
+        assert_eq!(parse_size("2gb"), Ok(2_000_000_000));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn local_paths_go_beside_the_urls() {
+        let mut m = serde_json::json!({"files": [{"id": "F1", "url_private": "u"}, {"id": "F2"}]});
+        let local = HashMap::from([("F1".to_string(), "files/F1/a".to_string())]);
+        assert!(add_local_paths(&mut m, &local));
+        assert_eq!(m["files"][0]["local_path"], "files/F1/a");
+        assert!(m["files"][1].get("local_path").is_none());
+    }
 
     #[test]
     fn names_lose_separators_dots_and_controls() {

@@ -5,16 +5,18 @@
 //! per page); [`sink::render_channel`] streams the spool, in the order a format asks for, into a
 //! [`sink::Sink`] ([`formats`]). The binary's `main` only parses flags and calls [`run`].
 
+pub mod attachments;
 pub mod compact;
 pub mod fetch;
 pub mod files;
 pub mod formats;
 pub mod names;
+pub mod people;
 pub mod sink;
 pub mod summary;
 pub mod window;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,7 +29,9 @@ use cli_support::{CommonArgs, Outcome, UsageError};
 use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::tz::TimeZone;
-use slack_client::{ClientConfig, Conversation, ListConversations, SlackClient, TimeRange};
+use slack_client::{
+    ClientConfig, Conversation, ConversationType, ListConversations, SlackClient, TimeRange, User,
+};
 use store::Store;
 use tracing::{error, info, warn};
 
@@ -76,6 +80,22 @@ pub struct Cli {
     /// to older threads.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub thread_lookback: u32,
+
+    /// Also download every file attached to an exported message, once per file ID, into
+    /// `files/<FILE_ID>/<name>` under the export root; every format links to the local copy. A
+    /// rerun (or --resume) skips files already there whole.
+    #[arg(long)]
+    pub files: bool,
+
+    /// With --files: skip files larger than SIZE (bytes, or e.g. `20MB`, `1.5GiB`); they are
+    /// listed in the summary.
+    #[arg(long, value_name = "SIZE")]
+    pub max_file_size: Option<String>,
+
+    /// Also export the token owner's direct messages and group DMs (needs the im:read,
+    /// im:history, mpim:read and mpim:history scopes).
+    #[arg(long)]
+    pub dms: bool,
 
     /// With --format slack: write one `slack-export.zip` instead of a folder.
     #[arg(long)]
@@ -132,6 +152,8 @@ struct Settings {
     tz: TimeZone,
     since: Option<i64>,
     until: Option<i64>,
+    /// `--max-file-size` in bytes.
+    max_file_size: Option<u64>,
 }
 
 fn settings(cli: &Cli) -> Result<Settings, UsageError> {
@@ -162,7 +184,23 @@ fn settings(cli: &Cli) -> Result<Settings, UsageError> {
     if cli.zip && cli.format != Format::Slack {
         return Err(UsageError::new("--zip only applies to --format slack"));
     }
-    Ok(Settings { tz, since, until })
+    let max_file_size = match &cli.max_file_size {
+        None => None,
+        Some(_) if !cli.files => {
+            return Err(UsageError::new("--max-file-size only applies with --files")
+                .with_hint("add --files, or drop --max-file-size"));
+        }
+        Some(v) => Some(files::parse_size(v).map_err(|e| {
+            UsageError::new(format!("--max-file-size {v:?}: {e}"))
+                .with_hint("give bytes or a size such as 500KB, 20MB or 1.5GiB")
+        })?),
+    };
+    Ok(Settings {
+        tz,
+        since,
+        until,
+        max_file_size,
+    })
 }
 
 async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
@@ -196,12 +234,12 @@ async fn select_channels(
     known: &[Conversation],
 ) -> anyhow::Result<Vec<Conversation>> {
     let mut wanted: Vec<String> = cli.channels.clone();
-    if wanted.is_empty() && !cli.all_in_scope {
+    if wanted.is_empty() && !cli.all_in_scope && !cli.dms {
         if cli.common.demo {
             wanted.push(DEMO_CHANNEL.to_string());
         } else {
             return Err(UsageError::new("no channel to export")
-                .with_hint("name channels (IDs, #name or name), or pass --all-in-scope")
+                .with_hint("name channels (IDs, #name or name), or pass --all-in-scope or --dms")
                 .into());
         }
     }
@@ -307,13 +345,21 @@ fn resolve_channel<'a>(arg: &str, known: &'a [Conversation]) -> Resolved<'a> {
     )
 }
 
-/// File stems for the channels: sanitised names (DMs by ID), made unique within the run.
-fn file_stems(channels: &[Conversation]) -> Vec<String> {
+/// File stems for the channels: sanitised names, made unique within the run. DMs are named
+/// after the other person (`dm-<name>`) when `dm_names` gives one, else by ID (the Slack layout's
+/// folders are by ID, as in Slack's own export).
+fn file_stems(channels: &[Conversation], dm_names: Option<&names::Directory>) -> Vec<String> {
     let mut used = HashSet::new();
     channels
         .iter()
         .map(|c| {
-            let base = files::sanitize(&c.name, &c.id);
+            let dm_name = match (dm_names, c.is_im, c.user.as_deref()) {
+                (Some(dir), true, Some(user)) if dir.knows_user(user) => {
+                    Some(format!("dm-{}", dir.user(user)))
+                }
+                _ => None,
+            };
+            let base = files::sanitize(dm_name.as_deref().unwrap_or(&c.name), &c.id);
             let stem = if used.contains(&base.to_lowercase()) {
                 format!("{base}-{}", files::sanitize(&c.id, "channel"))
             } else {
@@ -368,6 +414,8 @@ struct RunContext<'a> {
     /// The output directory, absolute: the key of this export's saved state.
     export_key: &'a str,
     bars: &'a MultiProgress,
+    /// Set once pins.list was refused for want of `pins:read` (warned once, not asked again).
+    no_pins: &'a std::sync::atomic::AtomicBool,
 }
 
 /// Prepares one channel's spool and fetches it. A fatal Slack error listing members ends the run;
@@ -384,6 +432,7 @@ async fn fetch_one(
         store,
         export_key,
         bars,
+        no_pins,
     } = *run;
     // The label reaches the terminal (progress, per-channel lines): no escapes from Slack's names.
     let label = if conv.name.is_empty() {
@@ -391,25 +440,8 @@ async fn fetch_one(
     } else {
         format!("#{}", roster::text::terminal_safe(&conv.name))
     };
-    let members = if cli.format == Format::Slack {
-        match client.all_members(&conv.id).await {
-            Ok(m) => m,
-            Err(e) if e.is_fatal() => return Err(slack_error(e)),
-            Err(e) => {
-                warn!(channel = %label, error = %e, "could not list members; channels.json lists none");
-                Vec::new()
-            }
-        }
-    } else {
-        Vec::new()
-    };
-    let meta = ChannelMeta {
-        conversation: conv,
-        file_stem: stem,
-        members,
-    };
-    let id = meta.conversation.id.clone();
-    let state = store.export_channel(export_key, &id, &meta.conversation.name, !cli.resume)?;
+    let id = conv.id.clone();
+    let state = store.export_channel(export_key, &id, &conv.name, !cli.resume)?;
     let resume_from = (cli.resume && state.complete)
         .then_some(state.newest_ts.as_deref())
         .flatten();
@@ -419,15 +451,76 @@ async fn fetch_one(
         // The ticker is a thread: only worth it when someone sees the spinner.
         bar.enable_steady_tick(Duration::from_millis(200));
     }
-    let fetched = fetch::fetch_channel(client, store, state.id, &id, range, &bar).await;
+    // Members and pins are asked for while history comes in: pins.list is Tier 2, and waiting
+    // for it first would hold back every channel's history.
+    let (extras, fetched) = tokio::join!(
+        channel_extras(cli, client, &conv, &label, no_pins),
+        fetch::fetch_channel(client, store, state.id, &id, range, &bar)
+    );
     bar.finish_and_clear();
     bars.remove(&bar);
+    let (members, pins) = extras?;
+    let meta = ChannelMeta {
+        conversation: conv,
+        file_stem: stem,
+        members,
+        pins,
+        people: Vec::new(),
+        local_files: HashMap::new(),
+    };
     Ok(Fetched {
         meta,
         label,
         spool_id: state.id,
         fetched,
     })
+}
+
+/// A channel's members (listed by the slack and json formats, and naming a group DM in text) and
+/// pins (slack and json formats). A fatal Slack error ends the run, except a missing `pins:read`,
+/// which is warned about once and leaves pins out.
+async fn channel_extras(
+    cli: &Cli,
+    client: &SlackClient,
+    conv: &Conversation,
+    label: &str,
+    no_pins: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<(Vec<String>, Vec<serde_json::Value>)> {
+    use std::sync::atomic::Ordering;
+    let members = async {
+        if cli.format == Format::Text && !conv.is_mpim {
+            return Ok(Vec::new());
+        }
+        match client.all_members(&conv.id).await {
+            Ok(m) => Ok(m),
+            Err(e) if e.is_fatal() => Err(slack_error(e)),
+            Err(e) => {
+                warn!(channel = %label, error = %e, "could not list members; none are listed");
+                Ok(Vec::new())
+            }
+        }
+    };
+    let pins = async {
+        if cli.format == Format::Text || conv.is_im || no_pins.load(Ordering::Relaxed) {
+            return Ok(Vec::new());
+        }
+        match client.pins_list(&conv.id).await {
+            Ok(p) => Ok(p),
+            Err(e @ slack_client::Error::MissingScope { .. }) => {
+                if !no_pins.swap(true, Ordering::Relaxed) {
+                    warn!(error = %e, "pins are not exported: the token lacks pins:read");
+                }
+                Ok(Vec::new())
+            }
+            Err(e) if e.is_fatal() => Err(slack_error(e)),
+            Err(e) => {
+                warn!(channel = %label, error = %e, "could not list pins; none are listed");
+                Ok(Vec::new())
+            }
+        }
+    };
+    let (members, pins) = tokio::join!(members, pins);
+    Ok((members?, pins?))
 }
 
 /// The history window of one channel's pass.
@@ -460,7 +553,18 @@ async fn export(
         .all_conversations(ListConversations::channels())
         .await
         .map_err(slack_error)?;
-    let channels = select_channels(cli, client, config_dir, &known).await?;
+    let mut channels = select_channels(cli, client, config_dir, &known).await?;
+    if cli.dms {
+        let dms = client
+            .all_conversations(ListConversations {
+                types: vec![ConversationType::Im, ConversationType::Mpim],
+                exclude_archived: false,
+            })
+            .await
+            .map_err(slack_error)?;
+        let have: HashSet<String> = channels.iter().map(|c| c.id.clone()).collect();
+        channels.extend(dms.into_iter().filter(|c| !have.contains(&c.id)));
+    }
     if channels.is_empty() {
         warn!("no channel matched; nothing to export");
         if cli.json {
@@ -489,9 +593,9 @@ async fn export(
         Format::Text => Box::new(formats::text::TextSink::new(
             out_dir.clone(),
             settings.tz.clone(),
-            names,
+            names.clone(),
         )),
-        Format::Json => Box::new(formats::json::JsonSink::new(out_dir.clone())),
+        Format::Json => Box::new(formats::json::JsonSink::new(out_dir.clone(), names.clone())),
         Format::Slack => {
             let window = formats::slack::Window {
                 since: settings.since,
@@ -502,8 +606,35 @@ async fn export(
             )
         }
     };
+    // Downloaded files live under the export root: the folder of the Slack layout, else --out
+    // (beside the zip with --zip).
+    let mut downloader = if cli.files {
+        let root = if cli.format == Format::Slack && !cli.zip {
+            out_dir.join(formats::slack::EXPORT_DIR)
+        } else {
+            out_dir.clone()
+        };
+        let files_dir = root.join(files::FILES_DIR);
+        if files_dir.is_dir() {
+            // Downloads a killed run left half done (`files/<ID>/.<name>.partial`).
+            cli_support::remove_stale_temps(&files_dir, 2)?;
+        }
+        Some(attachments::Downloader::new(
+            client.clone(),
+            root,
+            settings.max_file_size,
+        ))
+    } else {
+        None
+    };
+    let mut extra_users: Vec<User> = Vec::new();
+    let mut unresolved: BTreeSet<String> = BTreeSet::new();
+    let mut users_looked_up = 0u64;
 
-    let stems = file_stems(&channels);
+    let stems = file_stems(
+        &channels,
+        (cli.format != Format::Slack).then_some(names.as_ref()),
+    );
     let bars = progress_area(cli.common.quiet);
     let mut metas = Vec::new();
     let mut summaries: Vec<ChannelSummary> = Vec::new();
@@ -521,6 +652,7 @@ async fn export(
         store: &store,
         export_key: &export_key,
         bars: &bars,
+        no_pins: &std::sync::atomic::AtomicBool::new(false),
     };
     let fetches = futures::stream::iter(channels.into_iter().zip(stems))
         .map(|(conv, stem)| fetch_one(&run, conv, stem))
@@ -528,7 +660,7 @@ async fn export(
     futures::pin_mut!(fetches);
     while let Some(done) = fetches.next().await {
         let Fetched {
-            meta,
+            mut meta,
             label,
             spool_id,
             fetched,
@@ -558,6 +690,30 @@ async fn export(
                 "some threads could not be fetched; their replies are missing (rerun with --resume)"
             );
         }
+        // What the messages refer to: people users.list did not return are looked up (and named
+        // in every format), attached files downloaded with --files.
+        let (people, attached) = scan_channel(&store, spool_id, downloader.is_some())?;
+        let mut ids: BTreeSet<String> = people;
+        ids.extend(meta.members.iter().cloned());
+        let unknown: Vec<String> = ids
+            .iter()
+            .filter(|id| !names.knows_user(id) && !unresolved.contains(*id))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            let found = people::look_up(client, &store, &unknown)
+                .await
+                .map_err(export_error)?;
+            users_looked_up += found.calls;
+            names.add_users(&found.found);
+            extra_users.extend(found.found);
+            unresolved.extend(found.unresolved);
+        }
+        meta.people = ids.into_iter().collect();
+        if let Some(d) = downloader.as_mut() {
+            d.fetch(attached).await.map_err(export_error)?;
+            meta.local_files = d.local().clone();
+        }
         let files_before = sink.files_written();
         let written =
             sink::render_channel(&store, spool_id, &meta, sink.as_mut()).map_err(export_error)?;
@@ -575,7 +731,18 @@ async fn export(
         }
         metas.push(meta);
     }
-    sink.finish(&users, &metas).map_err(export_error)?;
+    let mut all_users = users;
+    all_users.extend(extra_users);
+    sink.finish(&all_users, &metas).map_err(export_error)?;
+    let tally = downloader.map(|d| d.tally).unwrap_or_default();
+    let unresolved: Vec<String> = unresolved.into_iter().collect();
+    if !tally.failed.is_empty() {
+        failed += 1;
+        error!(
+            files = tally.failed.len(),
+            "some files could not be downloaded; run again to retry them"
+        );
+    }
 
     let elapsed = started.elapsed();
     let api = client.stats();
@@ -603,6 +770,40 @@ async fn export(
                 String::new()
             }
         );
+        if cli.files {
+            eprintln!(
+                "files: {} downloaded ({} bytes), {} already there, {} missing, {} too large, {} failed",
+                tally.downloaded,
+                tally.bytes,
+                tally.skipped_existing,
+                tally.missing.len(),
+                tally.too_large.len(),
+                tally.failed.len()
+            );
+            for m in tally.missing.iter().chain(&tally.failed) {
+                eprintln!(
+                    "  {} {}: {}",
+                    roster::text::terminal_safe(&m.id),
+                    roster::text::terminal_safe(&m.name),
+                    roster::text::terminal_safe(&m.reason)
+                );
+            }
+            for f in &tally.too_large {
+                eprintln!(
+                    "  {} {}: too large ({} bytes)",
+                    roster::text::terminal_safe(&f.id),
+                    roster::text::terminal_safe(&f.name),
+                    f.size.map_or("unknown".to_string(), |s| s.to_string())
+                );
+            }
+        }
+        if !unresolved.is_empty() {
+            eprintln!(
+                "{} user ID(s) Slack could not resolve, shown by ID: {}",
+                unresolved.len(),
+                roster::text::terminal_safe(&unresolved.join(", "))
+            );
+        }
     }
     if cli.json {
         print_json(&ExportSummary {
@@ -619,6 +820,14 @@ async fn export(
             },
             seconds: elapsed.as_secs_f64(),
             channels: summaries,
+            files_downloaded: tally.downloaded,
+            files_bytes: tally.bytes,
+            files_skipped_existing: tally.skipped_existing,
+            files_missing: tally.missing,
+            files_too_large: tally.too_large,
+            files_failed: tally.failed,
+            users_looked_up,
+            users_unresolved: unresolved,
         })?;
     }
     Ok(if failed > 0 {
@@ -626,6 +835,27 @@ async fn export(
     } else {
         Outcome::Success
     })
+}
+
+/// The people a channel's spooled messages name, and (with `files`) their attached file objects.
+fn scan_channel(
+    store: &Store,
+    spool_id: i64,
+    files: bool,
+) -> Result<(BTreeSet<String>, Vec<serde_json::Value>), anyhow::Error> {
+    let mut people = BTreeSet::new();
+    let mut attached = Vec::new();
+    store
+        .export_for_each::<ExportError>(spool_id, store::export::SpoolOrder::Chronological, |row| {
+            let refs: people::MessageRefs = serde_json::from_str(row.raw)?;
+            refs.collect_ids(&mut people);
+            if files {
+                attached.extend(refs.files);
+            }
+            Ok(())
+        })
+        .map_err(export_error)?;
+    Ok((people, attached))
 }
 
 fn format_name(format: Format) -> &'static str {
@@ -682,7 +912,10 @@ mod tests {
 
     #[test]
     fn stems_are_unique_and_safe() {
-        let stems = file_stems(&[conv("C1", "a/b"), conv("C2", "a_b"), conv("D3", "")]);
+        let stems = file_stems(
+            &[conv("C1", "a/b"), conv("C2", "a_b"), conv("D3", "")],
+            None,
+        );
         assert_eq!(stems, ["a_b", "a_b-C2", "D3"]);
     }
 
@@ -692,6 +925,7 @@ mod tests {
             tz: TimeZone::UTC,
             since: None,
             until: Some(2_000_000_000_000_000),
+            max_file_size: None,
         };
         let r = pass_range(&s, Some("1700000000.000000"), 1);
         assert_eq!(r.oldest.as_deref(), Some("1699913600.000000"));

@@ -2,6 +2,7 @@
 //! markup (`<@U…>`, `<#C…|name>`, `<!here>`, links, `&amp;` escapes) turned into readable text.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use slack_client::{Conversation, Message, User};
 
@@ -19,6 +20,8 @@ pub struct Directory {
     /// Bot IDs (`B…`) to the bot user's name, for bot posts without a `username`.
     bots: HashMap<String, String>,
     channels: HashMap<String, String>,
+    /// People users.list did not return, looked up as the run goes (Slack Connect).
+    extra: RwLock<HashMap<String, Person>>,
 }
 
 impl Directory {
@@ -49,12 +52,43 @@ impl Directory {
         dir
     }
 
-    /// A user's name, marked when the account is deleted. Unknown IDs (e.g. people from another
-    /// workspace in a shared channel) are labelled as such rather than shown bare.
+    /// Adds people users.list did not return (looked up with users.info).
+    pub fn add_users(&self, users: &[User]) {
+        let mut extra = self.extra.write().unwrap_or_else(|p| p.into_inner());
+        for u in users {
+            extra.insert(
+                u.id.clone(),
+                Person {
+                    name: u.display().to_string(),
+                    deleted: u.deleted,
+                },
+            );
+        }
+    }
+
+    /// Whether `id` is a known person (from users.list or looked up).
+    pub fn knows_user(&self, id: &str) -> bool {
+        self.users.contains_key(id)
+            || self
+                .extra
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(id)
+    }
+
+    /// A user's name, marked when the account is deleted. IDs nobody could resolve are labelled
+    /// as such rather than shown bare.
     pub fn user(&self, id: &str) -> String {
-        match self.users.get(id) {
+        let person = self.users.get(id).cloned().or_else(|| {
+            self.extra
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+                .cloned()
+        });
+        match person {
             Some(p) if p.deleted => format!("{} (deleted)", p.name),
-            Some(p) => p.name.clone(),
+            Some(p) => p.name,
             None => format!("unknown user {id}"),
         }
     }
@@ -117,7 +151,7 @@ impl Directory {
         };
         if let Some(id) = target.strip_prefix('@') {
             // The directory's name wins over the label: labels are stale snapshots.
-            return if self.users.contains_key(id) {
+            return if self.knows_user(id) {
                 format!("@{}", self.user(id))
             } else {
                 format!("@{}", label.map(unescape).unwrap_or_else(|| self.user(id)))

@@ -3,6 +3,7 @@
 //! sees a format; a new format is a new `Sink`.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use slack_client::{Conversation, Message, User};
@@ -46,8 +47,15 @@ pub struct ChannelMeta {
     pub conversation: Conversation,
     /// File/folder name for this channel, sanitised and unique within the run.
     pub file_stem: String,
-    /// Member IDs (fetched only for the Slack layout, which lists them).
+    /// Member IDs (fetched for the formats that list them: slack and json, and for group DMs).
     pub members: Vec<String>,
+    /// pins.list items as Slack sent them (slack and json formats).
+    pub pins: Vec<serde_json::Value>,
+    /// People the channel's messages name (authors, mentions, reactions, repliers), sorted.
+    pub people: Vec<String>,
+    /// With `--files`: file ID -> path of the local copy relative to the export root
+    /// ([`crate::files::local_file_rel_path`]), for the files present locally.
+    pub local_files: HashMap<String, String>,
 }
 
 /// One message handed to a sink.

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::attachments::{LargeFile, MissingFile};
 use crate::fetch::FetchStats;
 
 /// One channel's outcome.
@@ -68,4 +69,20 @@ pub struct ExportSummary {
     pub api: ApiCalls,
     pub seconds: f64,
     pub channels: Vec<ChannelSummary>,
+    /// With `--files`: files downloaded in this run, and their bytes.
+    pub files_downloaded: u64,
+    pub files_bytes: u64,
+    /// Files already there whole from an earlier run (not downloaded again).
+    pub files_skipped_existing: u64,
+    /// Files that are gone (`tombstone`, `hidden_by_limit`, `not_found`, ...): listed, not a
+    /// failure.
+    pub files_missing: Vec<MissingFile>,
+    /// Files over `--max-file-size` (or longer than Slack advertised): not downloaded.
+    pub files_too_large: Vec<LargeFile>,
+    /// Downloads that failed after their retries: the run fails; a rerun tries them again.
+    pub files_failed: Vec<MissingFile>,
+    /// users.info calls made for people users.list did not return (Slack Connect).
+    pub users_looked_up: u64,
+    /// User IDs Slack could not resolve (`user_not_found`): shown as IDs.
+    pub users_unresolved: Vec<String>,
 }

@@ -672,7 +672,7 @@ async fn demo_all_in_scope_exports_every_scoped_channel() {
         .channels
         .iter()
         .filter(|c| !c.is_im && !c.is_mpim && scope.in_slack_scope(&c.name, c.is_archived))
-        .map(|c| format!("{}.json", c.name))
+        .flat_map(|c| [format!("{}.json", c.name), format!("{}.meta.json", c.name)])
         .collect();
     expected.sort();
     let files: Vec<String> = outputs(&dir.path().join("out")).into_keys().collect();
@@ -776,7 +776,8 @@ async fn many_channels_come_out_in_the_order_asked_and_whole_under_faults() {
         assert_eq!(doc["channels_exported"].as_u64(), Some(ids.len() as u64));
     }
     let files = outputs(&dir.path().join("clean"));
-    assert_eq!(files.len(), ids.len());
+    // Each channel's messages and its metadata.
+    assert_eq!(files.len(), 2 * ids.len());
     assert_eq!(files, outputs(&dir.path().join("faulty")));
     assert!(
         faulty.requests().iter().any(|r| r.fault.is_some()),

@@ -170,6 +170,9 @@ const TZ: &[&str] = &[
 
 struct Gen {
     rng: fastrand::Rng,
+    /// Draws for what was added later (file states, pins): kept apart so the main sequence, and
+    /// with it every workspace generated before, stays the same.
+    extra: fastrand::Rng,
     ids: HashSet<String>,
 }
 
@@ -228,6 +231,7 @@ struct Person {
 pub fn generate(spec: &GenSpec) -> Workspace {
     let mut g = Gen {
         rng: fastrand::Rng::with_seed(spec.seed),
+        extra: fastrand::Rng::with_seed(spec.seed ^ 0x5eed_f11e),
         ids: HashSet::new(),
     };
     let end = spec.end.unwrap_or(DEFAULT_END);
@@ -605,6 +609,9 @@ fn fill_messages(
                 "ts": ts, "team": team, "client_msg_id": format!("{:08x}-0000-4000-8000-{:012x}", g.rng.u32(..), g.rng.u64(..) & 0xffff_ffff_ffff),
             });
             decorate_extras(g, &mut m, &user, &humans, t, file_no);
+            if g.extra.f64() < 0.02 {
+                m["pinned_to"] = json!([c.id]);
+            }
             // Threads: a share of messages in busier channels get replies.
             if per_day >= 1.0 && g.chance(0.15) {
                 let n = if g.chance(0.1) {
@@ -675,14 +682,77 @@ fn decorate_extras(
     if g.chance(0.03) {
         *file_no += 1;
         let ext = g.pick(&["pdf", "png", "csv", "xlsx"]).to_string();
-        m["files"] = json!([{
-            "id": format!("F0{:09}", file_no), "created": t, "timestamp": t,
-            "name": format!("file-{file_no}.{ext}"), "title": format!("file-{file_no}.{ext}"),
-            "filetype": ext, "mimetype": "application/octet-stream", "user": user,
-            "size": g.rng.u32(1000..5_000_000), "mode": "hosted", "is_external": false,
-            "url_private": format!("https://files.slack.com/files-pri/T0-F0{:09}/file-{file_no}.{ext}", file_no),
-        }]);
+        let id = format!("F0{:09}", file_no);
+        let name = format!("file-{file_no}.{ext}");
+        let mime = match ext.as_str() {
+            "pdf" => "application/pdf",
+            "png" => "image/png",
+            "csv" => "text/csv",
+            _ => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        };
+        // The sim serves these URLs on its own address (see `files.rs`).
+        let url = format!("https://files.slack.com/files-pri/T0-{id}/{name}");
+        let download = format!("https://files.slack.com/files-pri/T0-{id}/download/{name}");
+        let size = g.rng.u32(1000..5_000_000);
+        m["files"] = match g.extra.u8(0..100) {
+            // Deleted since (Slack leaves a tombstone), or beyond a free plan's visible history.
+            0..=7 => json!([{ "id": id, "mode": "tombstone" }]),
+            8..=11 => json!([{ "id": id, "mode": "hidden_by_limit" }]),
+            _ => json!([{
+                "id": id, "created": t, "timestamp": t,
+                "name": name, "title": name,
+                "filetype": ext, "mimetype": mime, "user": user,
+                "size": size, "mode": "hosted", "is_external": false,
+                "url_private": url, "url_private_download": download,
+            }]),
+        };
         m["upload"] = json!(true);
+    }
+}
+
+/// Adds `n` people of another organisation (team `T0EXTERN…`) to the workspace's Slack Connect
+/// channels (`is_ext_shared`): members of those channels and authors of about a quarter of their
+/// messages. They are in `users` with their own `team_id`, so users.list (this team's members)
+/// leaves them out and only users.info knows them, as in Slack. Deterministic for `seed`.
+pub fn add_external_users(ws: &mut Workspace, n: usize, seed: u64) {
+    if n == 0 {
+        return;
+    }
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0xc0_bec7);
+    let team = "T0EXTERN01".to_string();
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("U0EXT{i:05}");
+        let first = FIRST[rng.usize(0..FIRST.len())];
+        let last = LAST[rng.usize(0..LAST.len())];
+        let mut cap = first.to_string();
+        if let Some(f) = cap.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+        let real = format!("{cap} {last}");
+        ws.users.push(json!({
+            "id": id, "team_id": team, "name": format!("{first}.{last}.ext{i}"), "deleted": false,
+            "color": "4bbe2e", "real_name": real, "tz": "Europe/London", "tz_label": "Greenwich Mean Time",
+            "tz_offset": 0, "is_stranger": false,
+            "profile": { "real_name": real, "real_name_normalized": real, "display_name": "",
+                         "first_name": cap, "last_name": last, "team": team },
+            "is_admin": false, "is_owner": false, "is_primary_owner": false,
+            "is_restricted": false, "is_ultra_restricted": false, "is_bot": false,
+            "is_app_user": false, "updated": 1_700_000_000,
+        }));
+        ids.push(id);
+    }
+    for c in ws.channels.iter_mut().filter(|c| c.is_ext_shared) {
+        c.members.extend(ids.iter().cloned());
+        for m in c.messages.iter_mut() {
+            let human = m.get("user").is_some() && m.get("subtype").is_none();
+            if human && rng.u8(0..4) == 0 {
+                let who = &ids[rng.usize(0..ids.len())];
+                m["user"] = json!(who);
+                m["team"] = json!(team);
+                m["user_team"] = json!(team);
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! faults; the returned [`SimHandle`] exposes the request log and the live workspace to tests.
 //! The file format, flags and the fault/rate model are documented in `docs/slack-sim.md`.
 
+mod files;
 mod generate;
 mod index;
 mod methods;
@@ -16,7 +17,8 @@ mod server;
 
 use std::path::PathBuf;
 
-pub use generate::{GenSpec, generate};
+pub use files::file_content;
+pub use generate::{GenSpec, add_external_users, generate};
 pub use model::{
     Channel, ChannelKind, Team, ThreadSummary, TopicField, Workspace, format_ts, str_field, ts_key,
 };

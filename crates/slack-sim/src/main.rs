@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use slack_sim::{DEFAULT_TOKEN, GenSpec, SimError, SimOptions, Workspace, generate, start};
+use slack_sim::{
+    DEFAULT_TOKEN, GenSpec, SimError, SimOptions, Workspace, add_external_users, generate, start,
+};
 
 /// A local Slack-compatible Web API server for tests and demos (see docs/slack-sim.md).
 #[derive(Parser)]
@@ -40,6 +42,10 @@ struct Cli {
         hide_env_values = true
     )]
     token: String,
+    /// People of another organisation added to the generated Slack Connect channels (members and
+    /// authors of some messages): only users.info knows them, users.list leaves them out.
+    #[arg(long, default_value_t = 0)]
+    external_users: usize,
     /// Load the workspace from this JSON file instead of generating one.
     #[arg(long)]
     workspace: Option<PathBuf>,
@@ -86,7 +92,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let ws = match &cli.workspace {
+    let mut ws = match &cli.workspace {
         Some(path) => Workspace::load(path)?,
         None => generate(&GenSpec {
             users: cli.users,
@@ -97,6 +103,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             end: None,
         }),
     };
+    add_external_users(&mut ws, cli.external_users, cli.seed);
     if let Some(path) = &cli.dump {
         ws.save(path)?;
     }

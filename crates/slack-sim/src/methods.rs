@@ -131,6 +131,7 @@ pub(crate) fn call(
         "conversations.replies" => return conversations_replies(ws, ctx, p),
         "conversations.invite" => conversations_invite(ws, ctx, p),
         "chat.postMessage" => chat_post_message(ws, ctx, p),
+        "pins.list" => pins_list(ws, ctx, p),
         other => {
             let mut e = ApiError::new("unknown_method");
             e.extra.insert("req_method".into(), json!(other));
@@ -378,31 +379,36 @@ fn user_view(ctx: &Ctx<'_>, u: &Value) -> Value {
     u
 }
 
+/// Whether `u` belongs to the workspace's own team: people of another organisation in a Slack
+/// Connect channel carry their own `team_id` and only `users.info` knows them.
+fn is_local_user(ws: &Workspace, u: &Value) -> bool {
+    str_field(u, "team_id").is_none_or(|t| t == ws.team.id)
+}
+
 fn users_list(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
     need1(ctx, "users:read")?;
+    let local: Vec<&Value> = ws.users.iter().filter(|u| is_local_user(ws, u)).collect();
     // Without a limit Slack answers everything at once on small teams, and refuses large ones.
     if p.get("limit")
         .is_none_or(|l| l.trim().is_empty() || l.trim() == "0")
-        && ws.users.len() > 1000
+        && local.len() > 1000
     {
         return Err(ApiError::new("limit_required"));
     }
     let lim = limit(p, 1000, 1000)?;
     let start = match decode_cursor(p, "user")? {
         None => 0,
-        Some(id) => ws
-            .users
+        Some(id) => local
             .iter()
             .position(|u| str_field(u, "id") == Some(id.as_str()))
             .ok_or_else(|| ApiError::new("invalid_cursor"))?,
     };
-    let end = (start + lim).min(ws.users.len());
-    let members: Vec<Value> = ws.users[start..end]
+    let end = (start + lim).min(local.len());
+    let members: Vec<Value> = local[start..end]
         .iter()
         .map(|u| user_view(ctx, u))
         .collect();
-    let next = ws
-        .users
+    let next = local
         .get(end)
         .and_then(|u| str_field(u, "id"))
         .map(|id| encode_cursor("user", id));
@@ -470,6 +476,36 @@ fn conversations_info(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {
     let c = &ws.channels[visible_index(ws, p.get("channel"))?];
     need1(ctx, &kind_scope(c.kind(), "read"))?;
     Ok(json!({ "channel": channel_json(ws, c, flag(p, "include_num_members")) }))
+}
+
+/// `pins.list`: the channel's pinned messages (stored messages whose `pinned_to` names the
+/// channel), newest pin first, as `{type: "message", created, created_by, channel, message}`.
+/// Pinned at the message's time plus a minute, by its author: the sim keeps no pin events.
+fn pins_list(ws: &Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Answer {
+    let c = &ws.channels[visible_index(ws, p.get("channel"))?];
+    need1(ctx, "pins:read")?;
+    let idx = ctx.index.get(c);
+    let mut items: Vec<Value> = c
+        .messages
+        .iter()
+        .filter(|m| {
+            m.get("pinned_to")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(c.id.as_str())))
+        })
+        .map(|m| {
+            let created = (msg_key(m) / 1_000_000) as i64 + 60;
+            json!({
+                "type": "message",
+                "created": created,
+                "created_by": str_field(m, "user").unwrap_or(&c.creator),
+                "channel": c.id,
+                "message": idx.decorate(c, m),
+            })
+        })
+        .collect();
+    items.reverse();
+    Ok(json!({ "items": items }))
 }
 
 fn conversations_members(ws: &Workspace, ctx: &Ctx<'_>, p: &Params) -> Answer {

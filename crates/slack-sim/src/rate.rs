@@ -27,7 +27,7 @@ impl RateRule {
 pub fn rate_rule(method: &str) -> Option<RateRule> {
     let (per_minute, per_channel) = match method {
         "auth.test" => (600, false),
-        "users.list" | "conversations.list" => (20, false),
+        "users.list" | "conversations.list" | "pins.list" => (20, false),
         "conversations.history"
         | "conversations.replies"
         | "conversations.invite"

@@ -2,7 +2,7 @@
 //! faults, checks the token and rate limits, runs the method against the shared workspace and
 //! records every request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -23,6 +23,7 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::files::{FILES_PATH, file_content, file_id_of, find_file, point_file_urls};
 use crate::index::IndexCache;
 use crate::methods::{self, Ctx};
 use crate::params::{parse_form, parse_json};
@@ -75,8 +76,15 @@ impl SimHandle {
         for c in &mut st.ws.channels {
             c.sort_messages();
         }
+        point_file_urls(&mut st.ws, &self.shared.origin);
         st.index.clear();
         out
+    }
+
+    /// Deletes file `id` from the sim's storage while messages still carry its object, as when
+    /// a file is deleted after its message was read: downloads of it answer 404 from now on.
+    pub fn delete_file(&self, id: &str) {
+        lock(&self.shared.deleted_files).insert(id.to_string());
     }
 
     /// Stops accepting requests and waits (briefly) for the server task to finish.
@@ -111,6 +119,10 @@ struct Shared {
     rate: Option<Mutex<RateLimiter>>,
     log: Mutex<Vec<RequestRecord>>,
     log_file: Option<Mutex<std::fs::File>>,
+    /// `http://HOST:PORT`: where file URLs point.
+    origin: String,
+    /// Files deleted from storage (see [`SimHandle::delete_file`]).
+    deleted_files: Mutex<HashSet<String>>,
 }
 
 /// A poisoned lock only means another request panicked; the data is still usable for a test double.
@@ -161,6 +173,9 @@ pub async fn start(
         .local_addr()
         .map_err(|source| SimError::Bind { addr, source })?;
     let clock = ws.max_ts_micros();
+    let origin = format!("http://{local}");
+    let mut ws = ws;
+    point_file_urls(&mut ws, &origin);
     let shared = Arc::new(Shared {
         state: Mutex::new(State0 {
             ws,
@@ -174,9 +189,12 @@ pub async fn start(
         rate: opts.rate_scale.map(|s| Mutex::new(RateLimiter::new(s))),
         log: Mutex::new(Vec::new()),
         log_file,
+        origin,
+        deleted_files: Mutex::new(HashSet::new()),
     });
     let app = Router::new()
         .route("/api/{method}", any(api))
+        .route("/files-pri/{*path}", any(file_download))
         .with_state(shared.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -407,6 +425,78 @@ async fn api(
     }
     sh.record(rec);
     json_response(StatusCode::OK, text, scopes)
+}
+
+/// `url_private` / `url_private_download`: the file's bytes with the token in the
+/// `Authorization` header; without it (or with another token) a redirect to the sign-in page, as
+/// Slack answers. Unknown, tombstoned and deleted files answer 404. Logged as method `files-pri`
+/// with the file ID as `file`.
+async fn file_download(State(sh): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
+    let path = uri.path();
+    let id = file_id_of(path).unwrap_or("").to_string();
+    let mut rec = RequestRecord {
+        method: "files-pri".into(),
+        params: BTreeMap::from([("file".to_string(), id.clone())]),
+        status: 200,
+        error: None,
+        fault: None,
+    };
+    let authed = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim() == sh.token);
+    if !authed {
+        rec.status = 302;
+        rec.error = Some("not_authed".into());
+        sh.record(rec);
+        let mut resp = Response::new(Body::from("<html><body>Sign in to Slack</body></html>"));
+        *resp.status_mut() = StatusCode::FOUND;
+        let target = format!(
+            "{}/?redir={}",
+            sh.origin,
+            path.replace('%', "%25").replace('/', "%2F")
+        );
+        if let Ok(v) = HeaderValue::from_str(&target) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return resp;
+    }
+    let found = if lock(&sh.deleted_files).contains(&id) || !path.starts_with(FILES_PATH) {
+        None
+    } else {
+        let st = lock(&sh.state);
+        find_file(&st.ws, &id).map(|f| {
+            let size = f
+                .get("size")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            let mime = f
+                .get("mimetype")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            (size, mime)
+        })
+    };
+    let Some((size, mime)) = found else {
+        rec.status = 404;
+        rec.error = Some("file_not_found".into());
+        sh.record(rec);
+        let mut resp = Response::new(Body::from("Not Found"));
+        *resp.status_mut() = StatusCode::NOT_FOUND;
+        return resp;
+    };
+    sh.record(rec);
+    let mut resp = Response::new(Body::from(file_content(&id, size)));
+    if let Ok(v) = HeaderValue::from_str(&mime) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    resp
 }
 
 /// A TCP connection that can be told to fail: used to answer a "reset" fault with a real RST.

@@ -4,8 +4,8 @@
 //!
 //! Audited against the migrations: `meta`, `workspaces`, `notifications`, `export_channels` and
 //! `export_threads` hold nobody; `audit_runs` / `audit_findings` hold team.json handles;
-//! `invite_runs.handles` (as typed), `invite_ops.users` / `user_errors` (IDs), `export_messages`
-//! and every `insight_*` table hold people and are covered here.
+//! `invite_runs.handles` (as typed), `invite_ops.users` / `user_errors` (IDs), `export_messages`,
+//! `slack_users_cache` and every `insight_*` table hold people and are covered here.
 
 use rusqlite::params;
 
@@ -36,6 +36,13 @@ impl Store {
         removed.push((
             "export_messages",
             tx.execute("DELETE FROM export_messages WHERE user = ?1", [user_id])?,
+        ));
+        removed.push((
+            "slack_users_cache",
+            tx.execute(
+                "DELETE FROM slack_users_cache WHERE user_id = ?1",
+                [user_id],
+            )?,
         ));
         removed.push((
             "export_messages.raw (rewritten)",

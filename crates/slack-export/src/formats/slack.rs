@@ -9,7 +9,7 @@
 //! without a thread is its own). Every other message already in a day file stays as it was, and a
 //! day file with nothing of this run's in it is not touched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,7 @@ use store::export::SpoolOrder;
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
 
-use crate::files::AtomicFile;
+use crate::files::{AtomicFile, add_local_paths};
 use crate::sink::{ChannelMeta, ExportError, Item, Sink};
 use crate::window::{key_time, ts_key};
 
@@ -77,6 +77,8 @@ pub struct SlackSink {
     earlier_days: BTreeMap<String, PathBuf>,
     /// Messages of the current day's earlier file that this run keeps, oldest last (popped first).
     kept: Vec<(i64, Value)>,
+    /// The current channel's downloaded files (`local_path` in their file objects).
+    local: HashMap<String, String>,
     /// Files (or zip entries) started, for the summary.
     files: u64,
 }
@@ -104,6 +106,7 @@ impl SlackSink {
             first_in_day: true,
             earlier_days: BTreeMap::new(),
             kept: Vec::new(),
+            local: HashMap::new(),
             files: 0,
         })
     }
@@ -277,7 +280,7 @@ fn channel_entry(meta: &ChannelMeta) -> Value {
             "members": meta.members,
         });
     }
-    json!({
+    let mut entry = json!({
         "id": c.id,
         "name": c.name,
         "created": c.created,
@@ -287,7 +290,29 @@ fn channel_entry(meta: &ChannelMeta) -> Value {
         "members": meta.members,
         "topic": text_field("topic"),
         "purpose": text_field("purpose"),
-    })
+    });
+    // Slack's export lists pins as {id: message ts, type: "C", created, user: who pinned,
+    // owner: the message's author}, and leaves the key out when there are none.
+    let pins: Vec<Value> = meta
+        .pins
+        .iter()
+        .filter_map(|p| {
+            let m = p.get("message")?;
+            Some(json!({
+                "id": m.get("ts")?,
+                "type": "C",
+                "created": p.get("created").cloned().unwrap_or(json!(0)),
+                "user": p.get("created_by").cloned().unwrap_or(json!("")),
+                "owner": m.get("user").cloned().unwrap_or(json!("")),
+            }))
+        })
+        .collect();
+    if !pins.is_empty()
+        && let Value::Object(o) = &mut entry
+    {
+        o.insert("pins".into(), Value::Array(pins));
+    }
+    entry
 }
 
 fn list_name(meta: &ChannelMeta) -> &'static str {
@@ -327,6 +352,7 @@ impl Sink for SlackSink {
 
     fn begin_channel(&mut self, channel: &ChannelMeta) -> Result<(), ExportError> {
         self.folder = channel.file_stem.clone();
+        self.local = channel.local_files.clone();
         self.day = None;
         self.earlier_days.clear();
         if let Target::Dir(root) = &self.target {
@@ -362,6 +388,7 @@ impl Sink for SlackSink {
             }
         }
         let mut value: Value = serde_json::from_str(item.raw)?;
+        add_local_paths(&mut value, &self.local);
         if !item.replies.is_empty()
             && let Value::Object(obj) = &mut value
         {

@@ -1,6 +1,7 @@
 //! The `text` format: one `<channel>.txt` per channel, oldest first, local times, names instead of
 //! IDs, thread replies indented under their parent; edits, reactions, files and joins in brief.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct TextSink {
     tz: TimeZone,
     names: Arc<Directory>,
     current: Option<(PathBuf, AtomicFile)>,
+    /// The current channel's downloaded files.
+    local: HashMap<String, String>,
     files: u64,
 }
 
@@ -32,12 +35,24 @@ impl TextSink {
             tz,
             names,
             current: None,
+            local: HashMap::new(),
             files: 0,
         }
     }
 
     /// The lines of one message (no trailing newline).
     pub fn format_message(&self, m: &Message, ts_key: i64) -> String {
+        self.format_message_with(m, ts_key, &HashMap::new())
+    }
+
+    /// [`TextSink::format_message`], naming the local copies of downloaded files (`local`: file
+    /// ID -> path relative to the export root).
+    pub fn format_message_with(
+        &self,
+        m: &Message,
+        ts_key: i64,
+        local: &HashMap<String, String>,
+    ) -> String {
         let indent = if m.is_reply() { REPLY_INDENT } else { "" };
         let time = key_time(ts_key)
             .to_zoned(self.tz.clone())
@@ -56,11 +71,24 @@ impl TextSink {
                     body.push_str(" (also sent to the channel)");
                 }
                 for f in &m.files {
-                    let name = ["name", "title"]
+                    let name = ["name", "title", "id"]
                         .iter()
                         .find_map(|k| f.get(*k).and_then(|v| v.as_str()))
                         .unwrap_or("file");
-                    body.push_str(&format!(" [file: {name}]"));
+                    // Gone files keep only their ID: say why there is nothing.
+                    let name = match f.get("mode").and_then(|v| v.as_str()) {
+                        Some("tombstone") => format!("{name} (deleted)"),
+                        Some("hidden_by_limit") => format!("{name} (hidden by the plan's limit)"),
+                        _ => name.to_string(),
+                    };
+                    let path = f
+                        .get("id")
+                        .and_then(|v| v.as_str())
+                        .and_then(|id| local.get(id));
+                    match path {
+                        Some(path) => body.push_str(&format!(" [file: {name} -> {path}]")),
+                        None => body.push_str(&format!(" [file: {name}]")),
+                    }
                 }
                 if !m.reactions.is_empty() {
                     let list: Vec<String> = m
@@ -90,12 +118,16 @@ impl Sink for TextSink {
     fn begin_channel(&mut self, channel: &ChannelMeta) -> Result<(), ExportError> {
         let path = self.out_dir.join(format!("{}.txt", channel.file_stem));
         let mut file = AtomicFile::create(&path).map_err(ExportError::io(&path))?;
+        self.local = channel.local_files.clone();
         let c = &channel.conversation;
         let title = if c.name.is_empty() {
             c.user
                 .as_deref()
                 .map(|u| format!("DM with {}", self.names.user(u)))
                 .unwrap_or_else(|| c.id.clone())
+        } else if c.is_mpim && !channel.members.is_empty() {
+            let names: Vec<String> = channel.members.iter().map(|u| self.names.user(u)).collect();
+            format!("Group DM {} with {}", c.name, names.join(", "))
         } else {
             format!("#{}", c.name)
         };
@@ -119,7 +151,7 @@ impl Sink for TextSink {
     }
 
     fn message(&mut self, item: &Item<'_>) -> Result<(), ExportError> {
-        let line = self.format_message(item.message()?, item.ts_key);
+        let line = self.format_message_with(item.message()?, item.ts_key, &self.local);
         if let Some((path, file)) = &mut self.current {
             file.write_all(line.as_bytes())
                 .and_then(|()| file.write_all(b"\n"))
