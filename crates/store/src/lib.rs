@@ -11,6 +11,7 @@ pub mod invites;
 pub mod migrations;
 pub mod panel;
 pub mod purge;
+pub mod tg_export;
 pub mod tg_ops;
 
 use std::path::{Path, PathBuf};
