@@ -212,14 +212,7 @@ impl Store {
         self.conn().execute(
             "UPDATE tg_export_messages SET media_path = ?5, media_note = ?6
              WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3 AND message_id = ?4",
-            params![
-                key.out_dir,
-                key.format,
-                key.chat_id,
-                message_id,
-                path,
-                note
-            ],
+            params![key.out_dir, key.format, key.chat_id, message_id, path, note],
         )?;
         Ok(())
     }

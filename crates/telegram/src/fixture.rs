@@ -151,7 +151,8 @@ struct MediaBytes {
 
 impl MediaBytes {
     fn new(chat: i64, message: i64) -> Self {
-        let seed = (chat as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (message as u64) ^ 0x5DEE_CE66;
+        let seed =
+            (chat as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (message as u64) ^ 0x5DEE_CE66;
         Self {
             state: seed | 1,
             word: 0,
@@ -382,13 +383,7 @@ impl FixtureBackend {
 
     /// Sleeps as the fixture's `slow` rules say for `op` (outside the state lock).
     async fn slow(&self, op: &str) -> Result<(), TelegramError> {
-        let ms: u64 = self.read(|d| {
-            d.slow
-                .iter()
-                .filter(|r| r.op == op)
-                .map(|r| r.ms)
-                .sum()
-        })?;
+        let ms: u64 = self.read(|d| d.slow.iter().filter(|r| r.op == op).map(|r| r.ms).sum())?;
         if ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }

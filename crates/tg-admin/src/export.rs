@@ -19,7 +19,9 @@ use jiff::tz::TimeZone;
 use report::{Cell, Row, Table};
 use serde::Serialize;
 use store::tg_export::{TgExportKey, TgStoredMessage};
-use telegram::{Chat, ChatKind, MediaKind, MediaSink, TelegramApi, TelegramError, TgMedia, TgMessage, TgUser};
+use telegram::{
+    Chat, ChatKind, MediaKind, MediaSink, TelegramApi, TelegramError, TgMedia, TgMessage, TgUser,
+};
 
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::commands::find_chat;
@@ -74,8 +76,8 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
         .with_context(|| format!("creating {}", s.out.display()))?;
     // The store keys exports by the absolute output directory, so `--out out` and `--out ./out`
     // are the same export.
-    let out_abs = std::fs::canonicalize(&s.out)
-        .with_context(|| format!("resolving {}", s.out.display()))?;
+    let out_abs =
+        std::fs::canonicalize(&s.out).with_context(|| format!("resolving {}", s.out.display()))?;
     let out_key = out_abs.to_string_lossy().into_owned();
     let format = args.format;
     let mut table = Table::new(
@@ -114,9 +116,10 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
             chat_id: chat.id,
         };
         let fresh = !args.resume || prev.is_none();
+        // A chat keeps its file in this output across runs (also when renamed since).
         let file = match &prev {
-            Some(p) if args.resume => p.file.clone(),
-            _ => {
+            Some(p) => p.file.clone(),
+            None => {
                 let stem = stems.for_chat(chat);
                 match format {
                     ExportFormat::Text => format!("{stem}.txt"),
@@ -138,7 +141,18 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
         };
         let stored = s.with_store(|st| Ok(st.tg_export_messages(key)?))?;
         if let Some(choice) = &media {
-            download_media(s, key, chat, &stored, &file, format, choice, &tz, &mut summary).await?;
+            download_media(
+                s,
+                key,
+                chat,
+                &stored,
+                &file,
+                format,
+                choice,
+                &tz,
+                &mut summary,
+            )
+            .await?;
         }
         let stored = s.with_store(|st| Ok(st.tg_export_messages(key)?))?;
         summary.messages = stored.len();
@@ -157,7 +171,9 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
     }
     s.report("export", &table)?;
     if failed {
-        tracing::error!("some media could not be downloaded; run the export again with --resume to retry them");
+        tracing::error!(
+            "some media could not be downloaded; run the export again with --resume to retry them"
+        );
         return Ok(Outcome::Failed);
     }
     Ok(Outcome::Success)
@@ -235,8 +251,10 @@ fn parse_media(
             continue;
         }
         let kind = MediaKind::parse(&k).ok_or_else(|| {
-            UsageError::new(format!("--media: unknown kind {k:?}"))
-                .with_hint(format!("use all or a comma-separated list of: {}", names.join(", ")))
+            UsageError::new(format!("--media: unknown kind {k:?}")).with_hint(format!(
+                "use all or a comma-separated list of: {}",
+                names.join(", ")
+            ))
         })?;
         set.insert(kind);
     }
@@ -293,9 +311,7 @@ async fn fetch_history(
         let Some(last) = page.iter().map(|m| m.id).max() else {
             break;
         };
-        let reached_until = page
-            .iter()
-            .any(|m| until.is_some_and(|u| m.date >= u));
+        let reached_until = page.iter().any(|m| until.is_some_and(|u| m.date >= u));
         let rows: Vec<TgStoredMessage> = page
             .iter()
             .filter(|m| since.is_none_or(|t| m.date >= t) && until.is_none_or(|t| m.date < t))
@@ -515,16 +531,18 @@ impl MediaNames {
         tz: &TimeZone,
     ) -> String {
         let ext = extension(media);
-        let stamp = m.at.to_zoned(tz.clone()).strftime("%d-%m-%Y_%H-%M-%S").to_string();
-        let original = media
-            .file_name
-            .as_deref()
-            .and_then(sanitize_file_name);
+        let stamp =
+            m.at.to_zoned(tz.clone())
+                .strftime("%d-%m-%Y_%H-%M-%S")
+                .to_string();
+        let original = media.file_name.as_deref().and_then(sanitize_file_name);
         let id = m.message_id;
         let candidate = match format {
             ExportFormat::Text | ExportFormat::Json => {
                 let dir = format!("{}_media", stem_of_file(file, format));
-                let name = original.clone().unwrap_or_else(|| format!("{}.{ext}", media.kind.as_str()));
+                let name = original
+                    .clone()
+                    .unwrap_or_else(|| format!("{}.{ext}", media.kind.as_str()));
                 format!("{dir}/{id}_{name}")
             }
             ExportFormat::Tdesktop => {
@@ -543,7 +561,10 @@ impl MediaNames {
                     }
                 };
                 let name = match media.kind {
-                    MediaKind::Photo | MediaKind::Voice | MediaKind::VideoNote | MediaKind::Sticker => generated,
+                    MediaKind::Photo
+                    | MediaKind::Voice
+                    | MediaKind::VideoNote
+                    | MediaKind::Sticker => generated,
                     _ => original.clone().unwrap_or(generated),
                 };
                 format!("{file}/{folder}/{name}")
@@ -638,7 +659,10 @@ fn write_export(
             let dir = out.join(file);
             private_files::create_dir_all(&dir)
                 .with_context(|| format!("creating {}", dir.display()))?;
-            (dir.join("result.json"), render_tdesktop(chat, stored, file, tz)?)
+            (
+                dir.join("result.json"),
+                render_tdesktop(chat, stored, file, tz)?,
+            )
         }
     };
     private_files::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
@@ -711,7 +735,10 @@ fn render_json(chat: &Chat, stored: &[TgStoredMessage]) -> anyhow::Result<String
             v
         })
         .collect();
-    Ok(serde_json::to_string_pretty(&serde_json::json!({"chat": chat, "messages": messages}))? + "\n")
+    Ok(
+        serde_json::to_string_pretty(&serde_json::json!({"chat": chat, "messages": messages}))?
+            + "\n",
+    )
 }
 
 /// One chat of Telegram Desktop's machine-readable export (`result.json` of a single-chat export,
@@ -804,7 +831,11 @@ fn render_tdesktop(
             let mut td = TdMessage {
                 id: m.message_id,
                 kind: "message",
-                date: m.at.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+                date: m
+                    .at
+                    .to_zoned(tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S")
+                    .to_string(),
                 date_unixtime: m.at.as_second().to_string(),
                 from,
                 from_id,
@@ -830,12 +861,14 @@ fn render_tdesktop(
                 let path = match (&m.media_path, &m.media_note) {
                     (Some(p), _) => p.strip_prefix(&prefix).unwrap_or(p).to_owned(),
                     (None, Some(n)) if n == NOTE_TOO_LARGE => {
-                        "(File exceeds maximum size. Change data exporting settings to download.)".to_owned()
+                        "(File exceeds maximum size. Change data exporting settings to download.)"
+                            .to_owned()
                     }
                     (None, Some(n)) if n.starts_with("download failed") => {
                         "(File unavailable, please try again later)".to_owned()
                     }
-                    _ => "(File not included. Change data exporting settings to download.)".to_owned(),
+                    _ => "(File not included. Change data exporting settings to download.)"
+                        .to_owned(),
                 };
                 td.width = media.width;
                 td.height = media.height;
@@ -953,7 +986,12 @@ fn sanitize_file_name(title: &str) -> Option<String> {
         return None;
     }
     // Windows reserves these device names, with any extension ("NUL.txt" too).
-    let base = capped.split('.').next().unwrap_or(capped).trim().to_ascii_uppercase();
+    let base = capped
+        .split('.')
+        .next()
+        .unwrap_or(capped)
+        .trim()
+        .to_ascii_uppercase();
     let reserved = matches!(base.as_str(), "CON" | "PRN" | "AUX" | "NUL")
         || ((base.starts_with("COM") || base.starts_with("LPT"))
             && base.len() == 4
