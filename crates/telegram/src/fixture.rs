@@ -151,10 +151,15 @@ struct MediaBytes {
 
 impl MediaBytes {
     fn new(chat: i64, message: i64) -> Self {
-        let seed =
-            (chat as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (message as u64) ^ 0x5DEE_CE66;
+        // splitmix64 of both ids: every (chat, message) gets its own non-zero xorshift state.
+        let mut z = (chat as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add((message as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
         Self {
-            state: seed | 1,
+            state: if z == 0 { 0x5DEE_CE66 } else { z },
             word: 0,
             left: 0,
         }
@@ -744,5 +749,87 @@ mod tests {
         let typo = SAMPLE.replace("\"kind\": \"supergroup\"", "\"kind\": \"megagroup\"");
         let err = FixtureBackend::parse(&typo).expect_err("bad kind");
         assert!(err.contains("chats[0].kind"), "{err}");
+    }
+
+    const PAGED: &str = r#"{"me": {"id": 1000},
+ "max_page": 2,
+ "faults": [{"op": "download_media", "message": 2, "cut_after_bytes": 10}],
+ "flood_wait": [{"op": "download_media", "seconds": 0, "chat": -1001}],
+ "chats": [{"id": -1001, "title": "t", "kind": "supergroup",
+            "messages": [{"id": 3, "from": null, "date": "2026-11-18T09:02:00Z", "text": "c"},
+                         {"id": 1, "from": null, "date": "2026-11-18T09:00:00Z", "text": "a"},
+                         {"id": 2, "from": null, "date": "2026-11-18T09:01:00Z", "text": "b",
+                          "media": {"kind": "photo", "size": 100000}}]}]}"#;
+
+    #[derive(Default)]
+    struct VecSink {
+        bytes: Vec<u8>,
+        restarts: u32,
+    }
+
+    impl MediaSink for VecSink {
+        fn restart(&mut self) -> std::io::Result<()> {
+            self.bytes.clear();
+            self.restarts += 1;
+            Ok(())
+        }
+        fn write_chunk(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+            self.bytes.extend_from_slice(chunk);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn history_is_read_forwards_in_pages_capped_by_max_page() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tg.json");
+        std::fs::write(&path, PAGED).expect("write");
+        let api = FixtureBackend::open(path).expect("open");
+        let ids = |page: Vec<TgMessage>| page.iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(api.history_page(-1001, 0, 100).await.expect("p1")),
+            [1, 2]
+        );
+        let page = api.history_page(-1001, 2, 100).await.expect("p2");
+        assert_eq!(ids(page), [3]);
+        assert!(
+            api.history_page(-1001, 3, 100)
+                .await
+                .expect("end")
+                .is_empty()
+        );
+        let media = api.history_page(-1001, 1, 1).await.expect("one")[0]
+            .media
+            .clone();
+        assert_eq!(media.and_then(|m| m.size), Some(100000));
+    }
+
+    #[tokio::test]
+    async fn a_cut_download_fails_after_part_and_the_guard_restarts_the_sink() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tg.json");
+        std::fs::write(&path, PAGED).expect("write");
+        let api: Box<dyn TelegramApi> = Box::new(FixtureBackend::open(path).expect("open"));
+        // FLOOD_WAIT first (through the guard: waited out, then the sink restarted), then the
+        // injected cut: 10 bytes and a network error.
+        let guard = crate::FloodWaitGuard::new(api, crate::FloodWaitPolicy::default());
+        let mut sink = VecSink::default();
+        let err = guard
+            .download_media(-1001, 2, &mut sink)
+            .await
+            .expect_err("cut");
+        assert!(matches!(err, TelegramError::Network(_)), "{err:?}");
+        assert_eq!(sink.bytes, fixture_media_bytes(-1001, 2, 10));
+        let n = guard
+            .download_media(-1001, 2, &mut sink)
+            .await
+            .expect("whole");
+        assert_eq!(n, 100000);
+        assert_eq!(sink.bytes, fixture_media_bytes(-1001, 2, 100000));
+        assert_eq!(sink.restarts, 2);
+        assert_ne!(
+            fixture_media_bytes(-1001, 2, 64),
+            fixture_media_bytes(-1001, 3, 64)
+        );
     }
 }
