@@ -99,6 +99,21 @@ impl Store {
         .transpose()
     }
 
+    /// Every chat exported to this output and format with its file, so a new chat never takes
+    /// the name of another chat's earlier export.
+    pub fn tg_export_files(
+        &self,
+        out_dir: &str,
+        format: &str,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        self.query_all(
+            "SELECT chat_id, file FROM tg_exports WHERE out_dir = ?1 AND format = ?2
+             ORDER BY chat_id",
+            params![out_dir, format],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
     /// Starts (or continues) a chat's export: records its title, kind and file. `fresh` forgets
     /// every message stored before (a full export replaces the previous one).
     pub fn tg_export_begin(
@@ -255,6 +270,10 @@ mod tests {
             .expect("page");
         store.tg_export_add_page(key, &[msg(5, "e")]).expect("page");
         let state = store.tg_export_chat(key).expect("read").expect("state");
+        assert_eq!(
+            store.tg_export_files("/out", "text").expect("files"),
+            vec![(-1001, "iBTC.txt".to_owned())]
+        );
         assert_eq!(state.last_message_id, 5);
         assert_eq!(state.file, "iBTC.txt");
         let ids: Vec<i64> = store

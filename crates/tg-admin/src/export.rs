@@ -27,6 +27,15 @@ use crate::cli::{ExportArgs, ExportFormat};
 use crate::commands::find_chat;
 use crate::session::{Session, telegram_error};
 
+/// Names in `--out` that belong to the tools (reports, the store, the demo account): a chat
+/// titled so gets another name.
+const RESERVED_IN_OUT: [&str; 4] = [
+    "tg-admin",
+    "slack-tools.db",
+    "slack-tools-demo.db",
+    "telegram-demo.json",
+];
+
 /// Messages asked for per history call (Telegram's own cap for messages.getHistory).
 const PAGE: usize = 100;
 /// Attempts per media file when the connection fails midway.
@@ -93,8 +102,15 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
             "file",
         ],
     );
-    // Names stored by earlier exports into this output stay theirs; new chats get free ones.
+    // Names of earlier exports into this output (of any chat) stay theirs, and so do the names
+    // the tools themselves use in --out; new chats get free ones.
     let mut stems = FileStems::default();
+    for name in RESERVED_IN_OUT {
+        stems.reserve(name);
+    }
+    for (_, file) in s.with_store(|st| Ok(st.tg_export_files(&out_key, format.as_str())?))? {
+        stems.reserve(stem_of_file(&file, format));
+    }
     let mut previous = Vec::new();
     for chat in &selected {
         let key = TgExportKey {
@@ -102,11 +118,7 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
             format: format.as_str(),
             chat_id: chat.id,
         };
-        let prev = s.with_store(|st| Ok(st.tg_export_chat(key)?))?;
-        if let Some(p) = &prev {
-            stems.reserve(stem_of_file(&p.file, format));
-        }
-        previous.push(prev);
+        previous.push(s.with_store(|st| Ok(st.tg_export_chat(key)?))?);
     }
     let mut failed = false;
     for (chat, prev) in selected.iter().zip(previous) {

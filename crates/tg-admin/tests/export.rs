@@ -183,6 +183,13 @@ fn media_is_downloaded_named_safely_linked_and_not_fetched_again() {
     // The video is larger than --max-file-size: listed, not downloaded.
     assert!(!names.iter().any(|n| n.starts_with("5_")), "{names:?}");
     assert_eq!(names.len(), 5, "{names:?}");
+    // Owner-only, like everything the tools write.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: PathBuf| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(env.out().join(&media_dir)), 0o700);
+        assert_eq!(mode(env.out().join(&media_dir).join("2_photo.jpg")), 0o600);
+    }
 
     let text = env.read(&format!("{STEM}.txt"));
     assert!(
@@ -623,4 +630,38 @@ fn all_in_scope_exports_the_audit_groups_one_after_another_obeying_flood_wait() 
     let o = env.run(&["export", "-1002", "--media", "--max-file-size", "ten"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("20M"), "{}", stderr(&o));
+}
+
+#[test]
+fn names_of_earlier_exports_and_of_the_tools_are_never_taken() {
+    let env = Env::new(
+        r#"{"me": {"id": 1000, "username": "opsdesk", "first_name": "Ops"},
+ "chats": [
+  {"id": -3001, "title": "Acme", "kind": "group", "participants": [{"user": 1000, "role": "admin"}],
+   "messages": [{"id": 1, "from": 1000, "date": "2026-11-18T09:00:00Z", "text": "first acme"}]},
+  {"id": -3002, "title": "Acme", "kind": "group", "participants": [{"user": 1000, "role": "admin"}],
+   "messages": [{"id": 1, "from": 1000, "date": "2026-11-18T09:00:00Z", "text": "second acme"}]},
+  {"id": -3003, "title": "tg-admin", "kind": "group", "participants": [{"user": 1000, "role": "admin"}],
+   "messages": [{"id": 1, "from": 1000, "date": "2026-11-18T09:00:00Z", "text": "reports?"}]},
+  {"id": -3004, "title": "nul.txt", "kind": "group", "participants": [{"user": 1000, "role": "admin"}],
+   "messages": [{"id": 1, "from": 1000, "date": "2026-11-18T09:00:00Z", "text": "device"}]}]}"#,
+    );
+    let o = env.run(&["export", "-3001"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Another run, another chat of the same title: the earlier file stays the first chat's.
+    let o = env.run(&["export", "-3002"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(env.read("Acme.txt").contains("first acme"));
+    assert!(env.read("Acme_-3002.txt").contains("second acme"));
+    // And the first chat, exported again, keeps its name.
+    let o = env.run(&["export", "-3001", "-3002"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(env.read("Acme.txt").contains("first acme"));
+    assert!(env.read("Acme_-3002.txt").contains("second acme"));
+
+    let o = env.run(&["export", "-3003", "-3004", "--format", "tdesktop"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(env.read("tg-admin_-3003/result.json").contains("reports?"));
+    assert!(!env.out().join("tg-admin/result.json").exists());
+    assert!(env.read("_nul.txt/result.json").contains("device"));
 }
