@@ -4,6 +4,7 @@
 //! changes, a JSON-lines operation log) under `--out/tg-admin/`; each change attempted is also
 //! recorded in the store (`store::tg_ops`), where the admin panel lists it.
 
+pub mod archive;
 mod cli;
 mod commands;
 mod export;
