@@ -140,36 +140,60 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
                 }
             }
         };
-        s.with_store(|st| {
-            Ok(st.tg_export_begin(key, &chat.title, chat.kind.as_str(), &file, fresh)?)
-        })?;
         let after = match &prev {
             Some(p) if !fresh => p.last_message_id,
             _ => 0,
         };
-        let mut summary = ChatSummary {
-            new: fetch_history(s, key, chat, after, since, until).await?,
-            ..ChatSummary::default()
-        };
-        let stored = s.with_store(|st| Ok(st.tg_export_messages(key)?))?;
-        if let Some(choice) = &media {
-            download_media(
-                s,
-                key,
-                chat,
-                &stored,
-                &file,
-                format,
-                choice,
-                &tz,
-                &mut summary,
-            )
-            .await?;
+        let done = async {
+            s.with_store(|st| {
+                Ok(st.tg_export_begin(key, &chat.title, chat.kind.as_str(), &file, fresh)?)
+            })?;
+            let mut summary = ChatSummary {
+                new: fetch_history(s, key, chat, after, since, until).await?,
+                ..ChatSummary::default()
+            };
+            if let Some(choice) = &media {
+                let stored = s.with_store(|st| Ok(st.tg_export_messages(key)?))?;
+                download_media(
+                    s,
+                    key,
+                    chat,
+                    &stored,
+                    &file,
+                    format,
+                    choice,
+                    &tz,
+                    &mut summary,
+                )
+                .await?;
+            }
+            let stored = s.with_store(|st| Ok(st.tg_export_messages(key)?))?;
+            summary.messages = stored.len();
+            let path = write_export(&s.out, chat, &stored, &file, format, &tz)?;
+            Ok::<_, anyhow::Error>((summary, path))
         }
-        let stored = s.with_store(|st| Ok(st.tg_export_messages(key)?))?;
-        summary.messages = stored.len();
-        let path = write_export(&s.out, chat, &stored, &file, format, &tz)?;
-        failed |= summary.media_failed > 0;
+        .await;
+        let (summary, file_cell) = match done {
+            Ok((summary, path)) => {
+                failed |= summary.media_failed > 0;
+                (summary, path.display().to_string())
+            }
+            // Fix-your-setup errors stop the run: every other chat would fail the same way.
+            Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
+            // Anything else (a FLOOD_WAIT over the limit, a chat Telegram refuses) gives up this
+            // chat only; what was read is stored, so `--resume` continues it later.
+            Err(e) => {
+                failed = true;
+                let msg = format!("{e:#}");
+                tracing::error!(
+                    chat = chat.id,
+                    "export of {} failed: {}",
+                    roster::text::terminal_safe(&chat.title),
+                    roster::text::terminal_safe(&msg)
+                );
+                (ChatSummary::default(), format!("failed: {msg}"))
+            }
+        };
         table.push(Row::new(vec![
             Cell::Int(chat.id),
             Cell::text(chat.title.clone()),
@@ -178,7 +202,7 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
             Cell::Int(count(summary.media_saved)),
             Cell::Int(count(summary.media_skipped)),
             Cell::Int(count(summary.media_failed)),
-            Cell::text(path.display().to_string()),
+            Cell::text(file_cell),
         ]));
     }
     s.report("export", &table)?;

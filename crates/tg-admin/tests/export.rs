@@ -665,3 +665,31 @@ fn names_of_earlier_exports_and_of_the_tools_are_never_taken() {
     assert!(!env.out().join("tg-admin/result.json").exists());
     assert!(env.read("_nul.txt/result.json").contains("device"));
 }
+
+#[test]
+fn a_chat_telegram_makes_wait_too_long_is_given_up_and_the_next_one_exported() {
+    let env = Env::new(&fixture(
+        &format!(r#""flood_wait": [{{"op": "history_page", "seconds": 999, "chat": {CHAT}}}],"#),
+        "",
+    ));
+    std::fs::write(
+        env.dir.path().join("team.json"),
+        r#"{"members": [{"handle": "ops", "name": "Ops Desk", "role": "required", "telegram": ["opsdesk"]}]}"#,
+    )
+    .expect("team");
+    std::fs::write(
+        env.dir.path().join("categories.json"),
+        r#"{"slack_scope": {"name_contains": ["ibtc"]}, "telegram_scope": {"shared_with": "nftaddie"}}"#,
+    )
+    .expect("categories");
+    let o = env.run(&["export", "--all-in-scope", "--tz", "UTC"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("gave up on"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    assert!(env.read("iBTC __ Globex.txt").contains("Addie Ng: globex"));
+    assert!(!env.out().join(format!("{STEM}.txt")).exists());
+    // The wait is over: a resumed run exports the chat it gave up on.
+    let o = env.run(&["export", "--all-in-scope", "--tz", "UTC", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(env.read(&format!("{STEM}.txt")).contains("Cara Cust: hi"));
+}
