@@ -64,12 +64,10 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Chat ids or exact titles.
-    #[arg(
-        value_name = "CHAT",
-        allow_negative_numbers = true,
-        required_unless_present = "all_in_scope"
-    )]
+    /// Chat ids or exact titles (or --all-in-scope).
+    // Not `required` for clap: `--media -1001` takes the id as the kinds, and the check in
+    // `export` can then say so instead of "CHAT is missing".
+    #[arg(value_name = "CHAT", allow_negative_numbers = true)]
     pub chats: Vec<String>,
     /// Every group in the audit's Telegram scope (categories.json `telegram_scope`), one after another.
     #[arg(long, conflicts_with = "chats")]

@@ -76,6 +76,11 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
         .map(|v| parse_time(v, &tz, "--until"))
         .transpose()?;
     let media = parse_media(args.media.as_deref(), args.max_file_size.as_deref())?;
+    if args.chats.is_empty() && !args.all_in_scope {
+        return Err(UsageError::new("no chat to export")
+            .with_hint("name chats by id or exact title, or use --all-in-scope")
+            .into());
+    }
     let selected = if args.all_in_scope {
         scope_chats(s).await?
     } else {
@@ -288,7 +293,8 @@ fn parse_media(
         }
         let kind = MediaKind::parse(&k).ok_or_else(|| {
             UsageError::new(format!("--media: unknown kind {k:?}")).with_hint(format!(
-                "use all or a comma-separated list of: {}",
+                "use all or a comma-separated list of: {} (a chat right after --media is taken \
+                 as the kinds: name the chats first, or write --media=KINDS)",
                 names.join(", ")
             ))
         })?;

@@ -693,3 +693,26 @@ fn a_chat_telegram_makes_wait_too_long_is_given_up_and_the_next_one_exported() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(env.read(&format!("{STEM}.txt")).contains("Cara Cust: hi"));
 }
+
+#[test]
+fn a_chat_right_after_a_bare_media_flag_is_explained() {
+    let env = Env::new(&fixture("", ""));
+    let o = env.run(&["export", "--media", "-1002"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown kind \"-1002\""),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("name the chats first"),
+        "{}",
+        stderr(&o)
+    );
+    let o = env.run(&["export", "--tz", "UTC"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--all-in-scope"), "{}", stderr(&o));
+    // Chats first, the bare flag last: every kind.
+    let o = env.run(&["export", "-1002", "--media"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
