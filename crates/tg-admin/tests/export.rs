@@ -448,12 +448,22 @@ fn a_killed_export_resumed_writes_the_same_files_as_an_uninterrupted_run() {
     child.wait().expect("wait");
     // Killed before the files were written; the store holds whole pages only.
     assert!(!killed.out().join(format!("{STEM}.json")).exists());
-    assert_eq!(stored_rows(&db) % 2, 0);
+    let before = stored_rows(&db);
+    assert_eq!(before % 2, 0, "half a page stored");
 
     let mut resume = args.to_vec();
     resume.push("--resume");
     let o = killed.run(&resume);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // It read only what the killed run had not stored: 16 messages, 16 - before of them new.
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("iBTC <> Acme"))
+        .expect("summary row");
+    let new = (16 - before).to_string();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert!(cells.windows(2).any(|w| w == ["16", new.as_str()]), "{row}");
     let want = export_tree(&clean.out());
     assert!(
         want.iter().any(|(rel, _)| rel.ends_with("15_f15.txt")),
