@@ -99,18 +99,14 @@ impl Store {
         .transpose()
     }
 
-    /// Every chat exported to this output and format with its file, so a new chat never takes
-    /// the name of another chat's earlier export.
-    pub fn tg_export_files(
-        &self,
-        out_dir: &str,
-        format: &str,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
+    /// Every chat exported to this output, in any format, with the format and its file: a new
+    /// chat never takes a name another chat's export there has (their media folders would mix).
+    pub fn tg_export_files(&self, out_dir: &str) -> Result<Vec<(i64, String, String)>, StoreError> {
         self.query_all(
-            "SELECT chat_id, file FROM tg_exports WHERE out_dir = ?1 AND format = ?2
-             ORDER BY chat_id",
-            params![out_dir, format],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            "SELECT chat_id, format, file FROM tg_exports WHERE out_dir = ?1
+             ORDER BY chat_id, format",
+            params![out_dir],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
     }
 
@@ -271,8 +267,8 @@ mod tests {
         store.tg_export_add_page(key, &[msg(5, "e")]).expect("page");
         let state = store.tg_export_chat(key).expect("read").expect("state");
         assert_eq!(
-            store.tg_export_files("/out", "text").expect("files"),
-            vec![(-1001, "iBTC.txt".to_owned())]
+            store.tg_export_files("/out").expect("files"),
+            vec![(-1001, "text".to_owned(), "iBTC.txt".to_owned())]
         );
         assert_eq!(state.last_message_id, 5);
         assert_eq!(state.file, "iBTC.txt");

@@ -113,8 +113,10 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
     for name in RESERVED_IN_OUT {
         stems.reserve(name);
     }
-    for (_, file) in s.with_store(|st| Ok(st.tg_export_files(&out_key, format.as_str())?))? {
-        stems.reserve(stem_of_file(&file, format));
+    // In every format: text and JSON share `<stem>_media`, and one chat keeps one stem.
+    let earlier = s.with_store(|st| Ok(st.tg_export_files(&out_key)?))?;
+    for (_, fmt, file) in &earlier {
+        stems.reserve(stored_stem(file, fmt));
     }
     let mut previous = Vec::new();
     for chat in &selected {
@@ -133,11 +135,15 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
             chat_id: chat.id,
         };
         let fresh = !args.resume || prev.is_none();
-        // A chat keeps its file in this output across runs (also when renamed since).
+        // A chat keeps its file in this output across runs (also when renamed since), and its
+        // stem across formats.
         let file = match &prev {
             Some(p) => p.file.clone(),
             None => {
-                let stem = stems.for_chat(chat);
+                let stem = match earlier.iter().find(|(id, _, _)| *id == chat.id) {
+                    Some((_, fmt, file)) => stored_stem(file, fmt).to_owned(),
+                    None => stems.for_chat(chat),
+                };
                 match format {
                     ExportFormat::Text => format!("{stem}.txt"),
                     ExportFormat::Json => format!("{stem}.json"),
@@ -679,6 +685,15 @@ fn stem_of_file(file: &str, format: ExportFormat) -> &str {
         ExportFormat::Text => file.strip_suffix(".txt").unwrap_or(file),
         ExportFormat::Json => file.strip_suffix(".json").unwrap_or(file),
         ExportFormat::Tdesktop => file,
+    }
+}
+
+/// [`stem_of_file`] for a stored file and format name.
+fn stored_stem<'a>(file: &'a str, format: &str) -> &'a str {
+    match format {
+        "text" => stem_of_file(file, ExportFormat::Text),
+        "json" => stem_of_file(file, ExportFormat::Json),
+        _ => stem_of_file(file, ExportFormat::Tdesktop),
     }
 }
 

@@ -669,6 +669,13 @@ fn names_of_earlier_exports_and_of_the_tools_are_never_taken() {
     assert!(env.read("Acme.txt").contains("first acme"));
     assert!(env.read("Acme_-3002.txt").contains("second acme"));
 
+    // In another format the chats keep their names (JSON and text share `<name>_media`), and a
+    // chat new to this output does not take theirs.
+    let o = env.run(&["export", "-3002", "-3001", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(env.read("Acme.json").contains("first acme"));
+    assert!(env.read("Acme_-3002.json").contains("second acme"));
+
     let o = env.run(&["export", "-3003", "-3004", "--format", "tdesktop"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(env.read("tg-admin_-3003/result.json").contains("reports?"));
