@@ -37,6 +37,9 @@ pub trait TelegramApi: Send + Sync {
     /// comes and a later run can continue after the last stored id.
     fn history_page(&self, chat: i64, after_id: i64, limit: usize)
     -> ApiFuture<'_, Vec<TgMessage>>;
+    /// The id of the newest message dated before `since` (0 when there is none): where a
+    /// forward read of the history from `since` starts, without reading everything older.
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64>;
     /// Downloads the media of message `message` of `chat` into `sink` (restarted first, so a
     /// retried attempt never appends to an earlier one); returns the bytes written.
     fn download_media<'a>(

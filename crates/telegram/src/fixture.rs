@@ -632,6 +632,19 @@ impl TelegramApi for FixtureBackend {
         .boxed()
     }
 
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64> {
+        let r = self.with_state("history_start", Some(chat), |s| {
+            let c = find_chat(&s.data, chat)?;
+            Ok(c.messages
+                .iter()
+                .filter(|m| m.date < since)
+                .map(|m| m.id)
+                .max()
+                .unwrap_or(0))
+        });
+        async move { r }.boxed()
+    }
+
     fn download_media<'a>(
         &'a self,
         chat: i64,

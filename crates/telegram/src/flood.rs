@@ -167,6 +167,10 @@ impl<A: TelegramApi> TelegramApi for FloodWaitGuard<A> {
         self.run(move || self.inner.history_page(chat, after_id, limit))
             .boxed()
     }
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64> {
+        self.run(move || self.inner.history_start(chat, since))
+            .boxed()
+    }
     fn download_media<'a>(
         &'a self,
         chat: i64,
@@ -217,6 +221,9 @@ impl TelegramApi for Box<dyn TelegramApi> {
         limit: usize,
     ) -> ApiFuture<'_, Vec<TgMessage>> {
         (**self).history_page(chat, after_id, limit)
+    }
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64> {
+        (**self).history_start(chat, since)
     }
     fn download_media<'a>(
         &'a self,

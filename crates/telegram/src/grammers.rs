@@ -784,6 +784,23 @@ impl GrammersBackend {
         Ok(out)
     }
 
+    async fn newest_before(&self, chat: i64, since: Timestamp) -> Result<i64, TelegramError> {
+        let op = format!("finding where the history of chat {chat} reaches {since}");
+        // messages.getHistory with offset_date: the newest messages dated before it, one asked for.
+        let mut iter = self
+            .client
+            .iter_messages(self.peer_ref(chat).await?)
+            .offset_date(i32::try_from(since.as_second()).unwrap_or(i32::MAX))
+            .limit(1);
+        let first = iter
+            .next()
+            .await
+            .map_err(|e| map_invocation_error(&op, &e))?;
+        Ok(first
+            .filter(|m| m.date() < since)
+            .map_or(0, |m| i64::from(m.id())))
+    }
+
     async fn download(
         &self,
         chat: i64,
@@ -939,6 +956,9 @@ impl TelegramApi for GrammersBackend {
         limit: usize,
     ) -> ApiFuture<'_, Vec<TgMessage>> {
         self.history_forward(chat, after_id, limit).boxed()
+    }
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64> {
+        self.newest_before(chat, since).boxed()
     }
     fn download_media<'a>(
         &'a self,

@@ -151,11 +151,17 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
                 }
             }
         };
-        let after = match &prev {
-            Some(p) if !fresh => p.last_message_id,
-            _ => 0,
-        };
         let done = async {
+            let after = match (&prev, since) {
+                (Some(p), _) if !fresh => p.last_message_id,
+                // Start at --since instead of reading (and skipping) everything older.
+                (_, Some(since)) => s
+                    .api
+                    .history_start(chat.id, since)
+                    .await
+                    .map_err(telegram_error)?,
+                _ => 0,
+            };
             s.with_store(|st| {
                 Ok(st.tg_export_begin(key, &chat.title, chat.kind.as_str(), &file, fresh)?)
             })?;

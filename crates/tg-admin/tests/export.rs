@@ -733,3 +733,28 @@ fn a_chat_right_after_a_bare_media_flag_is_explained() {
     let o = env.run(&["export", "-1002", "--media"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn since_starts_reading_at_that_time_instead_of_skipping_older_history() {
+    // Reading from the first message would fail: the export must start at --since.
+    let env = Env::new(&fixture(
+        r#""faults": [{"op": "history_page", "message": 0, "times": 9}],"#,
+        "",
+    ));
+    let o = env.run(&[
+        "export",
+        &CHAT.to_string(),
+        "--tz",
+        "UTC",
+        "--since",
+        "2026-11-18T09:08:00Z",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = env.read(&format!("{STEM}.txt"));
+    let body: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(body.len(), 4, "{text}");
+    assert!(
+        body[0].starts_with("2026-11-18 09:08  Cara Cust: demo"),
+        "{text}"
+    );
+}
