@@ -104,17 +104,21 @@ fn media_bytes(message: i64, size: u64) -> Vec<u8> {
 /// Every file under `dir`, relative, sorted, with its bytes.
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        // Tolerant: polled while a run creates and renames files.
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 walk(base, &path, out);
-            } else {
+            } else if let Ok(bytes) = std::fs::read(&path) {
                 let rel = path
                     .strip_prefix(base)
                     .expect("under base")
                     .to_string_lossy()
                     .into_owned();
-                out.push((rel, std::fs::read(&path).expect("read")));
+                out.push((rel, bytes));
             }
         }
     }
@@ -756,5 +760,59 @@ fn since_starts_reading_at_that_time_instead_of_skipping_older_history() {
     assert!(
         body[0].starts_with("2026-11-18 09:08  Cara Cust: demo"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_run_killed_during_a_download_keeps_no_part_of_it_and_the_resume_completes_it() {
+    let json = fixture(r#""slow": [{"op": "download_media", "ms": 1500}],"#, "");
+    let args = [
+        "export",
+        &CHAT.to_string(),
+        "--tz",
+        "UTC",
+        "--media",
+        "photo,voice",
+    ];
+    let clean = Env::new(&json);
+    let o = clean.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let killed = Env::new(&json);
+    let mut child = killed
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    // The photo's temporary file exists while its download is under way.
+    while temp_files(&killed.out()).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no download started in 30s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert_eq!(temp_files(&killed.out()).len(), 1);
+    assert!(
+        !killed
+            .out()
+            .join(format!("{STEM}_media/2_photo.jpg"))
+            .exists()
+    );
+
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let o = killed.run(&resume);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The killed run's temporary file is removed; the files equal the uninterrupted run's.
+    assert_eq!(temp_files(&killed.out()), Vec::<String>::new());
+    assert_eq!(export_tree(&killed.out()), export_tree(&clean.out()));
+    assert_eq!(
+        std::fs::read(killed.out().join(format!("{STEM}_media/2_photo.jpg"))).expect("photo"),
+        media_bytes(2, 70000)
     );
 }
