@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod panel;
 pub mod purge;
 pub mod slack_users;
+pub mod tg_export;
 pub mod tg_ops;
 
 use std::path::{Path, PathBuf};

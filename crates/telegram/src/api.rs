@@ -32,8 +32,32 @@ pub trait TelegramApi: Send + Sync {
         since: Option<Timestamp>,
         until: Option<Timestamp>,
     ) -> ApiFuture<'_, Vec<TgMessage>>;
+    /// Up to `limit` messages of a chat with an id above `after_id` (0: from the first), oldest
+    /// first: history read forwards one page at a time, so an export can store each page as it
+    /// comes and a later run can continue after the last stored id.
+    fn history_page(&self, chat: i64, after_id: i64, limit: usize)
+    -> ApiFuture<'_, Vec<TgMessage>>;
+    /// The id of the newest message dated before `since` (0 when there is none): where a
+    /// forward read of the history from `since` starts, without reading everything older.
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64>;
+    /// Downloads the media of message `message` of `chat` into `sink` (restarted first, so a
+    /// retried attempt never appends to an earlier one); returns the bytes written.
+    fn download_media<'a>(
+        &'a self,
+        chat: i64,
+        message: i64,
+        sink: &'a mut dyn MediaSink,
+    ) -> ApiFuture<'a, u64>;
     /// Called once when the command ends: the fixture backend writes its changes back here.
     fn finish(&self) -> ApiFuture<'_, ()>;
+}
+
+/// Where `download_media` writes: the caller's temporary file, renamed once complete.
+pub trait MediaSink: Send {
+    /// Forgets everything written so far (called at the start of every attempt).
+    fn restart(&mut self) -> std::io::Result<()>;
+    /// Appends one chunk.
+    fn write_chunk(&mut self, chunk: &[u8]) -> std::io::Result<()>;
 }
 
 /// Opens the backend the environment selects: the fixture named by `TELEGRAM_FIXTURE` when set,

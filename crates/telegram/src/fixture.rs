@@ -9,9 +9,9 @@ use futures::FutureExt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiFuture, TelegramApi};
+use crate::api::{ApiFuture, MediaSink, TelegramApi};
 use crate::error::TelegramError;
-use crate::types::{Chat, ChatKind, OurRights, Participant, Role, TgMessage, TgUser};
+use crate::types::{Chat, ChatKind, OurRights, Participant, Role, TgMedia, TgMessage, TgUser};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +28,42 @@ struct FixtureData {
     /// has written the session file; absent, the account is always logged in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     login: Option<FixtureLogin>,
+    /// Most messages one `history_page` call returns (Telegram's own cap is 100); small values
+    /// make a short history span several pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_page: Option<usize>,
+    /// Injected failures (a history page that fails, a download cut off midway), consumed as
+    /// they fire.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    faults: Vec<FaultRule>,
+    /// Delays: every call of `op` first sleeps `ms` (lets a test kill a run midway).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    slow: Vec<SlowRule>,
+}
+
+/// `{"op": "download_media", "message": 5, "cut_after_bytes": 100}`: the next `times` calls of
+/// `op` (on `chat` and `message` when given; for `history_page`, `message` is the `after_id`) fail
+/// with a network error, a download after writing `cut_after_bytes` bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultRule {
+    op: String,
+    #[serde(default = "one")]
+    times: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cut_after_bytes: Option<u64>,
+}
+
+/// `{"op": "history_page", "ms": 300}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlowRule {
+    op: String,
+    ms: u64,
 }
 
 /// `{"code": "12345", "password": "hunter2", "password_hint": "pet"}`: what a login must type.
@@ -90,6 +126,58 @@ struct FixtureMessage {
     text: String,
     #[serde(default)]
     reply_to: Option<i64>,
+    /// Media with its `size`; the bytes are [`fixture_media_bytes`] of this chat and message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    media: Option<TgMedia>,
+}
+
+/// The bytes of a fixture message's media: `size` deterministic pseudo-random bytes derived from
+/// the chat and message id (the same on every run, different between messages).
+pub fn fixture_media_bytes(chat: i64, message: i64, size: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut bytes = MediaBytes::new(chat, message);
+    while (out.len() as u64) < size {
+        out.push(bytes.next_byte());
+    }
+    out
+}
+
+/// xorshift64* over a seed from the chat and message id: cheap, stable, no dependency.
+struct MediaBytes {
+    state: u64,
+    word: u64,
+    left: u8,
+}
+
+impl MediaBytes {
+    fn new(chat: i64, message: i64) -> Self {
+        // splitmix64 of both ids: every (chat, message) gets its own non-zero xorshift state.
+        let mut z = (chat as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add((message as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        Self {
+            state: if z == 0 { 0x5DEE_CE66 } else { z },
+            word: 0,
+            left: 0,
+        }
+    }
+
+    fn next_byte(&mut self) -> u8 {
+        if self.left == 0 {
+            self.state ^= self.state >> 12;
+            self.state ^= self.state << 25;
+            self.state ^= self.state >> 27;
+            self.word = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            self.left = 8;
+        }
+        let b = (self.word & 0xFF) as u8;
+        self.word >>= 8;
+        self.left -= 1;
+        b
+    }
 }
 
 /// `{"op": "remove_participant", "seconds": 3, "times": 1, "chat": -1001}`: the next `times` calls of
@@ -171,6 +259,12 @@ impl FixtureBackend {
                 }
             }
             for m in &chat.messages {
+                if m.media.as_ref().is_some_and(|media| media.size.is_none()) {
+                    return Err(format!(
+                        "chat {} message {}: media needs a size (the bytes are generated)",
+                        chat.id, m.id
+                    ));
+                }
                 if let Some(from) = m.from.filter(|f| !known(*f)) {
                     return Err(format!(
                         "chat {} message {}: sender {from} is not in users",
@@ -292,6 +386,15 @@ impl FixtureBackend {
         f(&mut state)
     }
 
+    /// Sleeps as the fixture's `slow` rules say for `op` (outside the state lock).
+    async fn slow(&self, op: &str) -> Result<(), TelegramError> {
+        let ms: u64 = self.read(|d| d.slow.iter().filter(|r| r.op == op).map(|r| r.ms).sum())?;
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        Ok(())
+    }
+
     fn save(&self) -> Result<(), TelegramError> {
         let mut state = self.state.lock().map_err(|_| TelegramError::Fixture {
             path: self.path.clone(),
@@ -311,6 +414,20 @@ impl FixtureBackend {
         state.dirty = false;
         Ok(())
     }
+}
+
+/// Takes one firing of the first fault rule for `op` on `chat`/`message`, if any.
+fn take_fault(data: &mut FixtureData, op: &str, chat: i64, message: i64) -> Option<FaultRule> {
+    let rule = data.faults.iter_mut().find(|r| {
+        r.op == op
+            && r.times > 0
+            && r.chat.is_none_or(|c| c == chat)
+            && r.message.is_none_or(|m| m == message)
+    })?;
+    rule.times -= 1;
+    let fired = rule.clone();
+    data.faults.retain(|r| r.times > 0);
+    Some(fired)
 }
 
 fn find_chat(data: &FixtureData, chat: i64) -> Result<&FixtureChat, TelegramError> {
@@ -469,12 +586,110 @@ impl TelegramApi for FixtureBackend {
                     date: m.date,
                     text: m.text.clone(),
                     reply_to: m.reply_to,
+                    media: m.media.clone(),
                 })
                 .collect();
             out.sort_by_key(|m| (m.date, m.id));
             Ok(out)
         });
         async move { r }.boxed()
+    }
+
+    fn history_page(
+        &self,
+        chat: i64,
+        after_id: i64,
+        limit: usize,
+    ) -> ApiFuture<'_, Vec<TgMessage>> {
+        async move {
+            self.slow("history_page").await?;
+            self.with_state("history_page", Some(chat), |s| {
+                if take_fault(&mut s.data, "history_page", chat, after_id).is_some() {
+                    s.dirty = true;
+                    return Err(TelegramError::Network(format!(
+                        "reading messages of chat {chat} after {after_id}: connection reset (fixture fault)"
+                    )));
+                }
+                let limit = s.data.max_page.map_or(limit, |cap| limit.min(cap)).max(1);
+                let c = find_chat(&s.data, chat)?;
+                let mut page: Vec<&FixtureMessage> =
+                    c.messages.iter().filter(|m| m.id > after_id).collect();
+                page.sort_by_key(|m| m.id);
+                page.truncate(limit);
+                Ok(page
+                    .into_iter()
+                    .map(|m| TgMessage {
+                        id: m.id,
+                        from: m.from.and_then(|f| user_by_id(&s.data, f)),
+                        date: m.date,
+                        text: m.text.clone(),
+                        reply_to: m.reply_to,
+                        media: m.media.clone(),
+                    })
+                    .collect())
+            })
+        }
+        .boxed()
+    }
+
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64> {
+        let r = self.with_state("history_start", Some(chat), |s| {
+            let c = find_chat(&s.data, chat)?;
+            Ok(c.messages
+                .iter()
+                .filter(|m| m.date < since)
+                .map(|m| m.id)
+                .max()
+                .unwrap_or(0))
+        });
+        async move { r }.boxed()
+    }
+
+    fn download_media<'a>(
+        &'a self,
+        chat: i64,
+        message: i64,
+        sink: &'a mut dyn MediaSink,
+    ) -> ApiFuture<'a, u64> {
+        async move {
+            self.slow("download_media").await?;
+            let (size, cut) = self.with_state("download_media", Some(chat), |s| {
+                let c = find_chat(&s.data, chat)?;
+                let size = c
+                    .messages
+                    .iter()
+                    .find(|m| m.id == message)
+                    .and_then(|m| m.media.as_ref())
+                    .and_then(|media| media.size)
+                    .ok_or_else(|| TelegramError::Rpc {
+                        code: 400,
+                        name: "MEDIA_EMPTY".into(),
+                    })?;
+                let cut = take_fault(&mut s.data, "download_media", chat, message);
+                if cut.is_some() {
+                    s.dirty = true;
+                }
+                Ok((size, cut))
+            })?;
+            let bytes = fixture_media_bytes(chat, message, size);
+            sink.restart()?;
+            let end = match &cut {
+                Some(rule) => rule.cut_after_bytes.unwrap_or(0).min(size),
+                None => size,
+            };
+            let end = usize::try_from(end).unwrap_or(bytes.len());
+            // In chunks, as Telegram sends them (upload.getFile parts).
+            for chunk in bytes[..end].chunks(64 * 1024) {
+                sink.write_chunk(chunk)?;
+            }
+            if cut.is_some() {
+                return Err(TelegramError::Network(format!(
+                    "downloading the media of message {message} in chat {chat}: connection cut after {end} of {size} bytes (fixture fault)"
+                )));
+            }
+            Ok(size)
+        }
+        .boxed()
     }
 
     fn finish(&self) -> ApiFuture<'_, ()> {
@@ -547,5 +762,87 @@ mod tests {
         let typo = SAMPLE.replace("\"kind\": \"supergroup\"", "\"kind\": \"megagroup\"");
         let err = FixtureBackend::parse(&typo).expect_err("bad kind");
         assert!(err.contains("chats[0].kind"), "{err}");
+    }
+
+    const PAGED: &str = r#"{"me": {"id": 1000},
+ "max_page": 2,
+ "faults": [{"op": "download_media", "message": 2, "cut_after_bytes": 10}],
+ "flood_wait": [{"op": "download_media", "seconds": 0, "chat": -1001}],
+ "chats": [{"id": -1001, "title": "t", "kind": "supergroup",
+            "messages": [{"id": 3, "from": null, "date": "2026-11-18T09:02:00Z", "text": "c"},
+                         {"id": 1, "from": null, "date": "2026-11-18T09:00:00Z", "text": "a"},
+                         {"id": 2, "from": null, "date": "2026-11-18T09:01:00Z", "text": "b",
+                          "media": {"kind": "photo", "size": 100000}}]}]}"#;
+
+    #[derive(Default)]
+    struct VecSink {
+        bytes: Vec<u8>,
+        restarts: u32,
+    }
+
+    impl MediaSink for VecSink {
+        fn restart(&mut self) -> std::io::Result<()> {
+            self.bytes.clear();
+            self.restarts += 1;
+            Ok(())
+        }
+        fn write_chunk(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+            self.bytes.extend_from_slice(chunk);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn history_is_read_forwards_in_pages_capped_by_max_page() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tg.json");
+        std::fs::write(&path, PAGED).expect("write");
+        let api = FixtureBackend::open(path).expect("open");
+        let ids = |page: Vec<TgMessage>| page.iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(api.history_page(-1001, 0, 100).await.expect("p1")),
+            [1, 2]
+        );
+        let page = api.history_page(-1001, 2, 100).await.expect("p2");
+        assert_eq!(ids(page), [3]);
+        assert!(
+            api.history_page(-1001, 3, 100)
+                .await
+                .expect("end")
+                .is_empty()
+        );
+        let media = api.history_page(-1001, 1, 1).await.expect("one")[0]
+            .media
+            .clone();
+        assert_eq!(media.and_then(|m| m.size), Some(100000));
+    }
+
+    #[tokio::test]
+    async fn a_cut_download_fails_after_part_and_the_guard_restarts_the_sink() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tg.json");
+        std::fs::write(&path, PAGED).expect("write");
+        let api: Box<dyn TelegramApi> = Box::new(FixtureBackend::open(path).expect("open"));
+        // FLOOD_WAIT first (through the guard: waited out, then the sink restarted), then the
+        // injected cut: 10 bytes and a network error.
+        let guard = crate::FloodWaitGuard::new(api, crate::FloodWaitPolicy::default());
+        let mut sink = VecSink::default();
+        let err = guard
+            .download_media(-1001, 2, &mut sink)
+            .await
+            .expect_err("cut");
+        assert!(matches!(err, TelegramError::Network(_)), "{err:?}");
+        assert_eq!(sink.bytes, fixture_media_bytes(-1001, 2, 10));
+        let n = guard
+            .download_media(-1001, 2, &mut sink)
+            .await
+            .expect("whole");
+        assert_eq!(n, 100000);
+        assert_eq!(sink.bytes, fixture_media_bytes(-1001, 2, 100000));
+        assert_eq!(sink.restarts, 2);
+        assert_ne!(
+            fixture_media_bytes(-1001, 2, 64),
+            fixture_media_bytes(-1001, 3, 64)
+        );
     }
 }

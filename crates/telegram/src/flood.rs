@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use jiff::Timestamp;
 
-use crate::api::{ApiFuture, TelegramApi};
+use crate::api::{ApiFuture, MediaSink, TelegramApi};
 use crate::error::TelegramError;
 use crate::types::{Chat, OurRights, Participant, TgMessage, TgUser};
 
@@ -49,6 +49,34 @@ impl<A: TelegramApi> FloodWaitGuard<A> {
         let mut waits = 0;
         loop {
             match call().await {
+                Err(TelegramError::FloodWait { operation, seconds }) => {
+                    let max_seconds = self.policy.max_wait.as_secs();
+                    if seconds > max_seconds || waits >= self.policy.max_waits {
+                        return Err(TelegramError::FloodWaitTooLong {
+                            operation,
+                            seconds,
+                            max_seconds,
+                        });
+                    }
+                    waits += 1;
+                    countdown(&operation, seconds).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// `download_media` under the same policy; written by hand because each attempt reborrows
+    /// the sink (the backend restarts it, so a retry never appends to a refused attempt).
+    async fn download<'a>(
+        &'a self,
+        chat: i64,
+        message: i64,
+        sink: &'a mut dyn MediaSink,
+    ) -> Result<u64, TelegramError> {
+        let mut waits = 0;
+        loop {
+            match self.inner.download_media(chat, message, &mut *sink).await {
                 Err(TelegramError::FloodWait { operation, seconds }) => {
                     let max_seconds = self.policy.max_wait.as_secs();
                     if seconds > max_seconds || waits >= self.policy.max_waits {
@@ -130,6 +158,27 @@ impl<A: TelegramApi> TelegramApi for FloodWaitGuard<A> {
         self.run(move || self.inner.messages(chat, since, until))
             .boxed()
     }
+    fn history_page(
+        &self,
+        chat: i64,
+        after_id: i64,
+        limit: usize,
+    ) -> ApiFuture<'_, Vec<TgMessage>> {
+        self.run(move || self.inner.history_page(chat, after_id, limit))
+            .boxed()
+    }
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64> {
+        self.run(move || self.inner.history_start(chat, since))
+            .boxed()
+    }
+    fn download_media<'a>(
+        &'a self,
+        chat: i64,
+        message: i64,
+        sink: &'a mut dyn MediaSink,
+    ) -> ApiFuture<'a, u64> {
+        self.download(chat, message, sink).boxed()
+    }
     fn finish(&self) -> ApiFuture<'_, ()> {
         self.inner.finish()
     }
@@ -164,6 +213,25 @@ impl TelegramApi for Box<dyn TelegramApi> {
         until: Option<Timestamp>,
     ) -> ApiFuture<'_, Vec<TgMessage>> {
         (**self).messages(chat, since, until)
+    }
+    fn history_page(
+        &self,
+        chat: i64,
+        after_id: i64,
+        limit: usize,
+    ) -> ApiFuture<'_, Vec<TgMessage>> {
+        (**self).history_page(chat, after_id, limit)
+    }
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64> {
+        (**self).history_start(chat, since)
+    }
+    fn download_media<'a>(
+        &'a self,
+        chat: i64,
+        message: i64,
+        sink: &'a mut dyn MediaSink,
+    ) -> ApiFuture<'a, u64> {
+        (**self).download_media(chat, message, sink)
     }
     fn finish(&self) -> ApiFuture<'_, ()> {
         (**self).finish()

@@ -18,9 +18,11 @@ use grammers_session::{BoxFuture, Session};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiFuture, TelegramApi};
+use crate::api::{ApiFuture, MediaSink, TelegramApi};
 use crate::error::TelegramError;
-use crate::types::{Chat, ChatKind, OurRights, Participant, Role, TgMessage, TgUser};
+use crate::types::{
+    Chat, ChatKind, MediaKind, OurRights, Participant, Role, TgMedia, TgMessage, TgUser,
+};
 
 /// Login settings from the environment. `Debug` hides the API hash and phone number.
 #[derive(Clone)]
@@ -748,20 +750,164 @@ impl GrammersBackend {
             if since.is_some_and(|s| date < s) {
                 break;
             }
-            let from = match m.sender() {
-                Some(Peer::User(u)) => Some(user_of(u)),
-                _ => None,
-            };
-            out.push(TgMessage {
-                id: i64::from(m.id()),
-                from,
-                date,
-                text: m.text().to_owned(),
-                reply_to: m.reply_to_message_id().map(i64::from),
-            });
+            out.push(message_of(&m));
         }
         out.reverse();
         Ok(out)
+    }
+
+    async fn history_forward(
+        &self,
+        chat: i64,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<TgMessage>, TelegramError> {
+        let op = format!("reading messages of chat {chat} after {after_id}");
+        // Reverse mode asks messages.getHistory for ids above `offset_id` (min_id), oldest first.
+        let mut iter = self
+            .client
+            .iter_messages(self.peer_ref(chat).await?)
+            .reverse(true)
+            .offset_id(i32::try_from(after_id).unwrap_or(i32::MAX))
+            .limit(limit);
+        let mut out = Vec::new();
+        while let Some(m) = iter
+            .next()
+            .await
+            .map_err(|e| map_invocation_error(&op, &e))?
+        {
+            if i64::from(m.id()) > after_id {
+                out.push(message_of(&m));
+            }
+        }
+        out.sort_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    async fn newest_before(&self, chat: i64, since: Timestamp) -> Result<i64, TelegramError> {
+        let op = format!("finding where the history of chat {chat} reaches {since}");
+        // messages.getHistory with offset_date: the newest messages dated before it, one asked for.
+        let mut iter = self
+            .client
+            .iter_messages(self.peer_ref(chat).await?)
+            .offset_date(i32::try_from(since.as_second()).unwrap_or(i32::MAX))
+            .limit(1);
+        let first = iter
+            .next()
+            .await
+            .map_err(|e| map_invocation_error(&op, &e))?;
+        Ok(first
+            .filter(|m| m.date() < since)
+            .map_or(0, |m| i64::from(m.id())))
+    }
+
+    async fn download(
+        &self,
+        chat: i64,
+        message: i64,
+        sink: &mut dyn MediaSink,
+    ) -> Result<u64, TelegramError> {
+        let op = format!("downloading the media of message {message} in chat {chat}");
+        let id = i32::try_from(message).map_err(|_| TelegramError::Rpc {
+            code: 400,
+            name: "MESSAGE_ID_INVALID".into(),
+        })?;
+        // The file reference in a message expires; the message is fetched again for a fresh one.
+        let found = self
+            .client
+            .get_messages_by_id(self.peer_ref(chat).await?, &[id])
+            .await
+            .map_err(|e| map_invocation_error(&op, &e))?;
+        let media = found
+            .into_iter()
+            .flatten()
+            .next()
+            .and_then(|m| m.media())
+            .ok_or_else(|| TelegramError::Rpc {
+                code: 400,
+                name: "MEDIA_EMPTY".into(),
+            })?;
+        sink.restart()?;
+        let mut written: u64 = 0;
+        let mut download = self.client.iter_download(&media);
+        while let Some(chunk) = download
+            .next()
+            .await
+            .map_err(|e| map_invocation_error(&op, &e))?
+        {
+            sink.write_chunk(&chunk)?;
+            written += chunk.len() as u64;
+        }
+        Ok(written)
+    }
+}
+
+/// Our message record from a grammers message (sender only when it is a user).
+fn message_of(m: &grammers_client::message::Message) -> TgMessage {
+    let from = match m.sender() {
+        Some(Peer::User(u)) => Some(user_of(u)),
+        _ => None,
+    };
+    TgMessage {
+        id: i64::from(m.id()),
+        from,
+        // grammers dates are jiff timestamps already, like ours.
+        date: m.date(),
+        text: m.text().to_owned(),
+        reply_to: m.reply_to_message_id().map(i64::from),
+        media: m.media().and_then(|media| media_of(&media)),
+    }
+}
+
+/// Media metadata of the kinds an export downloads; polls, locations, contacts... have no file.
+fn media_of(media: &grammers_client::media::Media) -> Option<TgMedia> {
+    use grammers_client::media::Media;
+    let dims = |w: i32, h: i32| (u32::try_from(w).ok(), u32::try_from(h).ok());
+    match media {
+        Media::Photo(p) => Some(TgMedia {
+            kind: MediaKind::Photo,
+            file_name: None,
+            mime_type: Some("image/jpeg".into()),
+            size: p.size().map(|s| s as u64),
+            width: None,
+            height: None,
+            duration_seconds: None,
+        }),
+        Media::Sticker(s) => Some(document_media(&s.document, MediaKind::Sticker, dims)),
+        Media::Document(d) => {
+            let kind = if d.raw.voice {
+                MediaKind::Voice
+            } else if d.raw.round {
+                MediaKind::VideoNote
+            } else if d.is_animated() {
+                MediaKind::Animation
+            } else if d.raw.video || d.mime_type().is_some_and(|m| m.starts_with("video/")) {
+                MediaKind::Video
+            } else if d.mime_type().is_some_and(|m| m.starts_with("audio/")) {
+                MediaKind::Audio
+            } else {
+                MediaKind::Document
+            };
+            Some(document_media(d, kind, dims))
+        }
+        _ => None,
+    }
+}
+
+fn document_media(
+    d: &grammers_client::media::Document,
+    kind: MediaKind,
+    dims: impl Fn(i32, i32) -> (Option<u32>, Option<u32>),
+) -> TgMedia {
+    let (width, height) = d.resolution().map_or((None, None), |(w, h)| dims(w, h));
+    TgMedia {
+        kind,
+        file_name: d.name().filter(|n| !n.is_empty()).map(str::to_owned),
+        mime_type: d.mime_type().map(str::to_owned),
+        size: d.size().map(|s| s as u64),
+        width,
+        height,
+        duration_seconds: d.duration().map(|s| s.round().max(0.0) as u32),
     }
 }
 
@@ -802,6 +948,25 @@ impl TelegramApi for GrammersBackend {
         until: Option<Timestamp>,
     ) -> ApiFuture<'_, Vec<TgMessage>> {
         self.history(chat, since, until).boxed()
+    }
+    fn history_page(
+        &self,
+        chat: i64,
+        after_id: i64,
+        limit: usize,
+    ) -> ApiFuture<'_, Vec<TgMessage>> {
+        self.history_forward(chat, after_id, limit).boxed()
+    }
+    fn history_start(&self, chat: i64, since: Timestamp) -> ApiFuture<'_, i64> {
+        self.newest_before(chat, since).boxed()
+    }
+    fn download_media<'a>(
+        &'a self,
+        chat: i64,
+        message: i64,
+        sink: &'a mut dyn MediaSink,
+    ) -> ApiFuture<'a, u64> {
+        self.download(chat, message, sink).boxed()
     }
     fn finish(&self) -> ApiFuture<'_, ()> {
         // The session persists itself as it changes; nothing is buffered here.

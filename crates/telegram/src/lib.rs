@@ -13,14 +13,16 @@ pub mod login;
 mod session_path;
 mod types;
 
-pub use api::{ApiFuture, TelegramApi, open_from_env};
+pub use api::{ApiFuture, MediaSink, TelegramApi, open_from_env};
 pub use audit::{AUDIT_CONCURRENCY, AuditGroup, groups_for_audit, platform_user};
 pub use error::TelegramError;
-pub use fixture::FixtureBackend;
+pub use fixture::{FixtureBackend, fixture_media_bytes};
 pub use flood::{FloodWaitGuard, FloodWaitPolicy};
 pub use login::{LoginFlow, LoginStep};
 pub use session_path::{LEGACY_SESSION, session_path};
-pub use types::{Chat, ChatKind, OurRights, Participant, Role, TgMessage, TgUser};
+pub use types::{
+    Chat, ChatKind, MediaKind, OurRights, Participant, Role, TgMedia, TgMessage, TgUser,
+};
 
 /// Environment variable naming a fixture JSON file; when set, it replaces the real Telegram account.
 pub const ENV_FIXTURE: &str = "TELEGRAM_FIXTURE";

@@ -126,6 +126,77 @@ pub struct TgMessage {
     pub date: Timestamp,
     pub text: String,
     pub reply_to: Option<i64>,
+    /// The attached photo, video, file, voice note... (absent for plain text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<TgMedia>,
+}
+
+/// What kind of media a message carries (Telegram Desktop's export distinguishes the same kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Photo,
+    Video,
+    Document,
+    Voice,
+    Audio,
+    VideoNote,
+    Sticker,
+    Animation,
+}
+
+impl MediaKind {
+    /// Every kind, in the order `--media` lists them.
+    pub const ALL: [MediaKind; 8] = [
+        MediaKind::Photo,
+        MediaKind::Video,
+        MediaKind::Document,
+        MediaKind::Voice,
+        MediaKind::Audio,
+        MediaKind::VideoNote,
+        MediaKind::Sticker,
+        MediaKind::Animation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Photo => "photo",
+            MediaKind::Video => "video",
+            MediaKind::Document => "document",
+            MediaKind::Voice => "voice",
+            MediaKind::Audio => "audio",
+            MediaKind::VideoNote => "video_note",
+            MediaKind::Sticker => "sticker",
+            MediaKind::Animation => "animation",
+        }
+    }
+
+    /// The kind named `name` (as [`MediaKind::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// Media attached to a message, as Telegram describes it (the bytes are fetched separately with
+/// `TelegramApi::download_media`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TgMedia {
+    pub kind: MediaKind,
+    /// The sender's file name (documents, videos, audio); photos and voice notes have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Size in bytes as Telegram reports it; a download is complete when it has this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u32>,
 }
 
 #[cfg(test)]

@@ -58,22 +58,49 @@ pub enum Command {
     /// Our role and rights in every group.
     AdminStatus,
     /// Export message history with senders and reply threading, one file per chat under --out.
-    Export {
-        /// Chat ids or exact titles.
-        #[arg(required = true, value_name = "CHAT", allow_negative_numbers = true)]
-        chats: Vec<String>,
-        #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
-        format: ExportFormat,
-        /// Oldest messages to include: a date (YYYY-MM-DD, in --tz) or an RFC 3339 time.
-        #[arg(long)]
-        since: Option<String>,
-        /// Newest bound (exclusive): a date (YYYY-MM-DD, in --tz) or an RFC 3339 time.
-        #[arg(long)]
-        until: Option<String>,
-        /// Time zone for the text format and for dates [default: the machine's zone].
-        #[arg(long)]
-        tz: Option<String>,
-    },
+    /// Every exported message is kept in the store, so `--resume` adds only newer ones.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Chat ids or exact titles (or --all-in-scope).
+    // Not `required` for clap: `--media -1001` takes the id as the kinds, and the check in
+    // `export` can then say so instead of "CHAT is missing".
+    #[arg(value_name = "CHAT", allow_negative_numbers = true)]
+    pub chats: Vec<String>,
+    /// Every group in the audit's Telegram scope (categories.json `telegram_scope`), one after another.
+    #[arg(long, conflicts_with = "chats")]
+    pub all_in_scope: bool,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
+    pub format: ExportFormat,
+    /// Oldest messages to include: a date (YYYY-MM-DD, in --tz) or an RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Newest bound (exclusive): a date (YYYY-MM-DD, in --tz) or an RFC 3339 time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Time zone for the text format, tdesktop dates and for dates [default: the machine's zone].
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Only messages newer than the last export of each chat into this --out and format, added
+    /// to the same file (a killed export continues where it stopped).
+    #[arg(long)]
+    pub resume: bool,
+    /// Download media next to the export: comma-separated kinds (photo, video, document, voice,
+    /// audio, video_note, sticker, animation) or `all` (the default when given without a value).
+    #[arg(
+        long,
+        value_name = "KINDS",
+        num_args = 0..=1,
+        default_missing_value = "all",
+        value_delimiter = ','
+    )]
+    pub media: Option<Vec<String>>,
+    /// Largest media file to download (e.g. 500K, 20M, 1G; bytes without a unit); larger ones
+    /// are listed as not downloaded.
+    #[arg(long, value_name = "SIZE", requires = "media")]
+    pub max_file_size: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -100,4 +127,16 @@ pub struct ChangeArgs {
 pub enum ExportFormat {
     Text,
     Json,
+    /// Telegram Desktop's machine-readable export: <out>/<chat>/result.json and its media folders.
+    Tdesktop,
+}
+
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Text => "text",
+            ExportFormat::Json => "json",
+            ExportFormat::Tdesktop => "tdesktop",
+        }
+    }
 }

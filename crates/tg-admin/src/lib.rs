@@ -4,12 +4,13 @@
 //! changes, a JSON-lines operation log) under `--out/tg-admin/`; each change attempted is also
 //! recorded in the store (`store::tg_ops`), where the admin panel lists it.
 
+pub mod archive;
 mod cli;
 mod commands;
 mod export;
 mod session;
 
-pub use cli::{ChangeArgs, Cli, Command, ExportFormat, UsersArgs};
+pub use cli::{ChangeArgs, Cli, Command, ExportArgs, ExportFormat, UsersArgs};
 
 use cli_support::Outcome;
 use telegram::TelegramApi as _;
@@ -41,23 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             .await
         }
         Command::AdminStatus => commands::admin_status(&ctx).await,
-        Command::Export {
-            chats,
-            format,
-            since,
-            until,
-            tz,
-        } => {
-            export::export(
-                &ctx,
-                chats,
-                *format,
-                since.as_deref(),
-                until.as_deref(),
-                tz.as_deref(),
-            )
-            .await
-        }
+        Command::Export(args) => export::export(&ctx, args).await,
     };
     // Write fixture changes back even when a command failed part-way: what was done, was done.
     let finished = ctx.api.finish().await;

@@ -23,6 +23,8 @@ const SNAPSHOT_CONCURRENCY: usize = 4;
 pub struct Session {
     pub api: FloodWaitGuard<Box<dyn TelegramApi>>,
     pub out: PathBuf,
+    /// `--config`: team.json and categories.json (read by `export --all-in-scope`).
+    pub config_dir: PathBuf,
     stamp: String,
     log: Mutex<Option<std::fs::File>>,
     db_path: PathBuf,
@@ -52,8 +54,9 @@ pub fn telegram_error(e: TelegramError) -> anyhow::Error {
 impl Session {
     pub async fn open(cli: &Cli) -> anyhow::Result<Self> {
         let out = cli.common.out.clone();
-        // Exports in <out> and reports in <out>/tg-admin a killed run left half-written.
-        cli_support::remove_stale_temps(&out, 1)?;
+        // Exports in <out>, their media (<out>/<chat>_media, <out>/<chat>/photos...) and reports
+        // in <out>/tg-admin a killed run left half-written.
+        cli_support::remove_stale_temps(&out, 3)?;
         let api: Box<dyn TelegramApi> = if cli.common.demo {
             let path = out.join("telegram-demo.json");
             if !path.exists() {
@@ -74,6 +77,7 @@ impl Session {
         Ok(Self {
             api: FloodWaitGuard::new(api, policy),
             out,
+            config_dir: cli.common.config.clone(),
             stamp,
             log: Mutex::new(None),
             db_path: cli.common.db_path(),
@@ -139,6 +143,22 @@ impl Session {
             *guard = Some(store::Store::open(&self.db_path)?);
         }
         Ok(())
+    }
+
+    /// Runs `f` on the store (opened on first use).
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&store::Store) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        self.open_store()?;
+        let guard = self
+            .store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        match guard.as_ref() {
+            Some(store) => f(store),
+            None => Err(anyhow::anyhow!("the store is not open")),
+        }
     }
 
     /// Records one change in the store's `tg_operations` (listed on the panel's Activity page).
