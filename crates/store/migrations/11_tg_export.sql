@@ -1,4 +1,4 @@
--- 12_tg_export: tg-admin export's state. Every message an export wrote, per chat and output
+-- 11_tg_export: tg-admin export's state. Every message an export wrote, per chat and output
 -- (the --out directory and the format), so `--resume` fetches only newer messages and the files
 -- are regenerated whole from here (the same bytes as one uninterrupted run).
 
