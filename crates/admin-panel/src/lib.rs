@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo_store;
 pub mod error;
 pub mod layout;
+pub mod rendered;
 pub mod results_cache;
 pub mod runner;
 pub mod users;
@@ -110,6 +111,10 @@ pub struct AppState {
     /// Engagement figures per question and state of the insight data (see
     /// `controllers::engagement::EngagementKey`).
     pub engagement_cache: Arc<Cache<engagement::EngagementKey, Arc<engagement::Engagement>>>,
+    /// Rendered page content and JSON bodies, by what they were made from.
+    pub rendered: Arc<rendered::Rendered>,
+    /// Read-only connections kept open between requests.
+    readers: Arc<db::Readers>,
     /// The one writable connection, for the panel's own records.
     writer: Arc<Mutex<Store>>,
 }
@@ -133,6 +138,7 @@ impl AppState {
             );
         }
         Ok(AppState {
+            readers: Arc::new(db::Readers::new(settings.db.clone())),
             settings: Arc::new(settings),
             users: Arc::new(users),
             sessions: Arc::default(),
@@ -141,17 +147,18 @@ impl AppState {
             results: Arc::default(),
             dashboard_cache: Arc::new(Cache::new(4)),
             engagement_cache: Arc::new(Cache::new(ENGAGEMENT_CACHED)),
+            rendered: Arc::default(),
             writer: Arc::new(Mutex::new(writer)),
         })
     }
 
-    /// Runs `f` over a fresh read-only connection on a blocking thread.
+    /// Runs `f` over a read-only connection (an idle one, or a new one) on a blocking thread.
     pub async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> AppResult<T> + Send + 'static,
     ) -> AppResult<T> {
-        let path = self.settings.db.clone();
-        tokio::task::spawn_blocking(move || f(&db::open_reader(&path)?))
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.with(f))
             .await
             .map_err(|e| AppError::Internal(format!("reader task: {e}")))?
     }

@@ -144,6 +144,9 @@ async fn log_in(c: &Client, base: &str, user: &str, password: &str) {
         .click()
         .await
         .expect("clicks");
+    // The click returns before the form's navigation lands: a `goto` issued now could be
+    // overtaken by it (seen under load: the next page turned out to be the dashboard).
+    wait_for_url(c, |u| u.path() != "/login").await;
 }
 
 /// POSTs from the page with fetch (the page itself runs no script; WebDriver's script is not

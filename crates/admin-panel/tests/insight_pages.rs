@@ -464,3 +464,46 @@ async fn a_member_made_inactive_since_the_latest_run_has_no_gaps_listed() {
     assert_eq!(after["items"][1]["status"], "inactive");
     assert_eq!(after["items"][1]["missing_from"], json!([]), "{after}");
 }
+
+/// A table on the Engagement page shows `rows=` rows (default 100), says how many there are and
+/// links to all of them; the CSV always holds every row.
+#[tokio::test]
+async fn engagement_tables_show_the_first_rows_and_link_to_all() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = fixture(dir.path());
+    let panel = common::start(&db, None);
+    let c = common::client();
+    let b = &panel.base;
+
+    let (status, capped) = text(&c, &format!("{b}/engagement?{PERIOD}&rows=1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(html_rows(&capped, "leaderboard").len(), 1);
+    assert!(
+        capped.contains("The first 1 of 2 rows.")
+            && capped.contains(&format!(
+                "href=\"/engagement?{}&amp;rows=all#h-leaderboard\"",
+                PERIOD.replace('&', "&amp;")
+            )),
+        "{capped}"
+    );
+    let (_, all) = text(&c, &format!("{b}/engagement?{PERIOD}&rows=all")).await;
+    let shown = html_rows(&all, "leaderboard");
+    assert_eq!(shown.len(), 2);
+    assert!(!all.contains("The first"), "nothing is left out");
+    let (_, default) = text(&c, &format!("{b}/engagement?{PERIOD}")).await;
+    assert_eq!(
+        html_rows(&default, "leaderboard"),
+        shown,
+        "under 100 rows: all"
+    );
+    let (_, lead_csv) = text(
+        &c,
+        &format!("{b}/api/v1/engagement?{PERIOD}&format=csv&table=leaderboard"),
+    )
+    .await;
+    assert_eq!(csv_rows(&lead_csv).len(), 2, "the CSV has every row");
+
+    let (status, body) = text(&c, &format!("{b}/engagement?{PERIOD}&rows=0")).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("positive number, or all"), "{body}");
+}

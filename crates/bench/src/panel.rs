@@ -70,7 +70,9 @@ pub fn run() -> anyhow::Result<()> {
     // PANEL_BENCH_DB=FILE keeps the generated store there and reuses it on the next run (minutes
     // of generation saved when iterating on the panel).
     let kept = std::env::var_os("PANEL_BENCH_DB").map(std::path::PathBuf::from);
-    let db = kept.clone().unwrap_or_else(|| tmp.path().join("slack-tools.db"));
+    let db = kept
+        .clone()
+        .unwrap_or_else(|| tmp.path().join("slack-tools.db"));
     let dir = db.parent().context("PANEL_BENCH_DB names no directory")?;
 
     let started = Instant::now();

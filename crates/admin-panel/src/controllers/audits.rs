@@ -538,7 +538,21 @@ async fn run_page(
         return groups_csv(&format!("audit-{id}-findings.csv"), &rows);
     }
     let title = format!("Audit run {id}");
-    let body = render_run(&run, &q, &filters, &picked);
+    // A run's rows (its own and the previous run's) say everything the content is made from
+    // besides the query: a running run finishing, or another run between them, is a new key.
+    let key = format!(
+        "run|{:?}|{:?}|{:?}|{q:?}",
+        run.row,
+        run.result_error,
+        run.previous.as_ref().map(|(p, _)| p)
+    );
+    let content = state
+        .rendered
+        .get_or_render(key, || {
+            Ok(render_run(&run, &q, &filters, &picked).into_string().into())
+        })
+        .await?;
+    let body = maud::PreEscaped(crate::rendered::as_html(&content)?.to_string());
     Ok(layout::page(&title, Some(&viewer), body).into_response())
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use insight::{Cohort, InsightConfig, Metrics, Period};
 use jiff::civil::Date;
@@ -68,6 +68,29 @@ pub struct EngagementQuery {
     /// Leaderboard paging in the JSON answer.
     pub cursor: Option<String>,
     pub limit: Option<usize>,
+    /// Rows each table shows on the page: a number, or `all` (default [`PAGE_ROWS`]). The CSV
+    /// and JSON always hold every row.
+    pub rows: Option<String>,
+}
+
+/// Rows a table shows on the page unless `rows=` says otherwise: with thousands of people a page
+/// of every row weighs megabytes; the rest is one click (or the CSV) away.
+pub const PAGE_ROWS: usize = 100;
+
+impl EngagementQuery {
+    /// How many rows each table of the page shows (`None`: all).
+    fn page_rows(&self) -> AppResult<Option<usize>> {
+        match set(&self.rows) {
+            None => Ok(Some(PAGE_ROWS)),
+            Some("all") => Ok(None),
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(AppError::BadRequest(format!(
+                    "rows {n:?} is not a number of rows: use a positive number, or all"
+                ))),
+            },
+        }
+    }
 }
 
 fn set(v: &Option<String>) -> Option<&str> {
@@ -627,7 +650,10 @@ fn arrange(m: &Metrics, cohort: CohortView, options: Options) -> Engagement {
 /// The figures for `q`, computed once per [`EngagementKey`]: concurrent requests for the same
 /// key wait for one computation, later ones are answered from memory until a sync (or any other
 /// change to the insight tables) or an edit of insight.json makes it a different key.
-pub async fn fetch(state: &AppState, q: EngagementQuery) -> AppResult<Arc<Engagement>> {
+pub async fn fetch(
+    state: &AppState,
+    q: EngagementQuery,
+) -> AppResult<(EngagementKey, Arc<Engagement>)> {
     let dir = state.settings.config.clone();
     let key_q = q.clone();
     let key = state
@@ -647,14 +673,15 @@ pub async fn fetch(state: &AppState, q: EngagementQuery) -> AppResult<Arc<Engage
         .await?;
     let today = key.today;
     let dir = state.settings.config.clone();
-    state
+    let e = state
         .engagement_cache
         .get_or_insert_async(&key, async move {
             state
                 .read(move |s| load(s, &dir, &q, today).map(Arc::new))
                 .await
         })
-        .await
+        .await?;
+    Ok((key, e))
 }
 
 /// The JSON answer: the page with the leaderboard cursor-paginated (`cursor` = rows seen).
@@ -702,13 +729,30 @@ async fn api(
             TABLES.join(", ")
         )));
     }
-    let e = fetch(&state, q).await?;
+    let (key, e) = fetch(&state, q).await?;
     if let Some(t) = csv_table {
         return Ok(csv(&e, &t));
     }
+    // The same figures and page of the leaderboard give the same bytes: serialised once.
+    let body = state
+        .rendered
+        .get_or_render(format!("engagement-api|{key:?}|{skip}|{limit}"), || {
+            serde_json::to_vec(&api_answer(&e, skip, limit))
+                .map(Into::into)
+                .map_err(|err| AppError::Internal(format!("serialising: {err}")))
+        })
+        .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
+fn api_answer(e: &Engagement, skip: usize, limit: usize) -> ApiAnswer<'_> {
     let total = e.leaderboard.len();
     let items: Vec<&Leader> = e.leaderboard.iter().skip(skip).take(limit).collect();
-    Ok(Json(ApiAnswer {
+    ApiAnswer {
         period: &e.period,
         cohort: &e.cohort,
         leaderboard: crate::controllers::helpers::Page {
@@ -722,8 +766,7 @@ async fn api(
         active_windows: &e.active_windows,
         week_over_week: &e.week_over_week,
         options: &e.options,
-    })
-    .into_response())
+    }
 }
 
 /// The tables `?format=csv&table=` offers, in page order.
@@ -916,14 +959,31 @@ async fn page(
     Query(q): Query<EngagementQuery>,
 ) -> AppResult<Response> {
     let filters = q.filters();
-    let e = fetch(&state, q.clone()).await?;
-    Ok(layout::page("Engagement", Some(&viewer), render(&e, &q, &filters)).into_response())
+    let rows = q.page_rows()?;
+    let (key, e) = fetch(&state, q.clone()).await?;
+    // Everything below the header, rendered once per figures and form values.
+    let content = state
+        .rendered
+        .get_or_render(format!("engagement|{key:?}|{q:?}"), || {
+            Ok(render(&e, &q, &filters, rows).into_string().into())
+        })
+        .await?;
+    let content = PreEscaped(crate::rendered::as_html(&content)?.to_string());
+    Ok(layout::page("Engagement", Some(&viewer), content).into_response())
 }
 
 /// One table as on the page: its heading, download links and rows (the same as the CSV's).
-fn table_html(e: &Engagement, name: &str, title: &str, filters: &str) -> Markup {
+/// `cap`: the rows shown (`None`: all); a capped table says so and links to the rest.
+fn table_html(
+    e: &Engagement,
+    name: &str,
+    title: &str,
+    filters: &str,
+    cap: Option<usize>,
+) -> Markup {
     let (header, rows) = table(e, name);
     let amp = if filters.is_empty() { "" } else { "&" };
+    let shown = cap.map_or(rows.len(), |c| c.min(rows.len()));
     html! {
         h2 id={"h-" (name)} { (title) }
         p.links {
@@ -932,13 +992,20 @@ fn table_html(e: &Engagement, name: &str, title: &str, filters: &str) -> Markup 
         @if rows.is_empty() { p.muted { "Nothing in this period for this cohort." } } @else {
             table id=(name) {
                 thead { tr { @for h in &header { th { (h.replace('_', " ")) } } } }
-                tbody { @for r in &rows { tr { @for c in r { td { (c) } } } } }
+                tbody { @for r in &rows[..shown] { tr { @for c in r { td { (c) } } } } }
+            }
+            @if shown < rows.len() {
+                p.muted.more data-table=(name) {
+                    "The first " (shown) " of " (rows.len()) " rows. "
+                    a href={"/engagement?" (filters) (amp) "rows=all#h-" (name)} { "Show all" }
+                    " (every table), or download the CSV."
+                }
             }
         }
     }
 }
 
-fn render(e: &Engagement, q: &EngagementQuery, filters: &str) -> Markup {
+fn render(e: &Engagement, q: &EngagementQuery, filters: &str, cap: Option<usize>) -> Markup {
     let amp = if filters.is_empty() { "" } else { "&" };
     html! {
         form method="get" action="/engagement" id="cohort" class="filters" {
@@ -967,18 +1034,18 @@ fn render(e: &Engagement, q: &EngagementQuery, filters: &str) -> Markup {
             @if e.cohort.users.is_empty() { "everyone" } @else { (e.cohort.users.join(", ")) }
         }
         p.muted { "People who opted out and private channels not opted in are left out of every figure; message text is never shown." }
-        (table_html(e, "leaderboard", "Leaderboard (participation score)", filters))
+        (table_html(e, "leaderboard", "Leaderboard (participation score)", filters, cap))
         h2 { "Channel activity over time" }
         p.links { a href={"/api/v1/engagement?" (filters) (amp) "format=csv&table=channel_days"} { "CSV" } }
         (activity_chart(e))
-        (table_html(e, "channels", "Channels and reply latency", filters))
-        (table_html(e, "mix", "Interaction mix", filters))
+        (table_html(e, "channels", "Channels and reply latency", filters, cap))
+        (table_html(e, "mix", "Interaction mix", filters, cap))
         (mix_bars(e))
         h2 { "Hour x weekday" }
         p.links { a href={"/api/v1/engagement?" (filters) (amp) "format=csv&table=heatmap"} { "CSV" } }
         (heatmap_svg(e))
-        (table_html(e, "active_windows", "Active windows", filters))
-        (table_html(e, "week_over_week", "Week over week", filters))
+        (table_html(e, "active_windows", "Active windows", filters, cap))
+        (table_html(e, "week_over_week", "Week over week", filters, cap))
     }
 }
 
