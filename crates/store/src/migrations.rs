@@ -15,6 +15,7 @@ use rusqlite_migration::{M, Migrations};
 /// - `06_insight_unscoped.sql` insight-sync: when a channel left the scope (grace period)
 /// - `07_audit_runs_origin.sql` audit runs: who started them and their state (running, ...)
 /// - `09_tg_operations.sql` tg-admin: every change made on Telegram, for the panel's Activity page
+/// - `11_search.sql`   the full-text index of exported messages (Slack and Telegram)
 ///
 /// The numbers are a plan, not fixed slots: whoever lands first appends the next file and takes the
 /// next number (file prefix = position in this list), so the list never has a hole.
@@ -28,6 +29,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/07_audit_runs_origin.sql")),
     M::up(include_str!("../migrations/08_panel.sql")),
     M::up(include_str!("../migrations/09_tg_operations.sql")),
+    M::up(include_str!("../migrations/11_search.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -1,0 +1,40 @@
+-- 11_search: one full-text index over every exported message, Slack and Telegram alike, for
+-- `slack-export search`.
+--
+-- The row id is the message's time (microseconds x 1024, plus a small counter for messages in the
+-- same microsecond): FTS5 walks its matches in row id order, so "newest first, first N" reads N
+-- matches instead of sorting all of them, and --since/--until become a row id range.
+
+CREATE TABLE search_messages (
+    id                INTEGER PRIMARY KEY,   -- time_us * 1024 + n (see above)
+    source            TEXT NOT NULL,         -- 'slack' or 'telegram'
+    conversation_id   TEXT NOT NULL,
+    conversation_name TEXT NOT NULL,
+    msg_id            TEXT NOT NULL,         -- Slack ts, Telegram message id
+    sender_id         TEXT,                  -- NULL for some bot posts
+    sender_name       TEXT NOT NULL,
+    text              TEXT NOT NULL,         -- plain text, mentions by name
+    mentions          TEXT NOT NULL DEFAULT '[]', -- JSON [[id, name], ...]: who the text names (purge)
+    UNIQUE (source, conversation_id, msg_id)
+) STRICT;
+
+CREATE INDEX search_messages_sender ON search_messages (sender_id);
+
+-- External content: the text is stored once, in search_messages; the triggers keep the index in step.
+CREATE VIRTUAL TABLE search_fts USING fts5 (
+    text,
+    content = 'search_messages',
+    content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER search_messages_ai AFTER INSERT ON search_messages BEGIN
+    INSERT INTO search_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER search_messages_ad AFTER DELETE ON search_messages BEGIN
+    INSERT INTO search_fts (search_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER search_messages_au AFTER UPDATE OF text ON search_messages BEGIN
+    INSERT INTO search_fts (search_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO search_fts (rowid, text) VALUES (new.id, new.text);
+END;

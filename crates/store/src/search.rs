@@ -1,0 +1,494 @@
+//! The full-text index of exported messages (`search_messages` + the FTS5 table `search_fts`):
+//! one table for every platform, filled by the exporters ([`Store::search_index_messages`]) and
+//! read newest first by `slack-export search` ([`Store::search`]).
+//!
+//! A row's id is its time (`time_us * 1024 + n`), so FTS5's row id order is time order: the newest
+//! N matches of a common word are read without sorting every match.
+
+use std::ops::Range;
+
+use rusqlite::{OptionalExtension, params, params_from_iter};
+
+use crate::{Store, StoreError};
+
+/// Rows per time key: messages in the same microsecond get consecutive ids.
+const SLOTS: i64 = 1024;
+
+/// Markers `highlight()` puts around a match (control characters never shown as they are: the
+/// printed text goes through terminal-safe output, which drops them).
+const MATCH_START: char = '\u{1}';
+const MATCH_END: char = '\u{2}';
+
+/// One message to index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchDoc {
+    /// `slack` or `telegram`.
+    pub source: String,
+    pub conversation_id: String,
+    pub conversation_name: String,
+    /// The message's own id in its conversation (Slack `ts`, Telegram message id).
+    pub msg_id: String,
+    /// When it was posted, in microseconds since the epoch.
+    pub time_us: i64,
+    pub sender_id: Option<String>,
+    pub sender_name: String,
+    /// Plain text as a reader sees it (mentions by name).
+    pub text: String,
+    /// People the text names, `(id, name as written in text)`: so purging a person can rewrite
+    /// the messages that mention them.
+    pub mentions: Vec<(String, String)>,
+}
+
+/// What [`Store::search_index_messages`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// A search: an FTS5 query and filters.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// FTS5 query syntax: words (all must match), `"a phrase"`, `OR`, `NOT`, `prefix*`.
+    pub query: String,
+    /// Conversations to search, by ID or name (without `#`, any case); empty: all.
+    pub conversations: Vec<String>,
+    /// Sender by ID or name (any case).
+    pub sender: Option<String>,
+    /// Oldest time included, microseconds.
+    pub since_us: Option<i64>,
+    /// Newest time excluded, microseconds.
+    pub until_us: Option<i64>,
+    pub limit: usize,
+}
+
+/// A matching message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SearchHit {
+    pub source: String,
+    pub conversation_id: String,
+    pub conversation_name: String,
+    pub msg_id: String,
+    pub time_us: i64,
+    pub sender_id: Option<String>,
+    pub sender_name: String,
+    pub text: String,
+    /// Byte ranges of `text` that matched the query.
+    pub matches: Vec<Range<usize>>,
+}
+
+impl Store {
+    /// Adds or updates `docs` (keyed by source, conversation and message id) in one transaction.
+    /// A message stored with the same text, names and mentions is left alone.
+    pub fn search_index_messages(&self, docs: &[SearchDoc]) -> Result<IndexStats, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let stats = index_messages(&tx, docs)?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Removes a conversation from the index (before re-indexing it whole, or when it is deleted).
+    pub fn search_delete_conversation(
+        &self,
+        source: &str,
+        conversation_id: &str,
+    ) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM search_messages WHERE source = ?1 AND conversation_id = ?2",
+            params![source, conversation_id],
+        )?)
+    }
+
+    /// Messages indexed, all sources.
+    pub fn search_message_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM search_messages", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The newest `query.limit` messages that match, newest first. A query FTS5 cannot parse is
+    /// [`StoreError::SearchQuery`].
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        let low = query.since_us.map_or(i64::MIN, time_key);
+        let high = query
+            .until_us
+            .map_or(i64::MAX, |u| time_key(u).saturating_sub(1));
+        let mut sql = String::from(
+            "SELECT m.id, m.source, m.conversation_id, m.conversation_name, m.msg_id, m.sender_id,
+                    m.sender_name, highlight(search_fts, 0, char(1), char(2))
+             FROM search_fts JOIN search_messages m ON m.id = search_fts.rowid
+             WHERE search_fts MATCH ?1 AND search_fts.rowid BETWEEN ?2 AND ?3",
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            query.query.clone().into(),
+            low.into(),
+            high.into(),
+            i64::try_from(query.limit).unwrap_or(i64::MAX).into(),
+        ];
+        if !query.conversations.is_empty() {
+            let mut alternatives = Vec::new();
+            for c in &query.conversations {
+                args.push(c.trim_start_matches('#').to_string().into());
+                let n = args.len();
+                alternatives.push(format!(
+                    "m.conversation_id = ?{n} OR m.conversation_name = ?{n} COLLATE NOCASE"
+                ));
+            }
+            sql.push_str(&format!(" AND ({})", alternatives.join(" OR ")));
+        }
+        if let Some(sender) = &query.sender {
+            args.push(sender.trim_start_matches('@').to_string().into());
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (m.sender_id = ?{n} OR m.sender_name = ?{n} COLLATE NOCASE)"
+            ));
+        }
+        sql.push_str(" ORDER BY search_fts.rowid DESC LIMIT ?4");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| {
+                let id: i64 = r.get(0)?;
+                let marked: String = r.get(7)?;
+                let (text, matches) = unmark(&marked);
+                Ok(SearchHit {
+                    source: r.get(1)?,
+                    conversation_id: r.get(2)?,
+                    conversation_name: r.get(3)?,
+                    msg_id: r.get(4)?,
+                    time_us: id.div_euclid(SLOTS),
+                    sender_id: r.get(5)?,
+                    sender_name: r.get(6)?,
+                    text,
+                    matches,
+                })
+            })
+            .map_err(query_error)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
+    }
+}
+
+/// [`Store::search_index_messages`] inside a caller's transaction.
+pub(crate) fn index_messages(
+    tx: &rusqlite::Connection,
+    docs: &[SearchDoc],
+) -> Result<IndexStats, StoreError> {
+    let mut stats = IndexStats::default();
+    let mut find = tx.prepare_cached(
+        "SELECT id, conversation_name, sender_id, sender_name, text, mentions FROM search_messages
+         WHERE source = ?1 AND conversation_id = ?2 AND msg_id = ?3",
+    )?;
+    let mut last_in_slot =
+        tx.prepare_cached("SELECT max(id) FROM search_messages WHERE id BETWEEN ?1 AND ?2")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO search_messages (id, source, conversation_id, conversation_name, msg_id,
+             sender_id, sender_name, text, mentions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut update = tx.prepare_cached(
+        "UPDATE search_messages
+         SET conversation_name = ?2, sender_id = ?3, sender_name = ?4, text = ?5, mentions = ?6
+         WHERE id = ?1",
+    )?;
+    for d in docs {
+        let mentions = serde_json::to_string(&d.mentions)?;
+        let stored = find
+            .query_row(params![d.source, d.conversation_id, d.msg_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    (
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                    ),
+                ))
+            })
+            .optional()?;
+        match stored {
+            Some((id, row)) => {
+                let new = (
+                    d.conversation_name.clone(),
+                    d.sender_id.clone(),
+                    d.sender_name.clone(),
+                    d.text.clone(),
+                    mentions.clone(),
+                );
+                if row == new {
+                    stats.unchanged += 1;
+                } else {
+                    update.execute(params![
+                        id,
+                        d.conversation_name,
+                        d.sender_id,
+                        d.sender_name,
+                        d.text,
+                        mentions
+                    ])?;
+                    stats.updated += 1;
+                }
+            }
+            None => {
+                let base = time_key(d.time_us);
+                let last: Option<i64> = last_in_slot
+                    .query_row(params![base, base.saturating_add(SLOTS - 1)], |r| r.get(0))?;
+                let id = match last {
+                    None => base,
+                    Some(l) if l < base + SLOTS - 1 => l + 1,
+                    // A full microsecond (1024 messages): take any free id after it; the order
+                    // among them is off by a microsecond at worst.
+                    Some(_) => tx.query_row(
+                        "SELECT coalesce(max(id), 0) + 1 FROM search_messages",
+                        [],
+                        |r| r.get(0),
+                    )?,
+                };
+                insert.execute(params![
+                    id,
+                    d.source,
+                    d.conversation_id,
+                    d.conversation_name,
+                    d.msg_id,
+                    d.sender_id,
+                    d.sender_name,
+                    d.text,
+                    mentions
+                ])?;
+                stats.added += 1;
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// The first row id of a time (times before 1970 or after year 2255 are clamped).
+fn time_key(time_us: i64) -> i64 {
+    time_us.clamp(0, i64::MAX / SLOTS - 1) * SLOTS
+}
+
+/// FTS5 reports an unparsable query as a plain SQLITE_ERROR while stepping ("fts5: syntax error
+/// near ...", "unterminated string", "no such column"): the statement itself was prepared, so that
+/// code here means the query text. Busy, I/O and corruption errors have their own codes.
+fn query_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.extended_code == rusqlite::ffi::SQLITE_ERROR =>
+        {
+            StoreError::SearchQuery(msg.clone().unwrap_or_else(|| e.to_string()))
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// Splits `highlight()`'s output into the text and the byte ranges between the markers.
+fn unmark(marked: &str) -> (String, Vec<Range<usize>>) {
+    let mut text = String::with_capacity(marked.len());
+    let mut ranges = Vec::new();
+    let mut start = None;
+    for c in marked.chars() {
+        match c {
+            MATCH_START => start = Some(text.len()),
+            MATCH_END => {
+                if let Some(s) = start.take() {
+                    ranges.push(s..text.len());
+                }
+            }
+            c => text.push(c),
+        }
+    }
+    (text, ranges)
+}
+
+/// Purge support: removes `user_id`'s messages and rewrites the messages that mention them
+/// (their name in the text becomes `@(removed)`). Returns (deleted, rewritten).
+pub(crate) fn purge_person(
+    tx: &rusqlite::Connection,
+    user_id: &str,
+) -> Result<(usize, usize), StoreError> {
+    let deleted = tx.execute(
+        "DELETE FROM search_messages WHERE sender_id = ?1",
+        [user_id],
+    )?;
+    let rows: Vec<(i64, String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, text, mentions FROM search_messages WHERE instr(mentions, ?1) > 0",
+        )?;
+        stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut rewritten = 0;
+    for (id, mut text, mentions) in rows {
+        let Ok(list) = serde_json::from_str::<Vec<(String, String)>>(&mentions) else {
+            continue;
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = list.into_iter().partition(|(i, _)| i == user_id);
+        if gone.is_empty() {
+            continue;
+        }
+        for (_, name) in &gone {
+            if !name.is_empty() {
+                text = text.replace(&format!("@{name}"), "@(removed)");
+            }
+        }
+        rewritten += tx.execute(
+            "UPDATE search_messages SET text = ?2, mentions = ?3 WHERE id = ?1",
+            params![id, text, serde_json::to_string(&kept)?],
+        )?;
+    }
+    Ok((deleted, rewritten))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn doc(conv: &str, msg: &str, time_s: i64, sender: &str, text: &str) -> SearchDoc {
+        SearchDoc {
+            source: "slack".into(),
+            conversation_id: conv.into(),
+            conversation_name: format!("name-{conv}"),
+            msg_id: msg.into(),
+            time_us: time_s * 1_000_000,
+            sender_id: Some(sender.into()),
+            sender_name: format!("Name {sender}"),
+            text: text.into(),
+            mentions: Vec::new(),
+        }
+    }
+
+    fn search(store: &Store, q: &str) -> Vec<String> {
+        store
+            .search(&SearchQuery {
+                query: q.into(),
+                limit: 100,
+                ..SearchQuery::default()
+            })
+            .expect("search")
+            .into_iter()
+            .map(|h| h.msg_id)
+            .collect()
+    }
+
+    #[test]
+    fn finds_words_newest_first_and_marks_matches() {
+        let store = Store::open_in_memory().expect("store");
+        let stats = store
+            .search_index_messages(&[
+                doc("C1", "a", 100, "U1", "the invoice is late"),
+                doc("C1", "b", 300, "U2", "Invoices and more invoice talk"),
+                doc("C2", "c", 200, "U1", "nothing here"),
+                doc("C2", "d", 200, "U1", "invoice in the same second"),
+            ])
+            .expect("index");
+        assert_eq!(stats.added, 4);
+        assert_eq!(search(&store, "invoice"), ["b", "d", "a"]);
+        assert_eq!(search(&store, "invoic*"), ["b", "d", "a"]);
+        assert_eq!(search(&store, "\"is late\""), ["a"]);
+        assert!(search(&store, "zebra").is_empty());
+        let hits = store
+            .search(&SearchQuery {
+                query: "invoice".into(),
+                limit: 1,
+                ..SearchQuery::default()
+            })
+            .expect("search");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].time_us, 300_000_000);
+        assert_eq!(hits[0].text, "Invoices and more invoice talk");
+        assert_eq!(hits[0].matches, [18..25]);
+    }
+
+    #[test]
+    fn filters_by_conversation_sender_and_time() {
+        let store = Store::open_in_memory().expect("store");
+        store
+            .search_index_messages(&[
+                doc("C1", "a", 100, "U1", "deploy now"),
+                doc("C1", "b", 300, "U2", "deploy later"),
+                doc("C2", "c", 200, "U1", "deploy maybe"),
+            ])
+            .expect("index");
+        let q = |f: &dyn Fn(&mut SearchQuery)| {
+            let mut q = SearchQuery {
+                query: "deploy".into(),
+                limit: 10,
+                ..SearchQuery::default()
+            };
+            f(&mut q);
+            store
+                .search(&q)
+                .expect("search")
+                .into_iter()
+                .map(|h| h.msg_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(q(&|q| q.conversations = vec!["C2".into()]), ["c"]);
+        assert_eq!(
+            q(&|q| q.conversations = vec!["#NAME-C1".into()]),
+            ["b", "a"]
+        );
+        assert_eq!(q(&|q| q.sender = Some("name u1".into())), ["c", "a"]);
+        assert_eq!(q(&|q| q.sender = Some("U2".into())), ["b"]);
+        assert_eq!(q(&|q| q.since_us = Some(200_000_000)), ["b", "c"]);
+        assert_eq!(q(&|q| q.until_us = Some(200_000_000)), ["a"]);
+    }
+
+    #[test]
+    fn reindexing_updates_changed_messages_only_and_deletes_by_conversation() {
+        let store = Store::open_in_memory().expect("store");
+        store
+            .search_index_messages(&[doc("C1", "a", 100, "U1", "first draft")])
+            .expect("index");
+        let stats = store
+            .search_index_messages(&[
+                doc("C1", "a", 100, "U1", "second draft"),
+                doc("C1", "b", 101, "U1", "other"),
+            ])
+            .expect("reindex");
+        assert_eq!((stats.added, stats.updated, stats.unchanged), (1, 1, 0));
+        let again = store
+            .search_index_messages(&[doc("C1", "a", 100, "U1", "second draft")])
+            .expect("again");
+        assert_eq!(again.unchanged, 1);
+        assert!(search(&store, "first").is_empty(), "the old text is gone");
+        assert_eq!(search(&store, "second"), ["a"]);
+        assert_eq!(
+            store
+                .search_delete_conversation("slack", "C1")
+                .expect("del"),
+            2
+        );
+        assert!(search(&store, "second").is_empty());
+        assert_eq!(store.search_message_count().expect("count"), 0);
+    }
+
+    #[test]
+    fn bad_query_syntax_is_a_query_error() {
+        let store = Store::open_in_memory().expect("store");
+        store
+            .search_index_messages(&[doc("C1", "a", 100, "U1", "x")])
+            .expect("index");
+        for bad in ["\"unclosed", "AND", "foo:bar"] {
+            let err = store
+                .search(&SearchQuery {
+                    query: bad.into(),
+                    limit: 1,
+                    ..SearchQuery::default()
+                })
+                .expect_err(bad);
+            assert!(matches!(err, StoreError::SearchQuery(_)), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn messages_in_one_microsecond_keep_distinct_ids() {
+        let store = Store::open_in_memory().expect("store");
+        let docs: Vec<SearchDoc> = (0..5)
+            .map(|i| doc("C1", &i.to_string(), 100, "U1", "same"))
+            .collect();
+        store.search_index_messages(&docs).expect("index");
+        assert_eq!(search(&store, "same").len(), 5);
+    }
+}
