@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod files;
 pub mod formats;
 pub mod names;
+pub mod search;
 pub mod sink;
 pub mod summary;
 pub mod window;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use cli_support::slack_error;
 use cli_support::{CommonArgs, Outcome, UsageError};
 use futures::StreamExt;
@@ -42,7 +43,11 @@ pub const DEMO_CHANNEL: &str = "bitsafe-acme";
 /// layout.
 #[derive(Parser, Debug)]
 #[command(name = "slack-export", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Channels to export: IDs (C0123ABCD), `#name` or `name`.
     #[arg(value_name = "CHANNEL")]
     pub channels: Vec<String>,
@@ -98,6 +103,14 @@ pub struct Cli {
     pub common: CommonArgs,
 }
 
+/// Subcommands (without one, the command exports).
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Find messages in everything exported into the store (Slack, and Telegram once tg-admin
+    /// exports into it), newest first; exits 1 when nothing matches.
+    Search(search::SearchArgs),
+}
+
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -107,11 +120,17 @@ pub enum Format {
     Json,
     /// Slack's standard export layout (users.json, channels.json, day files) for export viewers.
     Slack,
+    /// An offline HTML archive in `<out>/html/`: index.html, a page per channel (per month for long
+    /// ones), threads, reactions, local files and images; no script or network needed.
+    Html,
 }
 
 /// Runs the command: the whole tool behind `main`.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     cli_support::load_dotenv()?;
+    if let Some(Command::Search(args)) = &cli.command {
+        return search::run_search(args, cli.common.db_path());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -475,8 +494,9 @@ async fn export(
     let out_dir = cli.common.out.clone();
     private_files::create_dir_all(&out_dir)
         .with_context(|| format!("creating the output directory {}", out_dir.display()))?;
-    // Temporary files of a killed run: text and JSON files, the zip, the layout's day files.
-    cli_support::remove_stale_temps(&out_dir, 2)?;
+    // Temporary files of a killed run: text and JSON files, the zip, the layout's day files, the
+    // html archive's month pages (`html/c/<channel>/<month>.html`).
+    cli_support::remove_stale_temps(&out_dir, 4)?;
     let export_key = out_dir
         .canonicalize()
         .with_context(|| format!("resolving {}", out_dir.display()))?
@@ -489,8 +509,12 @@ async fn export(
         Format::Text => Box::new(formats::text::TextSink::new(
             out_dir.clone(),
             settings.tz.clone(),
-            names,
+            names.clone(),
         )),
+        Format::Html => Box::new(
+            formats::html::HtmlSink::new(&out_dir, settings.tz.clone(), names.clone())
+                .map_err(export_error)?,
+        ),
         Format::Json => Box::new(formats::json::JsonSink::new(out_dir.clone())),
         Format::Slack => {
             let window = formats::slack::Window {
@@ -562,6 +586,10 @@ async fn export(
         let written =
             sink::render_channel(&store, spool_id, &meta, sink.as_mut()).map_err(export_error)?;
         total_messages += written;
+        // Every format's messages become searchable (`slack-export search`).
+        let indexed =
+            search::index_channel(&store, spool_id, &meta, &names).map_err(export_error)?;
+        tracing::debug!(channel = %label, indexed, "search index updated");
         summary.messages_exported = written;
         summary.files_written = sink.files_written() - files_before;
         summaries.push(summary);
@@ -633,6 +661,7 @@ fn format_name(format: Format) -> &'static str {
         Format::Text => "text",
         Format::Json => "json",
         Format::Slack => "slack",
+        Format::Html => "html",
     }
 }
 

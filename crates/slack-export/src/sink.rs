@@ -92,6 +92,8 @@ pub trait Sink {
     fn wants_reply_refs(&self) -> bool {
         false
     }
+    /// How many messages (replies included) the next channel has, told before `begin_channel`.
+    fn expect_messages(&mut self, _total: u64) {}
     fn begin_channel(&mut self, channel: &ChannelMeta) -> Result<(), ExportError>;
     fn message(&mut self, item: &Item<'_>) -> Result<(), ExportError>;
     fn end_channel(&mut self) -> Result<(), ExportError>;
@@ -111,6 +113,7 @@ pub fn render_channel(
     channel: &ChannelMeta,
     sink: &mut dyn Sink,
 ) -> Result<u64, ExportError> {
+    sink.expect_messages(store.export_message_count(spool_id)?);
     sink.begin_channel(channel)?;
     let wants_refs = sink.wants_reply_refs();
     let mut count = 0u64;
