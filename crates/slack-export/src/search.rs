@@ -239,8 +239,9 @@ impl Marks {
     };
 }
 
-/// One match on one line: `#channel  2026-01-05 08:00  Sender: text with [[match]]`. Every piece
-/// from the platform is made terminal-safe (a newline shows as `\n`); only our marks are raw.
+/// One match on one line: `#channel  2026-01-05 08:00  Sender: text with [[match]]`. Line breaks in
+/// the text become spaces (one line per match, as grep prints); every piece from the platform is
+/// made terminal-safe; only our marks are raw.
 pub fn hit_line(h: &SearchHit, tz: &TimeZone, marks: Marks) -> String {
     let time = jiff::Timestamp::from_microsecond(h.time_us)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
@@ -252,9 +253,11 @@ pub fn hit_line(h: &SearchHit, tz: &TimeZone, marks: Marks) -> String {
         roster::text::terminal_safe(&conversation_label(h)),
         roster::text::terminal_safe(&h.sender_name)
     );
+    // Same length as the text, so the match ranges still apply.
+    let text = h.text.replace('\n', " ");
     let mut at = 0;
     for r in &h.matches {
-        let (Some(before), Some(matched)) = (h.text.get(at..r.start), h.text.get(r.clone())) else {
+        let (Some(before), Some(matched)) = (text.get(at..r.start), text.get(r.clone())) else {
             continue;
         };
         line.push_str(&roster::text::terminal_safe(before));
@@ -263,7 +266,7 @@ pub fn hit_line(h: &SearchHit, tz: &TimeZone, marks: Marks) -> String {
         line.push_str(marks.end);
         at = r.end;
     }
-    line.push_str(&roster::text::terminal_safe(h.text.get(at..).unwrap_or("")));
+    line.push_str(&roster::text::terminal_safe(text.get(at..).unwrap_or("")));
     line
 }
 
@@ -331,11 +334,11 @@ mod tests {
         };
         assert_eq!(
             hit_line(&h, &TimeZone::UTC, Marks::BRACKETS),
-            "#acme\\u{1b}[31m  2026-01-05 08:00  Aki: the [[invoice]]\\nis late"
+            "#acme\\u{1b}[31m  2026-01-05 08:00  Aki: the [[invoice]] is late"
         );
         assert_eq!(
             hit_line(&h, &TimeZone::UTC, Marks::REVERSE_VIDEO),
-            "#acme\\u{1b}[31m  2026-01-05 08:00  Aki: the \u{1b}[7minvoice\u{1b}[27m\\nis late"
+            "#acme\\u{1b}[31m  2026-01-05 08:00  Aki: the \u{1b}[7minvoice\u{1b}[27m is late"
         );
     }
 }
