@@ -23,7 +23,7 @@ pub const SOURCE: &str = "slack";
 
 /// Messages per index transaction: big enough that commits cost little, small enough that memory
 /// stays flat on any channel.
-const BATCH: usize = 2000;
+const BATCH: usize = 10_000;
 
 /// Indexes a channel's spooled messages (new ones added, changed ones updated). Returns how many
 /// were added or changed.

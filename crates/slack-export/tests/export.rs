@@ -1085,3 +1085,15 @@ async fn search_without_a_store_is_a_usage_error() {
         "searching creates no store"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_index_leaves_the_search_index_alone() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&run(&sim, dir.path(), "out", &["#export-lab", "--no-index"]).await);
+    let none = run(&sim, dir.path(), "out", &["search", "plan"]).await;
+    assert_eq!(none.status.code(), Some(1), "{}", stdout(&none));
+    // A later export without it catches up on everything in the spool.
+    ok(&run(&sim, dir.path(), "out", &["#export-lab", "--resume"]).await);
+    ok(&run(&sim, dir.path(), "out", &["search", "plan"]).await);
+}

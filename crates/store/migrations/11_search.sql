@@ -18,13 +18,15 @@ CREATE TABLE search_messages (
     UNIQUE (source, conversation_id, msg_id)
 ) STRICT;
 
-CREATE INDEX search_messages_sender ON search_messages (sender_id);
-
 -- External content: the text is stored once, in search_messages; the triggers keep the index in step.
+-- No column sizes (they only serve bm25 ranking; results come newest first): one write less per
+-- message. No index on sender_id either: --from filters rows the text search found, and only a
+-- purge looks people up by id (a scan, rarely).
 CREATE VIRTUAL TABLE search_fts USING fts5 (
     text,
     content = 'search_messages',
     content_rowid = 'id',
+    columnsize = 0,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 

@@ -182,7 +182,7 @@ pub(crate) fn index_messages(
     let mut last_in_slot =
         tx.prepare_cached("SELECT max(id) FROM search_messages WHERE id BETWEEN ?1 AND ?2")?;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO search_messages (id, source, conversation_id, conversation_name, msg_id,
+        "INSERT OR IGNORE INTO search_messages (id, source, conversation_id, conversation_name, msg_id,
              sender_id, sender_name, text, mentions)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
@@ -232,21 +232,8 @@ pub(crate) fn index_messages(
             }
             None => {
                 let base = time_key(d.time_us);
-                let last: Option<i64> = last_in_slot
-                    .query_row(params![base, base.saturating_add(SLOTS - 1)], |r| r.get(0))?;
-                let id = match last {
-                    None => base,
-                    Some(l) if l < base + SLOTS - 1 => l + 1,
-                    // A full microsecond (1024 messages): take any free id after it; the order
-                    // among them is off by a microsecond at worst.
-                    Some(_) => tx.query_row(
-                        "SELECT coalesce(max(id), 0) + 1 FROM search_messages",
-                        [],
-                        |r| r.get(0),
-                    )?,
-                };
-                insert.execute(params![
-                    id,
+                let row = params![
+                    base,
                     d.source,
                     d.conversation_id,
                     d.conversation_name,
@@ -255,7 +242,34 @@ pub(crate) fn index_messages(
                     d.sender_name,
                     d.text,
                     mentions
-                ])?;
+                ];
+                // The message is not stored (looked up above), so an ignored insert means another
+                // message has this id: then take the next free one in its microsecond.
+                if insert.execute(row)? == 0 {
+                    let last: Option<i64> = last_in_slot
+                        .query_row(params![base, base.saturating_add(SLOTS - 1)], |r| r.get(0))?;
+                    let id = match last {
+                        Some(l) if l < base + SLOTS - 1 => l + 1,
+                        // A full microsecond (1024 messages): take any free id after it; the
+                        // order among them is off by a microsecond at worst.
+                        _ => tx.query_row(
+                            "SELECT coalesce(max(id), 0) + 1 FROM search_messages",
+                            [],
+                            |r| r.get(0),
+                        )?,
+                    };
+                    insert.execute(params![
+                        id,
+                        d.source,
+                        d.conversation_id,
+                        d.conversation_name,
+                        d.msg_id,
+                        d.sender_id,
+                        d.sender_name,
+                        d.text,
+                        mentions
+                    ])?;
+                }
                 stats.added += 1;
             }
         }
