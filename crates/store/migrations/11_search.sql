@@ -18,10 +18,14 @@ CREATE TABLE search_messages (
     UNIQUE (source, conversation_id, msg_id)
 ) STRICT;
 
--- External content: the text is stored once, in search_messages; the triggers keep the index in step.
--- No column sizes (they only serve bm25 ranking; results come newest first): one write less per
--- message. No index on sender_id either: --from filters rows the text search found, and only a
--- purge looks people up by id (a scan, rarely).
+-- External content: the text is stored once, in search_messages. No column sizes (they only serve
+-- bm25 ranking; results come newest first): one write less per message. No index on sender_id
+-- either: --from filters rows the text search found, and only a purge looks people up by id (a
+-- scan, rarely).
+--
+-- No triggers keep the two in step: a trigger's statement makes FTS5 flush its pending terms into a
+-- new segment every time (six times slower inserts, measured), so `store::search` writes both
+-- tables itself, and is the only writer.
 CREATE VIRTUAL TABLE search_fts USING fts5 (
     text,
     content = 'search_messages',
@@ -29,14 +33,3 @@ CREATE VIRTUAL TABLE search_fts USING fts5 (
     columnsize = 0,
     tokenize = 'unicode61 remove_diacritics 2'
 );
-
-CREATE TRIGGER search_messages_ai AFTER INSERT ON search_messages BEGIN
-    INSERT INTO search_fts (rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER search_messages_ad AFTER DELETE ON search_messages BEGIN
-    INSERT INTO search_fts (search_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-CREATE TRIGGER search_messages_au AFTER UPDATE OF text ON search_messages BEGIN
-    INSERT INTO search_fts (search_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    INSERT INTO search_fts (rowid, text) VALUES (new.id, new.text);
-END;

@@ -251,5 +251,6 @@ mod tests {
             )
             .expect("count");
         assert_eq!(stored, 0);
+        crate::search::tests::integrity(&store);
     }
 }

@@ -94,10 +94,14 @@ impl Store {
         source: &str,
         conversation_id: &str,
     ) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "DELETE FROM search_messages WHERE source = ?1 AND conversation_id = ?2",
+        let tx = self.conn.unchecked_transaction()?;
+        let removed = delete_where(
+            &tx,
+            "source = ?1 AND conversation_id = ?2",
             params![source, conversation_id],
-        )?)
+        )?;
+        tx.commit()?;
+        Ok(removed)
     }
 
     /// Messages indexed, all sources.
@@ -191,6 +195,11 @@ pub(crate) fn index_messages(
          SET conversation_name = ?2, sender_id = ?3, sender_name = ?4, text = ?5, mentions = ?6
          WHERE id = ?1",
     )?;
+    let mut fts_insert =
+        tx.prepare_cached("INSERT INTO search_fts (rowid, text) VALUES (?1, ?2)")?;
+    let mut fts_delete = tx.prepare_cached(
+        "INSERT INTO search_fts (search_fts, rowid, text) VALUES ('delete', ?1, ?2)",
+    )?;
     for d in docs {
         let mentions = serde_json::to_string(&d.mentions)?;
         let stored = find
@@ -219,6 +228,9 @@ pub(crate) fn index_messages(
                 if row == new {
                     stats.unchanged += 1;
                 } else {
+                    // External content: the index forgets the old text by being given it.
+                    fts_delete.execute(params![id, row.3])?;
+                    fts_insert.execute(params![id, d.text])?;
                     update.execute(params![
                         id,
                         d.conversation_name,
@@ -245,10 +257,11 @@ pub(crate) fn index_messages(
                 ];
                 // The message is not stored (looked up above), so an ignored insert means another
                 // message has this id: then take the next free one in its microsecond.
+                let mut id = base;
                 if insert.execute(row)? == 0 {
                     let last: Option<i64> = last_in_slot
                         .query_row(params![base, base.saturating_add(SLOTS - 1)], |r| r.get(0))?;
-                    let id = match last {
+                    id = match last {
                         Some(l) if l < base + SLOTS - 1 => l + 1,
                         // A full microsecond (1024 messages): take any free id after it; the
                         // order among them is off by a microsecond at worst.
@@ -270,11 +283,32 @@ pub(crate) fn index_messages(
                         mentions
                     ])?;
                 }
+                fts_insert.execute(params![id, d.text])?;
                 stats.added += 1;
             }
         }
     }
     Ok(stats)
+}
+
+/// Deletes the rows `condition` selects (with `args`), from the full-text index first (which needs
+/// their text to forget it). Returns rows deleted.
+fn delete_where(
+    tx: &rusqlite::Connection,
+    condition: &str,
+    args: impl rusqlite::Params + Clone,
+) -> Result<usize, StoreError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO search_fts (search_fts, rowid, text)
+             SELECT 'delete', id, text FROM search_messages WHERE {condition}"
+        ),
+        args.clone(),
+    )?;
+    Ok(tx.execute(
+        &format!("DELETE FROM search_messages WHERE {condition}"),
+        args,
+    )?)
 }
 
 /// The first row id of a time (times before 1970 or after year 2255 are clamped).
@@ -321,10 +355,7 @@ pub(crate) fn purge_person(
     tx: &rusqlite::Connection,
     user_id: &str,
 ) -> Result<(usize, usize), StoreError> {
-    let deleted = tx.execute(
-        "DELETE FROM search_messages WHERE sender_id = ?1",
-        [user_id],
-    )?;
+    let deleted = delete_where(tx, "sender_id = ?1", [user_id])?;
     let rows: Vec<(i64, String, String)> = {
         let mut stmt = tx.prepare(
             "SELECT id, text, mentions FROM search_messages WHERE instr(mentions, ?1) > 0",
@@ -346,6 +377,15 @@ pub(crate) fn purge_person(
                 text = text.replace(&format!("@{name}"), "@(removed)");
             }
         }
+        tx.execute(
+            "INSERT INTO search_fts (search_fts, rowid, text)
+             SELECT 'delete', id, text FROM search_messages WHERE id = ?1",
+            [id],
+        )?;
+        tx.execute(
+            "INSERT INTO search_fts (rowid, text) VALUES (?1, ?2)",
+            params![id, text],
+        )?;
         rewritten += tx.execute(
             "UPDATE search_messages SET text = ?2, mentions = ?3 WHERE id = ?1",
             params![id, text, serde_json::to_string(&kept)?],
@@ -355,7 +395,7 @@ pub(crate) fn purge_person(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn doc(conv: &str, msg: &str, time_s: i64, sender: &str, text: &str) -> SearchDoc {
@@ -370,6 +410,17 @@ mod tests {
             text: text.into(),
             mentions: Vec::new(),
         }
+    }
+
+    /// FTS5's own check that the index holds exactly the content table's text.
+    pub(crate) fn integrity(store: &Store) {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .expect("the full-text index matches its content");
     }
 
     fn search(store: &Store, q: &str) -> Vec<String> {
@@ -468,6 +519,7 @@ mod tests {
         assert_eq!(again.unchanged, 1);
         assert!(search(&store, "first").is_empty(), "the old text is gone");
         assert_eq!(search(&store, "second"), ["a"]);
+        integrity(&store);
         assert_eq!(
             store
                 .search_delete_conversation("slack", "C1")
@@ -475,7 +527,9 @@ mod tests {
             2
         );
         assert!(search(&store, "second").is_empty());
+        assert!(search(&store, "other").is_empty());
         assert_eq!(store.search_message_count().expect("count"), 0);
+        integrity(&store);
     }
 
     #[test]
@@ -504,5 +558,6 @@ mod tests {
             .collect();
         store.search_index_messages(&docs).expect("index");
         assert_eq!(search(&store, "same").len(), 5);
+        integrity(&store);
     }
 }
