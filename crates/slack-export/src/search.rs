@@ -196,7 +196,8 @@ pub fn run_search(args: &SearchArgs, db: PathBuf) -> anyhow::Result<Outcome> {
             ),
             other => anyhow::Error::new(other).context("searching the store"),
         })?;
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered: one write per match would be a system call per line.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if args.json {
         let rows: Vec<JsonHit<'_>> = hits.iter().map(|h| JsonHit::new(h, &tz)).collect();
         serde_json::to_writer_pretty(&mut out, &rows)?;

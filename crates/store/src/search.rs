@@ -14,10 +14,8 @@ use crate::{Store, StoreError};
 /// Rows per time key: messages in the same microsecond get consecutive ids.
 const SLOTS: i64 = 1024;
 
-/// Markers `highlight()` puts around a match (control characters never shown as they are: the
-/// printed text goes through terminal-safe output, which drops them).
-const MATCH_START: char = '\u{1}';
-const MATCH_END: char = '\u{2}';
+/// Page cache for a search (64 MiB): a common word's matches are read from all over the table.
+const SEARCH_CACHE_KIB: i64 = 65_536;
 
 /// One message to index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +119,7 @@ impl Store {
             .map_or(i64::MAX, |u| time_key(u).saturating_sub(1));
         let mut sql = String::from(
             "SELECT m.id, m.source, m.conversation_id, m.conversation_name, m.msg_id, m.sender_id,
-                    m.sender_name, highlight(search_fts, 0, char(1), char(2))
+                    m.sender_name, m.text
              FROM search_fts JOIN search_messages m ON m.id = search_fts.rowid
              WHERE search_fts MATCH ?1 AND search_fts.rowid BETWEEN ?2 AND ?3",
         );
@@ -150,12 +148,17 @@ impl Store {
             ));
         }
         sql.push_str(" ORDER BY search_fts.rowid DESC LIMIT ?4");
+        self.conn
+            .pragma_update(None, "cache_size", -SEARCH_CACHE_KIB)?;
+        // Matches are marked here rather than by FTS5's highlight(), which reads every row's
+        // text a second time and tokenizes it: twice the cost per match for a common word.
+        let terms = query_terms(&query.query);
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
             .query_map(params_from_iter(args), |r| {
                 let id: i64 = r.get(0)?;
-                let marked: String = r.get(7)?;
-                let (text, matches) = unmark(&marked);
+                let text: String = r.get(7)?;
+                let matches = mark(&text, &terms);
                 Ok(SearchHit {
                     source: r.get(1)?,
                     conversation_id: r.get(2)?,
@@ -330,23 +333,112 @@ fn query_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
-/// Splits `highlight()`'s output into the text and the byte ranges between the markers.
-fn unmark(marked: &str) -> (String, Vec<Range<usize>>) {
-    let mut text = String::with_capacity(marked.len());
-    let mut ranges = Vec::new();
-    let mut start = None;
-    for c in marked.chars() {
-        match c {
-            MATCH_START => start = Some(text.len()),
-            MATCH_END => {
-                if let Some(s) = start.take() {
-                    ranges.push(s..text.len());
+/// A word a query looks for; `prefix` for `word*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    lower: String,
+    prefix: bool,
+}
+
+/// The words of an FTS5 query, for marking: phrases split into words; operators (`AND`, `OR`,
+/// `NOT`, `NEAR`), column filters, `^`, `+` and parentheses dropped.
+fn query_terms(query: &str) -> Vec<Term> {
+    let mut terms = Vec::new();
+    let mut push = |chunk: &str| {
+        if matches!(chunk, "AND" | "OR" | "NOT") || chunk.starts_with("NEAR") {
+            return;
+        }
+        let chunk = chunk.rsplit_once(':').map_or(chunk, |(_, t)| t);
+        let prefix = chunk.ends_with('*');
+        let words: Vec<&str> = chunk
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let last = words.len().saturating_sub(1);
+        for (i, w) in words.into_iter().enumerate() {
+            terms.push(Term {
+                lower: w.to_lowercase(),
+                prefix: prefix && i == last,
+            });
+        }
+    };
+    for (i, part) in query.split('"').enumerate() {
+        if i % 2 == 1 {
+            // Inside quotes: a phrase, every word a term.
+            push(part.trim_end_matches('*'));
+            if part.ends_with('*') {
+                push(part);
+            }
+        } else {
+            for chunk in part.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
+                if !chunk.is_empty() {
+                    push(chunk);
                 }
             }
-            c => text.push(c),
         }
     }
-    (text, ranges)
+    terms
+}
+
+/// Byte ranges of the words of `text` (runs of letters and digits, as FTS5 splits them) that a
+/// term matches, ignoring case.
+fn mark(text: &str, terms: &[Term]) -> Vec<Range<usize>> {
+    if text.is_ascii() && terms.iter().all(|t| t.lower.is_ascii()) {
+        return mark_ascii(text.as_bytes(), terms);
+    }
+    let mut ranges = Vec::new();
+    let mut lower = String::new();
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                start = None;
+                lower.clear();
+                lower.extend(text[s..i].chars().flat_map(char::to_lowercase));
+                if terms.iter().any(|t| {
+                    if t.prefix {
+                        lower.starts_with(&t.lower)
+                    } else {
+                        lower == t.lower
+                    }
+                }) {
+                    ranges.push(s..i);
+                }
+            }
+            _ => {}
+        }
+    }
+    ranges
+}
+
+/// [`mark`] for ASCII text and terms (most messages): bytes compared in place, no allocation.
+fn mark_ascii(text: &[u8], terms: &[Term]) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if !text[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < text.len() && text[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let word = &text[s..i];
+        if terms.iter().any(|t| {
+            let n = t.lower.len();
+            word.len() >= n
+                && (t.prefix || word.len() == n)
+                && word[..n].eq_ignore_ascii_case(t.lower.as_bytes())
+        }) {
+            ranges.push(s..i);
+        }
+    }
+    ranges
 }
 
 /// Purge support: removes `user_id`'s messages and rewrites the messages that mention them
@@ -530,6 +622,32 @@ pub(crate) mod tests {
         assert!(search(&store, "other").is_empty());
         assert_eq!(store.search_message_count().expect("count"), 0);
         integrity(&store);
+    }
+
+    #[test]
+    fn matches_are_the_query_words_found_in_the_text() {
+        let terms = query_terms(r#"invoic* AND "Late Payment" NOT text:x OR (Über)"#);
+        let words: Vec<(&str, bool)> = terms.iter().map(|t| (t.lower.as_str(), t.prefix)).collect();
+        assert_eq!(
+            words,
+            [
+                ("invoic", true),
+                ("late", false),
+                ("payment", false),
+                ("x", false),
+                ("über", false)
+            ]
+        );
+        let text = "Invoices: a late-payment ÜBER invoice, xx";
+        let marked: Vec<&str> = mark(text, &terms).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(marked, ["Invoices", "late", "payment", "ÜBER", "invoice"]);
+        // ASCII text takes the byte path; same answer.
+        let ascii = "Invoices: a late-payment invoice, xx x9 invoicing";
+        let marked: Vec<&str> = mark(ascii, &terms).into_iter().map(|r| &ascii[r]).collect();
+        assert_eq!(
+            marked,
+            ["Invoices", "late", "payment", "invoice", "invoicing"]
+        );
     }
 
     #[test]
