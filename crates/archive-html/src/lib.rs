@@ -369,9 +369,9 @@ impl ConversationWriter {
             }
         }
         html.push_str("</nav>\n<main>\n");
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<h1>{} <span class=\"id\">{}</span></h1>\n",
+            "<h1>{} <span class=\"id\">{}</span></h1>",
             html_escape(&self.info.name),
             html_escape(&self.info.id)
         );

@@ -180,7 +180,7 @@ fn word(mut i: usize) -> String {
             break;
         }
     }
-    w.push_str("x"); // never a real word (so never `deploy`)
+    w.push('x'); // never a real word (so never `deploy`)
     w
 }
 

@@ -319,6 +319,7 @@ impl<'a> JsonHit<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Range;
 
     #[test]
     fn lines_mark_matches_and_escape_platform_text() {
@@ -331,7 +332,7 @@ mod tests {
             sender_id: Some("U1".into()),
             sender_name: "Aki".into(),
             text: "the invoice\nis late".into(),
-            matches: vec![4..11],
+            matches: vec![Range { start: 4, end: 11 }],
         };
         assert_eq!(
             hit_line(&h, &TimeZone::UTC, Marks::BRACKETS),

@@ -554,7 +554,7 @@ pub(crate) mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].time_us, 300_000_000);
         assert_eq!(hits[0].text, "Invoices and more invoice talk");
-        assert_eq!(hits[0].matches, [18..25]);
+        assert_eq!(hits[0].matches, vec![Range { start: 18, end: 25 }]);
     }
 
     #[test]
