@@ -205,6 +205,27 @@ pub(crate) fn index_messages(
     )?;
     for d in docs {
         let mentions = serde_json::to_string(&d.mentions)?;
+        let base = time_key(d.time_us);
+        let mut put = |id: i64| {
+            insert.execute(params![
+                id,
+                d.source,
+                d.conversation_id,
+                d.conversation_name,
+                d.msg_id,
+                d.sender_id,
+                d.sender_name,
+                d.text,
+                mentions
+            ])
+        };
+        // Most messages are new: insert first, look up only when that was ignored.
+        if put(base)? == 1 {
+            fts_insert.execute(params![base, d.text])?;
+            stats.added += 1;
+            continue;
+        }
+        // Ignored: the message is stored already, or another message has this id.
         let stored = find
             .query_row(params![d.source, d.conversation_id, d.msg_id], |r| {
                 Ok((
@@ -220,19 +241,17 @@ pub(crate) fn index_messages(
             })
             .optional()?;
         match stored {
-            Some((id, row)) => {
-                let new = (
-                    d.conversation_name.clone(),
-                    d.sender_id.clone(),
-                    d.sender_name.clone(),
-                    d.text.clone(),
-                    mentions.clone(),
-                );
-                if row == new {
+            Some((id, stored)) => {
+                let same = stored.0 == d.conversation_name
+                    && stored.1 == d.sender_id
+                    && stored.2 == d.sender_name
+                    && stored.3 == d.text
+                    && stored.4 == mentions;
+                if same {
                     stats.unchanged += 1;
                 } else {
                     // External content: the index forgets the old text by being given it.
-                    fts_delete.execute(params![id, row.3])?;
+                    fts_delete.execute(params![id, stored.3])?;
                     fts_insert.execute(params![id, d.text])?;
                     update.execute(params![
                         id,
@@ -246,46 +265,20 @@ pub(crate) fn index_messages(
                 }
             }
             None => {
-                let base = time_key(d.time_us);
-                let row = params![
-                    base,
-                    d.source,
-                    d.conversation_id,
-                    d.conversation_name,
-                    d.msg_id,
-                    d.sender_id,
-                    d.sender_name,
-                    d.text,
-                    mentions
-                ];
-                // The message is not stored (looked up above), so an ignored insert means another
-                // message has this id: then take the next free one in its microsecond.
-                let mut id = base;
-                if insert.execute(row)? == 0 {
-                    let last: Option<i64> = last_in_slot
-                        .query_row(params![base, base.saturating_add(SLOTS - 1)], |r| r.get(0))?;
-                    id = match last {
-                        Some(l) if l < base + SLOTS - 1 => l + 1,
-                        // A full microsecond (1024 messages): take any free id after it; the
-                        // order among them is off by a microsecond at worst.
-                        _ => tx.query_row(
-                            "SELECT coalesce(max(id), 0) + 1 FROM search_messages",
-                            [],
-                            |r| r.get(0),
-                        )?,
-                    };
-                    insert.execute(params![
-                        id,
-                        d.source,
-                        d.conversation_id,
-                        d.conversation_name,
-                        d.msg_id,
-                        d.sender_id,
-                        d.sender_name,
-                        d.text,
-                        mentions
-                    ])?;
-                }
+                // Another message in the same microsecond: the next free id in it.
+                let last: Option<i64> = last_in_slot
+                    .query_row(params![base, base.saturating_add(SLOTS - 1)], |r| r.get(0))?;
+                let id = match last {
+                    Some(l) if l < base + SLOTS - 1 => l + 1,
+                    // A full microsecond (1024 messages): any free id after it; the order among
+                    // them is off by a microsecond at worst.
+                    _ => tx.query_row(
+                        "SELECT coalesce(max(id), 0) + 1 FROM search_messages",
+                        [],
+                        |r| r.get(0),
+                    )?,
+                };
+                put(id)?;
                 fts_insert.execute(params![id, d.text])?;
                 stats.added += 1;
             }
