@@ -588,21 +588,25 @@ async fn export(
             );
         }
         let files_before = sink.files_written();
+        // Every format's messages become searchable (`slack-export search`), in the same pass.
+        let started_render = Instant::now();
+        let mut indexer =
+            (!cli.no_index).then(|| search::ChannelIndexer::new(&store, &meta, &names));
         let written =
-            sink::render_channel(&store, spool_id, &meta, sink.as_mut()).map_err(export_error)?;
-        total_messages += written;
-        // Every format's messages become searchable (`slack-export search`).
-        if !cli.no_index {
-            let index_started = Instant::now();
-            let indexed =
-                search::index_channel(&store, spool_id, &meta, &names).map_err(export_error)?;
+            sink::render_channel_with(&store, spool_id, &meta, sink.as_mut(), &mut |item| {
+                indexer.as_mut().map_or(Ok(()), |i| i.add(item))
+            })
+            .map_err(export_error)?;
+        if let Some(indexer) = indexer {
+            let indexed = indexer.finish().map_err(export_error)?;
             tracing::debug!(
                 channel = %label,
                 indexed,
-                ms = index_started.elapsed().as_millis() as u64,
-                "search index updated"
+                ms = started_render.elapsed().as_millis() as u64,
+                "rendered and indexed"
             );
         }
+        total_messages += written;
         summary.messages_exported = written;
         summary.files_written = sink.files_written() - files_before;
         summaries.push(summary);

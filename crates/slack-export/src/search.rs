@@ -1,5 +1,5 @@
-//! Search across everything exported: [`index_channel`] puts a rendered channel's messages into the
-//! store's full-text index (`store::search`) after each export, and [`run_search`] is the
+//! Search across everything exported: [`ChannelIndexer`] puts a channel's messages into the store's
+//! full-text index (`store::search`) as they are rendered, and [`run_search`] is the
 //! `slack-export search` command over it (Slack and, once tg-admin indexes its exports, Telegram).
 
 use std::io::{IsTerminal, Write};
@@ -11,11 +11,10 @@ use cli_support::{Outcome, UsageError};
 use jiff::tz::TimeZone;
 use slack_client::Message;
 use store::Store;
-use store::export::SpoolOrder;
 use store::search::{SearchDoc, SearchHit, SearchQuery};
 
 use crate::names::Directory;
-use crate::sink::{ChannelMeta, ExportError};
+use crate::sink::{ChannelMeta, ExportError, Item};
 use crate::window::{End, parse_bound};
 
 /// The `source` of Slack messages in the index.
@@ -25,39 +24,68 @@ pub const SOURCE: &str = "slack";
 /// stays flat on any channel.
 const BATCH: usize = 10_000;
 
-/// Indexes a channel's spooled messages (new ones added, changed ones updated). Returns how many
-/// were added or changed.
-pub fn index_channel(
-    store: &Store,
-    spool_id: i64,
-    channel: &ChannelMeta,
-    names: &Directory,
-) -> Result<usize, ExportError> {
-    let c = &channel.conversation;
-    let conversation_name = if c.name.is_empty() {
-        c.user
-            .as_deref()
-            .map(|u| format!("DM with {}", names.user(u)))
-            .unwrap_or_else(|| c.id.clone())
-    } else {
-        c.name.clone()
-    };
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut changed = 0usize;
-    store.export_for_each::<ExportError>(spool_id, SpoolOrder::Chronological, |row| {
-        let m: Message = serde_json::from_str(row.raw)?;
-        if let Some(doc) = search_doc(&m, row.ts_key, &c.id, &conversation_name, names) {
-            batch.push(doc);
+/// Feeds one channel's messages into the index as they are rendered, in transactions of
+/// [`BATCH`] messages (new ones added, changed ones updated).
+pub struct ChannelIndexer<'a> {
+    store: &'a Store,
+    names: &'a Directory,
+    conversation_id: String,
+    conversation_name: String,
+    batch: Vec<SearchDoc>,
+    changed: usize,
+}
+
+impl<'a> ChannelIndexer<'a> {
+    pub fn new(store: &'a Store, channel: &ChannelMeta, names: &'a Directory) -> Self {
+        let c = &channel.conversation;
+        let conversation_name = if c.name.is_empty() {
+            c.user
+                .as_deref()
+                .map(|u| format!("DM with {}", names.user(u)))
+                .unwrap_or_else(|| c.id.clone())
+        } else {
+            c.name.clone()
+        };
+        ChannelIndexer {
+            store,
+            names,
+            conversation_id: c.id.clone(),
+            conversation_name,
+            batch: Vec::with_capacity(BATCH),
+            changed: 0,
         }
-        if batch.len() >= BATCH {
-            let stats = store.search_index_messages(&batch)?;
-            changed += stats.added + stats.updated;
-            batch.clear();
+    }
+
+    /// One rendered message (decoded once, shared with the sink).
+    pub fn add(&mut self, item: &Item<'_>) -> Result<(), ExportError> {
+        let m = item.message()?;
+        if let Some(doc) = search_doc(
+            m,
+            item.ts_key,
+            &self.conversation_id,
+            &self.conversation_name,
+            self.names,
+        ) {
+            self.batch.push(doc);
+        }
+        if self.batch.len() >= BATCH {
+            self.flush()?;
         }
         Ok(())
-    })?;
-    let stats = store.search_index_messages(&batch)?;
-    Ok(changed + stats.added + stats.updated)
+    }
+
+    fn flush(&mut self) -> Result<(), ExportError> {
+        let stats = self.store.search_index_messages(&self.batch)?;
+        self.changed += stats.added + stats.updated;
+        self.batch.clear();
+        Ok(())
+    }
+
+    /// Writes the last batch; returns how many messages were added or changed.
+    pub fn finish(mut self) -> Result<usize, ExportError> {
+        self.flush()?;
+        Ok(self.changed)
+    }
 }
 
 /// A message as the index holds it: plain text with names, file names after it. Joins, leaves

@@ -113,6 +113,18 @@ pub fn render_channel(
     channel: &ChannelMeta,
     sink: &mut dyn Sink,
 ) -> Result<u64, ExportError> {
+    render_channel_with(store, spool_id, channel, sink, &mut |_| Ok(()))
+}
+
+/// [`render_channel`], also handing every message to `also` after the sink (the search index
+/// reads the same pass and shares the message the sink decoded).
+pub fn render_channel_with(
+    store: &Store,
+    spool_id: i64,
+    channel: &ChannelMeta,
+    sink: &mut dyn Sink,
+    also: &mut dyn FnMut(&Item<'_>) -> Result<(), ExportError>,
+) -> Result<u64, ExportError> {
     sink.expect_messages(store.export_message_count(spool_id)?);
     sink.begin_channel(channel)?;
     let wants_refs = sink.wants_reply_refs();
@@ -126,6 +138,7 @@ pub fn render_channel(
             item.replies = &refs;
         }
         sink.message(&item)?;
+        also(&item)?;
         count += 1;
         Ok(())
     })?;
