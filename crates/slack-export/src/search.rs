@@ -203,49 +203,85 @@ pub fn run_search(args: &SearchArgs, db: PathBuf) -> anyhow::Result<Outcome> {
             .into());
     }
     let store = Store::open(&db)?;
-    let hits = store
-        .search(&SearchQuery {
-            query: query.clone(),
-            conversations: args.channel.clone(),
-            sender: args.from.clone(),
-            since_us,
-            until_us,
-            limit: args.limit,
-        })
-        .map_err(|e| match e {
-            store::StoreError::SearchQuery(why) => anyhow::Error::new(
-                UsageError::new(format!(
-                    "cannot read the query {:?}: {why}",
-                    roster::text::terminal_safe(&query)
-                ))
-                .with_hint(
-                    "quote words with punctuation as a phrase: '\"foo-bar\"'; operators are AND, OR, NOT (upper case), prefix*",
-                ),
-            ),
-            other => anyhow::Error::new(other).context("searching the store"),
-        })?;
+    let query_text = query.clone();
+    let query = SearchQuery {
+        query,
+        conversations: args.channel.clone(),
+        sender: args.from.clone(),
+        since_us,
+        until_us,
+        limit: args.limit,
+    };
     // Stdout is line-buffered: one write per match would be a system call per line.
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    if args.json {
-        let rows: Vec<JsonHit<'_>> = hits.iter().map(|h| JsonHit::new(h, &tz)).collect();
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+    let marks = if std::io::stdout().is_terminal() {
+        Marks::REVERSE_VIDEO
     } else {
-        let marks = if std::io::stdout().is_terminal() {
-            Marks::REVERSE_VIDEO
+        Marks::BRACKETS
+    };
+    let mut found = 0u64;
+    // Matches are printed as they are read (a common word may match millions); `--json` writes
+    // the array's brackets around them.
+    if args.json {
+        out.write_all(b"[")?;
+    }
+    let searched = store.search_for_each::<PrintError>(&query, |hit| {
+        if args.json {
+            out.write_all(if found == 0 { b"\n  " } else { b",\n  " })?;
+            serde_json::to_writer(&mut out, &JsonHit::new(&hit, &tz))
+                .map_err(std::io::Error::from)?;
         } else {
-            Marks::BRACKETS
-        };
-        for h in &hits {
-            writeln!(out, "{}", hit_line(h, &tz, marks))?;
+            writeln!(out, "{}", hit_line(&hit, &tz, marks))?;
         }
+        found += 1;
+        Ok(())
+    });
+    match searched {
+        Ok(()) => {}
+        Err(PrintError::Store(store::StoreError::SearchQuery(why))) => {
+            return Err(UsageError::new(format!(
+                "cannot read the query {:?}: {why}",
+                roster::text::terminal_safe(&query_text)
+            ))
+            .with_hint(
+                "quote words with punctuation as a phrase: '\"foo-bar\"'; operators are AND, OR, NOT (upper case), prefix*",
+            )
+            .into());
+        }
+        Err(PrintError::Store(e)) => {
+            return Err(anyhow::Error::new(e).context("searching the store"));
+        }
+        // A closed pipe (`| head`) included: main treats a broken pipe as a normal end.
+        Err(PrintError::Io(e)) => return Err(e.into()),
+    }
+    if args.json {
+        out.write_all(if found == 0 { b"]\n" } else { b"\n]\n" })?;
     }
     out.flush().context("writing the results")?;
-    Ok(if hits.is_empty() {
+    Ok(if found == 0 {
         Outcome::Failed
     } else {
         Outcome::Success
     })
+}
+
+/// Why printing the matches stopped.
+#[derive(Debug)]
+enum PrintError {
+    Store(store::StoreError),
+    Io(std::io::Error),
+}
+
+impl From<store::StoreError> for PrintError {
+    fn from(e: store::StoreError) -> Self {
+        PrintError::Store(e)
+    }
+}
+
+impl From<std::io::Error> for PrintError {
+    fn from(e: std::io::Error) -> Self {
+        PrintError::Io(e)
+    }
 }
 
 /// How a match is marked in a printed line.

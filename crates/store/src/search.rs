@@ -113,6 +113,21 @@ impl Store {
     /// The newest `query.limit` messages that match, newest first. A query FTS5 cannot parse is
     /// [`StoreError::SearchQuery`].
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        let mut hits = Vec::new();
+        self.search_for_each::<StoreError>(query, |hit| {
+            hits.push(hit);
+            Ok(())
+        })?;
+        Ok(hits)
+    }
+
+    /// [`Store::search`] streamed: each match goes to `f` as it is read (memory stays flat for
+    /// a word in a million messages); stops at `f`'s first error.
+    pub fn search_for_each<E: From<StoreError>>(
+        &self,
+        query: &SearchQuery,
+        mut f: impl FnMut(SearchHit) -> Result<(), E>,
+    ) -> Result<(), E> {
         let low = query.since_us.map_or(i64::MIN, time_key);
         let high = query
             .until_us
@@ -149,13 +164,15 @@ impl Store {
         }
         sql.push_str(" ORDER BY search_fts.rowid DESC LIMIT ?4");
         self.conn
-            .pragma_update(None, "cache_size", -SEARCH_CACHE_KIB)?;
+            .pragma_update(None, "cache_size", -SEARCH_CACHE_KIB)
+            .map_err(StoreError::from)?;
         // Matches are marked here rather than by FTS5's highlight(), which reads every row's
         // text a second time and tokenizes it: twice the cost per match for a common word.
         let terms = query_terms(&query.query);
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map(params_from_iter(args), |r| {
+        let mut stmt = self.conn.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = stmt.query(params_from_iter(args)).map_err(query_error)?;
+        while let Some(r) = rows.next().map_err(query_error)? {
+            let hit = (|| -> rusqlite::Result<SearchHit> {
                 let id: i64 = r.get(0)?;
                 let text: String = r.get(7)?;
                 let matches = mark(&text, &terms);
@@ -170,9 +187,11 @@ impl Store {
                     text,
                     matches,
                 })
-            })
-            .map_err(query_error)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
+            })()
+            .map_err(StoreError::from)?;
+            f(hit)?;
+        }
+        Ok(())
     }
 }
 
