@@ -387,3 +387,71 @@ async fn chromium_opens_the_archive_offline_with_threads_images_and_escaped_name
     eprintln!("screenshot: {}", shot.display());
     c.close().await.expect("closes the browser");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_channel_gets_a_page_per_month() {
+    // 5100 messages, an hour apart from 2026-01-25: over the 5000 of one page, across three months.
+    let mut ws = demo::workspace();
+    let start = 1_769_299_200i64; // 2026-01-25T00:00:00Z
+    ws.channels.push(Channel {
+        id: "C0LONG0001".into(),
+        name: "long".into(),
+        created: 1_767_000_000,
+        creator: "U0DEMOOPS".into(),
+        members: vec!["U0DEMOAKI".into()],
+        messages: (0..5100)
+            .map(|i| {
+                json!({"type": "message", "ts": format!("{}.000100", start + i * 3600),
+                       "user": "U0DEMOAKI", "text": format!("message {i}")})
+            })
+            .collect(),
+        ..Channel::default()
+    });
+    let sim = slack_sim::start(
+        ([127, 0, 0, 1], 0).into(),
+        ws,
+        SimOptions {
+            token: TOKEN.into(),
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("sim starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_export(&sim, dir.path(), &["#long", "--format", "html"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = dir.path().join("out/html");
+    let index = read(&root.join("index.html"));
+    assert!(
+        index.contains("<a href=\"c/long/index.html\">#long</a>"),
+        "{index}"
+    );
+    assert!(
+        index.contains("<td class=\"num\">5100</td><td>2026-01-25</td><td>2026-08-25</td>"),
+        "{index}"
+    );
+    let months = read(&root.join("c/long/index.html"));
+    // 2026-01-25 .. 2026-08-25: eight months, every message on exactly one page.
+    let pages: Vec<String> = (1..=8).map(|m| format!("2026-{m:02}")).collect();
+    let mut total = 0;
+    for (i, month) in pages.iter().enumerate() {
+        assert!(
+            months.contains(&format!("<a href=\"{month}.html\">{month}</a>")),
+            "{months}"
+        );
+        let page = read(&root.join(format!("c/long/{month}.html")));
+        total += page.matches("<article class=\"msg\"").count();
+        if i > 0 {
+            assert!(page.contains(&format!("rel=\"prev\" href=\"{}.html\"", pages[i - 1])));
+        }
+        if i + 1 < pages.len() {
+            assert!(page.contains(&format!("rel=\"next\" href=\"{}.html\"", pages[i + 1])));
+        }
+    }
+    assert_eq!(total, 5100);
+    assert!(!root.join("c/long.html").exists());
+}
