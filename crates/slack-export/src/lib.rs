@@ -1,5 +1,6 @@
-//! slack-export: channel history with threads to text, JSON or the standard Slack export layout,
-//! streamed through a SQLite spool so memory stays flat and `--resume` fetches only what changed.
+//! slack-export: channel history with threads to text, JSON, the standard Slack export layout or an
+//! offline HTML archive, streamed through a SQLite spool so memory stays flat and `--resume` fetches
+//! only what changed; every export feeds the store's search index, which `search` queries.
 //!
 //! Data flow: [`fetch`] pages history and replies into the store's export spool (one transaction
 //! per page); [`sink::render_channel`] streams the spool, in the order a format asks for, into a
@@ -39,8 +40,8 @@ use crate::window::{End, parse_bound, slack_ts, ts_key};
 /// The channel `--demo` exports when none is named.
 pub const DEMO_CHANNEL: &str = "bitsafe-acme";
 
-/// Export Slack channel history, threads included, to text, JSON or the standard Slack export
-/// layout.
+/// Export Slack channel history, threads included, to text, JSON, the standard Slack export
+/// layout or an offline HTML archive; search everything exported.
 #[derive(Parser, Debug)]
 #[command(name = "slack-export", version, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true)]
