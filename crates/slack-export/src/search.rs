@@ -406,5 +406,23 @@ mod tests {
             hit_line(&h, &TimeZone::UTC, Marks::REVERSE_VIDEO),
             "#acme\\u{1b}[31m  2026-01-05 08:00  Aki: the \u{1b}[7minvoice\u{1b}[27m is late"
         );
+        // Telegram chats and Slack DMs by their name, without `#`.
+        let tg = SearchHit {
+            source: "telegram".into(),
+            conversation_id: "-100123".into(),
+            conversation_name: "Acme support".into(),
+            ..h.clone()
+        };
+        assert!(
+            hit_line(&tg, &TimeZone::UTC, Marks::BRACKETS).starts_with("Acme support  2026-01-05")
+        );
+        let dm = SearchHit {
+            conversation_id: "D0123".into(),
+            conversation_name: "DM with Aki".into(),
+            ..h
+        };
+        assert!(
+            hit_line(&dm, &TimeZone::UTC, Marks::BRACKETS).starts_with("DM with Aki  2026-01-05")
+        );
     }
 }

@@ -570,6 +570,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn slack_and_telegram_messages_share_the_index() {
+        let store = Store::open_in_memory().expect("store");
+        let mut tg = doc("-1001234", "42", 150, "777", "renewal call tomorrow");
+        tg.source = "telegram".into();
+        tg.conversation_name = "Acme support".into();
+        store
+            .search_index_messages(&[doc("C1", "1.0", 100, "U1", "renewal draft"), tg])
+            .expect("index");
+        let hits = store
+            .search(&SearchQuery {
+                query: "renewal".into(),
+                limit: 10,
+                ..SearchQuery::default()
+            })
+            .expect("search");
+        let found: Vec<(&str, &str)> = hits
+            .iter()
+            .map(|h| (h.source.as_str(), h.conversation_name.as_str()))
+            .collect();
+        assert_eq!(found, [("telegram", "Acme support"), ("slack", "name-C1")]);
+        // The same message id in another source or conversation is another message.
+        let mut again = doc("C2", "42", 160, "U1", "renewal");
+        again.source = "telegram".into();
+        let stats = store.search_index_messages(&[again]).expect("index");
+        assert_eq!(stats.added, 1);
+        assert_eq!(
+            store
+                .search_delete_conversation("telegram", "-1001234")
+                .expect("del"),
+            1
+        );
+        assert_eq!(store.search_message_count().expect("count"), 2);
+        integrity(&store);
+    }
+
+    #[test]
     fn filters_by_conversation_sender_and_time() {
         let store = Store::open_in_memory().expect("store");
         store
