@@ -13,6 +13,7 @@ mod export;
 mod insight;
 mod invite;
 mod panel;
+mod search;
 mod sim;
 
 use clap::Parser;
@@ -38,6 +39,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("insight", insight::run),
     ("invite", invite::run),
     ("panel", panel::run),
+    ("search", search::run),
 ];
 
 fn main() -> anyhow::Result<()> {

@@ -957,6 +957,32 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
                 ],
             )
             .expect("spool");
+        // The search index slack-export keeps beside the spool: their message, and one naming them.
+        let doc =
+            |msg_id: &str, sender: &str, sender_name: &str, text: &str| store::search::SearchDoc {
+                source: "slack".into(),
+                conversation_id: "C0EXPORT".into(),
+                conversation_name: "general".into(),
+                msg_id: msg_id.into(),
+                time_us: 1_000_000,
+                sender_id: Some(sender.into()),
+                sender_name: sender_name.into(),
+                text: text.into(),
+                mentions: Vec::new(),
+            };
+        let mut naming = doc(
+            "2.000001",
+            "U0OTHER01",
+            "Other",
+            "hi @zqdisplay about plans",
+        );
+        naming.mentions = vec![(id.to_string(), "zqdisplay".to_string())];
+        store
+            .search_index_messages(&[
+                doc("1.000001", id, "zqdisplay", "zebra-quartz-7731 plans"),
+                naming,
+            ])
+            .expect("index");
         store
             .conn()
             .execute(
@@ -1023,6 +1049,8 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
     assert_eq!(count("export_messages.raw (rewritten)"), 1, "{stdout}");
     assert_eq!(count("invite_ops (rewritten)"), 1, "{stdout}");
     assert_eq!(count("invite_runs.handles (rewritten)"), 1, "{stdout}");
+    assert_eq!(count("search_messages"), 1, "{stdout}");
+    assert_eq!(count("search_messages.text (rewritten)"), 1, "{stdout}");
     assert!(
         count("insight_events.text (mentions redacted)") > 0,
         "{stdout}"
@@ -1130,6 +1158,18 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
         .query_row("SELECT handles FROM invite_runs", [], |r| r.get(0))
         .expect("run");
     assert_eq!(asked, r#"["someone"]"#);
+    let indexed: Vec<(String, String)> = store
+        .conn()
+        .prepare("SELECT text, mentions FROM search_messages")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(
+        indexed,
+        [("hi @(removed) about plans".to_string(), "[]".to_string())]
+    );
     drop(store);
     // Nothing left: exit 1.
     let out = run_bin(dir.path(), &base, &["purge-user", id, "--yes"]).await;

@@ -1,5 +1,6 @@
-//! slack-export: channel history with threads to text, JSON or the standard Slack export layout,
-//! streamed through a SQLite spool so memory stays flat and `--resume` fetches only what changed.
+//! slack-export: channel history with threads to text, JSON, the standard Slack export layout or an
+//! offline HTML archive, streamed through a SQLite spool so memory stays flat and `--resume` fetches
+//! only what changed; every export feeds the store's search index, which `search` queries.
 //!
 //! Data flow: [`fetch`] pages history and replies into the store's export spool (one transaction
 //! per page); [`sink::render_channel`] streams the spool, in the order a format asks for, into a
@@ -12,6 +13,7 @@ pub mod files;
 pub mod formats;
 pub mod names;
 pub mod people;
+pub mod search;
 pub mod sink;
 pub mod summary;
 pub mod window;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use cli_support::slack_error;
 use cli_support::{CommonArgs, Outcome, UsageError};
 use futures::StreamExt;
@@ -42,11 +44,15 @@ use crate::window::{End, parse_bound, slack_ts, ts_key};
 /// The channel `--demo` exports when none is named.
 pub const DEMO_CHANNEL: &str = "bitsafe-acme";
 
-/// Export Slack channel history, threads included, to text, JSON or the standard Slack export
-/// layout.
+/// Export Slack channel history, threads included, to text, JSON, the standard Slack export
+/// layout or an offline HTML archive; search everything exported.
 #[derive(Parser, Debug)]
 #[command(name = "slack-export", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Channels to export: IDs (C0123ABCD), `#name` or `name`.
     #[arg(value_name = "CHANNEL")]
     pub channels: Vec<String>,
@@ -97,6 +103,11 @@ pub struct Cli {
     #[arg(long)]
     pub dms: bool,
 
+    /// Do not add the exported messages to the store's search index (`slack-export search`):
+    /// a bulk export with rate limits off runs faster; a later export without it catches up.
+    #[arg(long)]
+    pub no_index: bool,
+
     /// With --format slack: write one `slack-export.zip` instead of a folder.
     #[arg(long)]
     pub zip: bool,
@@ -118,6 +129,14 @@ pub struct Cli {
     pub common: CommonArgs,
 }
 
+/// Subcommands (without one, the command exports).
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Find messages in everything exported into the store (Slack, and Telegram once tg-admin
+    /// exports into it), newest first; exits 1 when nothing matches.
+    Search(search::SearchArgs),
+}
+
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -127,11 +146,17 @@ pub enum Format {
     Json,
     /// Slack's standard export layout (users.json, channels.json, day files) for export viewers.
     Slack,
+    /// An offline HTML archive in `<out>/html/`: index.html, a page per channel (per month for long
+    /// ones), threads, reactions, local files and images; no script or network needed.
+    Html,
 }
 
 /// Runs the command: the whole tool behind `main`.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     cli_support::load_dotenv()?;
+    if let Some(Command::Search(args)) = &cli.command {
+        return search::run_search(args, cli.common.db_path());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -579,8 +604,9 @@ async fn export(
     let out_dir = cli.common.out.clone();
     private_files::create_dir_all(&out_dir)
         .with_context(|| format!("creating the output directory {}", out_dir.display()))?;
-    // Temporary files of a killed run: text and JSON files, the zip, the layout's day files.
-    cli_support::remove_stale_temps(&out_dir, 2)?;
+    // Temporary files of a killed run: text and JSON files, the zip, the layout's day files, the
+    // html archive's month pages (`html/c/<channel>/<month>.html`).
+    cli_support::remove_stale_temps(&out_dir, 4)?;
     let export_key = out_dir
         .canonicalize()
         .with_context(|| format!("resolving {}", out_dir.display()))?
@@ -595,7 +621,12 @@ async fn export(
             settings.tz.clone(),
             names.clone(),
         )),
+        Format::Html => Box::new(
+            formats::html::HtmlSink::new(&out_dir, settings.tz.clone(), names.clone())
+                .map_err(export_error)?,
+        ),
         Format::Json => Box::new(formats::json::JsonSink::new(out_dir.clone(), names.clone())),
+
         Format::Slack => {
             let window = formats::slack::Window {
                 since: settings.since,
@@ -715,8 +746,24 @@ async fn export(
             meta.local_files = d.local().clone();
         }
         let files_before = sink.files_written();
+        // Every format's messages become searchable (`slack-export search`), in the same pass.
+        let started_render = Instant::now();
+        let mut indexer =
+            (!cli.no_index).then(|| search::ChannelIndexer::new(&store, &meta, &names));
         let written =
-            sink::render_channel(&store, spool_id, &meta, sink.as_mut()).map_err(export_error)?;
+            sink::render_channel_with(&store, spool_id, &meta, sink.as_mut(), &mut |item| {
+                indexer.as_mut().map_or(Ok(()), |i| i.add(item))
+            })
+            .map_err(export_error)?;
+        if let Some(indexer) = indexer {
+            let indexed = indexer.finish().map_err(export_error)?;
+            tracing::debug!(
+                channel = %label,
+                indexed,
+                ms = started_render.elapsed().as_millis() as u64,
+                "rendered and indexed"
+            );
+        }
         total_messages += written;
         summary.messages_exported = written;
         summary.files_written = sink.files_written() - files_before;
@@ -863,6 +910,7 @@ fn format_name(format: Format) -> &'static str {
         Format::Text => "text",
         Format::Json => "json",
         Format::Slack => "slack",
+        Format::Html => "html",
     }
 }
 

@@ -130,56 +130,121 @@ impl Directory {
     /// readable, HTML escapes undone.
     pub fn plain_text(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
+        for segment in self.segments(text) {
+            match segment {
+                Segment::Text(t) | Segment::Mention(t) => out.push_str(&t),
+                Segment::Link { url, label } => match label {
+                    Some(l) if l == url.trim_start_matches("mailto:") => out.push_str(&l),
+                    Some(l) if l != url => {
+                        out.push_str(&l);
+                        out.push_str(" (");
+                        out.push_str(&url);
+                        out.push(')');
+                    }
+                    _ => out.push_str(&url),
+                },
+            }
+        }
+        out
+    }
+
+    /// Slack markup as pieces: text, mentions by name, links with their label (escapes undone).
+    /// [`Directory::plain_text`] joins them; the HTML format renders each its own way.
+    pub fn segments(&self, text: &str) -> Vec<Segment> {
+        let mut out = Vec::new();
+        let push_text = |out: &mut Vec<Segment>, t: String| {
+            if t.is_empty() {
+                return;
+            }
+            match out.last_mut() {
+                Some(Segment::Text(prev)) => prev.push_str(&t),
+                _ => out.push(Segment::Text(t)),
+            }
+        };
         let mut rest = text;
         while let Some(start) = rest.find('<') {
             let Some(len) = rest[start..].find('>') else {
                 break;
             };
-            out.push_str(&unescape(&rest[..start]));
+            push_text(&mut out, unescape(&rest[..start]));
             let inner = &rest[start + 1..start + len];
-            out.push_str(&self.token(inner));
+            match self.token(inner) {
+                Segment::Text(t) => push_text(&mut out, t),
+                other => out.push(other),
+            }
             rest = &rest[start + len + 1..];
         }
-        out.push_str(&unescape(rest));
+        push_text(&mut out, unescape(rest));
         out
     }
 
-    fn token(&self, inner: &str) -> String {
+    fn token(&self, inner: &str) -> Segment {
         let (target, label) = match inner.split_once('|') {
             Some((t, l)) => (t, Some(l)),
             None => (inner, None),
         };
         if let Some(id) = target.strip_prefix('@') {
             // The directory's name wins over the label: labels are stale snapshots.
-            return if self.knows_user(id) {
+            return Segment::Mention(if self.knows_user(id) {
                 format!("@{}", self.user(id))
             } else {
                 format!("@{}", label.map(unescape).unwrap_or_else(|| self.user(id)))
-            };
+            });
         }
         if let Some(id) = target.strip_prefix('#') {
             let name = label
                 .map(unescape)
                 .or_else(|| self.channel(id).map(str::to_string))
                 .unwrap_or_else(|| id.to_string());
-            return format!("#{name}");
+            return Segment::Mention(format!("#{name}"));
         }
         if let Some(special) = target.strip_prefix('!') {
-            return match label {
+            return Segment::Mention(match label {
                 Some(l) => unescape(l),
                 None => {
                     let word = special.split('^').next().unwrap_or(special);
                     format!("@{word}")
                 }
-            };
+            });
         }
-        let url = unescape(target);
-        match label {
-            Some(l) if unescape(l) == url.trim_start_matches("mailto:") => unescape(l),
-            Some(l) if unescape(l) != url => format!("{} ({url})", unescape(l)),
-            _ => url,
+        Segment::Link {
+            url: unescape(target),
+            label: label.map(unescape),
         }
     }
+
+    /// The user IDs a text mentions (`<@U…>`), with the name [`Directory::segments`] shows.
+    pub fn mentions(&self, text: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("<@") {
+            let Some(len) = rest[start..].find('>') else {
+                break;
+            };
+            let inner = &rest[start + 1..start + len];
+            if let Segment::Mention(name) = self.token(inner) {
+                let id = inner[1..].split('|').next().unwrap_or_default().to_string();
+                let name = name.trim_start_matches('@').to_string();
+                if !out.iter().any(|(i, _)| *i == id) {
+                    out.push((id, name));
+                }
+            }
+            rest = &rest[start + len + 1..];
+        }
+        out
+    }
+}
+
+/// A piece of message text (see [`Directory::segments`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Text(String),
+    /// `@name`, `#channel`, `@here`: shown as written.
+    Mention(String),
+    Link {
+        url: String,
+        label: Option<String>,
+    },
 }
 
 /// Slack escapes exactly these three characters in message text.
@@ -234,6 +299,26 @@ mod tests {
         );
         assert_eq!(d.plain_text("unclosed <@U1"), "unclosed <@U1");
         assert_eq!(d.plain_text("<@U404>"), "@unknown user U404");
+        assert_eq!(
+            d.segments("a <@U1> <https://x.example|x> &lt;b&gt;"),
+            [
+                Segment::Text("a ".into()),
+                Segment::Mention("@Ann".into()),
+                Segment::Text(" ".into()),
+                Segment::Link {
+                    url: "https://x.example".into(),
+                    label: Some("x".into())
+                },
+                Segment::Text(" <b>".into()),
+            ]
+        );
+        assert_eq!(
+            d.mentions("<@U1> and <@U2|bobby> and <@U1>"),
+            [
+                ("U1".to_string(), "Ann".to_string()),
+                ("U2".to_string(), "Bob Stone (deleted)".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub trait Sink {
     fn wants_reply_refs(&self) -> bool {
         false
     }
+    /// How many messages (replies included) the next channel has, told before `begin_channel`.
+    fn expect_messages(&mut self, _total: u64) {}
     fn begin_channel(&mut self, channel: &ChannelMeta) -> Result<(), ExportError>;
     fn message(&mut self, item: &Item<'_>) -> Result<(), ExportError>;
     fn end_channel(&mut self) -> Result<(), ExportError>;
@@ -119,6 +121,19 @@ pub fn render_channel(
     channel: &ChannelMeta,
     sink: &mut dyn Sink,
 ) -> Result<u64, ExportError> {
+    render_channel_with(store, spool_id, channel, sink, &mut |_| Ok(()))
+}
+
+/// [`render_channel`], also handing every message to `also` after the sink (the search index
+/// reads the same pass and shares the message the sink decoded).
+pub fn render_channel_with(
+    store: &Store,
+    spool_id: i64,
+    channel: &ChannelMeta,
+    sink: &mut dyn Sink,
+    also: &mut dyn FnMut(&Item<'_>) -> Result<(), ExportError>,
+) -> Result<u64, ExportError> {
+    sink.expect_messages(store.export_message_count(spool_id)?);
     sink.begin_channel(channel)?;
     let wants_refs = sink.wants_reply_refs();
     let mut count = 0u64;
@@ -131,6 +146,7 @@ pub fn render_channel(
             item.replies = &refs;
         }
         sink.message(&item)?;
+        also(&item)?;
         count += 1;
         Ok(())
     })?;

@@ -964,3 +964,137 @@ async fn windows_device_channel_names_are_escaped() {
     let files: Vec<String> = outputs(&dir.path().join("out")).into_keys().collect();
     assert_eq!(files, ["com1_.txt", "con_.txt"]);
 }
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_finds_exported_messages_newest_first_and_exits_like_grep() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The json format: the index does not depend on the text format's rendering.
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["#export-lab", "--format", "json"],
+    )
+    .await);
+
+    let found = run(&sim, dir.path(), "out", &["search", "plan"]).await;
+    ok(&found);
+    assert_eq!(
+        stdout(&found),
+        "#export-lab  2026-01-05 08:00  Aki: [[Plan]] for @Maria, see #bitsafe-acme & the doc (https://x.example) [file: [[plan]].pdf]\n"
+    );
+    // Replies and top-level messages alike, newest first; names resolved in sender and text.
+    let replies = run(&sim, dir.path(), "out", &["search", "reply", "OR", "hand"]).await;
+    ok(&replies);
+    assert_eq!(
+        stdout(&replies),
+        "#export-lab  2026-01-06 09:00  Maria: next day [[reply]]\n\
+         #export-lab  2026-01-05 09:00  Gina Howe (former) (deleted): old [[hand]] here\n"
+    );
+    let by_name = run(&sim, dir.path(), "out", &["search", "maria"]).await;
+    ok(&by_name);
+    assert!(
+        stdout(&by_name).contains("[[Maria]]"),
+        "{}",
+        stdout(&by_name)
+    );
+
+    // Filters: sender, channel, dates.
+    let from = run(
+        &sim,
+        dir.path(),
+        "out",
+        &["search", "reply OR hand", "--from", "maria"],
+    )
+    .await;
+    assert_eq!(stdout(&from).lines().count(), 1, "{}", stdout(&from));
+    let other_channel = run(
+        &sim,
+        dir.path(),
+        "out",
+        &["search", "plan", "--channel", "general"],
+    )
+    .await;
+    assert_eq!(other_channel.status.code(), Some(1));
+    let until = run(
+        &sim,
+        dir.path(),
+        "out",
+        &["search", "reply OR hand", "--until", "2026-01-05"],
+    )
+    .await;
+    assert_eq!(stdout(&until).lines().count(), 1, "{}", stdout(&until));
+    assert!(stdout(&until).contains("old [[hand]]"));
+
+    let json = run(&sim, dir.path(), "out", &["search", "deploy", "--json"]).await;
+    ok(&json);
+    let hits = stdout_json(&json);
+    assert_eq!(hits[0]["conversation_id"], LAB);
+    assert_eq!(hits[0]["sender_name"], "Deploy Bot");
+    assert_eq!(hits[0]["text"], "Deploy done");
+    assert_eq!(hits[0]["time"], "2026-01-05T10:46:40+00:00");
+    assert_eq!(hits[0]["matches"], json!([[0, 6]]));
+
+    let none = run(&sim, dir.path(), "out", &["search", "zebra"]).await;
+    assert_eq!(none.status.code(), Some(1), "nothing found exits 1");
+    assert_eq!(stdout(&none), "");
+
+    let bad = run(&sim, dir.path(), "out", &["search", "\"unclosed"]).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("hint:"), "{}", stderr(&bad));
+
+    // A later export of an edited message updates the index: the old wording is gone.
+    sim.with_workspace(|ws| {
+        let c = ws.channel_mut(LAB).expect("channel");
+        let bot = c
+            .messages
+            .iter_mut()
+            .find(|m| m["ts"] == T_BOT)
+            .expect("bot message");
+        bot["text"] = json!("Rollback done");
+    });
+    ok(&run(
+        &sim,
+        dir.path(),
+        "out",
+        &["#export-lab", "--format", "json"],
+    )
+    .await);
+    let old = run(&sim, dir.path(), "out", &["search", "deploy"]).await;
+    assert_eq!(old.status.code(), Some(1), "{}", stdout(&old));
+    ok(&run(&sim, dir.path(), "out", &["search", "rollback"]).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_without_a_store_is_a_usage_error() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(&sim, dir.path(), "out", &["search", "plan"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no store at"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("out.db").exists(),
+        "searching creates no store"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_index_leaves_the_search_index_alone() {
+    let sim = sim(SimOptions::default()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&run(&sim, dir.path(), "out", &["#export-lab", "--no-index"]).await);
+    let none = run(&sim, dir.path(), "out", &["search", "plan"]).await;
+    assert_eq!(none.status.code(), Some(1), "{}", stdout(&none));
+    // A later export without it catches up on everything in the spool.
+    ok(&run(&sim, dir.path(), "out", &["#export-lab", "--resume"]).await);
+    ok(&run(&sim, dir.path(), "out", &["search", "plan"]).await);
+}

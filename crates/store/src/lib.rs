@@ -11,6 +11,7 @@ pub mod invites;
 pub mod migrations;
 pub mod panel;
 pub mod purge;
+pub mod search;
 pub mod slack_users;
 pub mod tg_export;
 pub mod tg_ops;
@@ -87,6 +88,10 @@ pub enum StoreError {
         from: audit::NotificationStatus,
         to: audit::NotificationStatus,
     },
+
+    /// A full-text query SQLite's FTS5 cannot parse (the caller's input, not a broken store).
+    #[error("cannot read the search query: {0}")]
+    SearchQuery(String),
 }
 
 /// An open database with the schema at [`migrations::SCHEMA_VERSION`].

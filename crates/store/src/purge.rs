@@ -1,11 +1,12 @@
 //! Erasing one person from every table that holds them (insight-sync `purge-user`): the insight
-//! tables, slack-export's message spool and add-members' invite log. The audit history is not
+//! tables, slack-export's message spool, the search index and add-members' invite log. The audit history is not
 //! touched: it holds team.json handles, which the operator writes and removes there.
 //!
 //! Audited against the migrations: `meta`, `workspaces`, `notifications`, `export_channels` and
 //! `export_threads` hold nobody; `audit_runs` / `audit_findings` hold team.json handles;
 //! `invite_runs.handles` (as typed), `invite_ops.users` / `user_errors` (IDs), `export_messages`,
-//! `slack_users_cache` and every `insight_*` table hold people and are covered here.
+//! `slack_users_cache`, `search_messages` (sender, and `mentions` for the names in its text; the
+//! code keeps `search_fts` in step) and every `insight_*` table hold people and are covered here.
 
 use rusqlite::params;
 
@@ -69,6 +70,9 @@ impl Store {
             "invite_runs.handles (rewritten)",
             drop_handles(&tx, scrub.handles)?,
         ));
+        let (deleted, rewritten) = crate::search::purge_person(&tx, user_id)?;
+        removed.push(("search_messages", deleted));
+        removed.push(("search_messages.text (rewritten)", rewritten));
         if dry_run {
             tx.rollback()?;
         } else {
@@ -189,5 +193,71 @@ mod tests {
             "{done:?}"
         );
         assert_eq!(count(&store), 0);
+    }
+
+    #[test]
+    fn purge_removes_the_person_from_the_search_index() {
+        let mut store = Store::open_in_memory().expect("store");
+        let mut theirs = crate::search::SearchDoc {
+            source: "slack".into(),
+            conversation_id: "C1".into(),
+            conversation_name: "general".into(),
+            msg_id: "1.0".into(),
+            time_us: 1_000_000,
+            sender_id: Some("U9".into()),
+            sender_name: "Zed Secret".into(),
+            text: "my quarterly numbers".into(),
+            mentions: Vec::new(),
+        };
+        let mut mentioning = theirs.clone();
+        mentioning.msg_id = "2.0".into();
+        mentioning.time_us = 2_000_000;
+        mentioning.sender_id = Some("U1".into());
+        mentioning.sender_name = "Ann".into();
+        mentioning.text = "ask @Zed Secret about quarterly numbers".into();
+        mentioning.mentions = vec![("U9".into(), "Zed Secret".into())];
+        theirs.text.push_str(" (Zed Secret)");
+        store
+            .search_index_messages(&[theirs, mentioning])
+            .expect("index");
+        let find = |store: &Store, q: &str| {
+            store
+                .search(&crate::search::SearchQuery {
+                    query: q.into(),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .expect("search")
+        };
+        assert_eq!(find(&store, "zed").len(), 2);
+        let none = |_: &str| None;
+        let scrub = PersonScrub {
+            text: &none,
+            json: &none,
+            handles: &[],
+        };
+        let done = store.purge_person("U9", &scrub, false).expect("purge");
+        assert!(done.contains(&("search_messages", 1)), "{done:?}");
+        assert!(
+            done.contains(&("search_messages.text (rewritten)", 1)),
+            "{done:?}"
+        );
+        assert!(
+            find(&store, "zed").is_empty(),
+            "neither the name nor the sender is found"
+        );
+        let left = find(&store, "quarterly");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].text, "ask @(removed) about quarterly numbers");
+        let stored: i64 = store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM search_messages WHERE instr(mentions, 'U9') > 0",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(stored, 0);
+        crate::search::tests::integrity(&store);
     }
 }

@@ -1,0 +1,729 @@
+//! The full-text index of exported messages (`search_messages` + the FTS5 table `search_fts`):
+//! one table for every platform, filled by the exporters ([`Store::search_index_messages`]) and
+//! read newest first by `slack-export search` ([`Store::search`]).
+//!
+//! A row's id is its time (`time_us * 1024 + n`), so FTS5's row id order is time order: the newest
+//! N matches of a common word are read without sorting every match.
+
+use std::ops::Range;
+
+use rusqlite::{OptionalExtension, params, params_from_iter};
+
+use crate::{Store, StoreError};
+
+/// Rows per time key: messages in the same microsecond get consecutive ids.
+const SLOTS: i64 = 1024;
+
+/// Page cache for a search (64 MiB): a common word's matches are read from all over the table.
+const SEARCH_CACHE_KIB: i64 = 65_536;
+
+/// One message to index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchDoc {
+    /// `slack` or `telegram`.
+    pub source: String,
+    pub conversation_id: String,
+    pub conversation_name: String,
+    /// The message's own id in its conversation (Slack `ts`, Telegram message id).
+    pub msg_id: String,
+    /// When it was posted, in microseconds since the epoch.
+    pub time_us: i64,
+    pub sender_id: Option<String>,
+    pub sender_name: String,
+    /// Plain text as a reader sees it (mentions by name).
+    pub text: String,
+    /// People the text names, `(id, name as written in text)`: so purging a person can rewrite
+    /// the messages that mention them.
+    pub mentions: Vec<(String, String)>,
+}
+
+/// What [`Store::search_index_messages`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// A search: an FTS5 query and filters.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// FTS5 query syntax: words (all must match), `"a phrase"`, `OR`, `NOT`, `prefix*`.
+    pub query: String,
+    /// Conversations to search, by ID or name (without `#`, any case); empty: all.
+    pub conversations: Vec<String>,
+    /// Sender by ID or name (any case).
+    pub sender: Option<String>,
+    /// Oldest time included, microseconds.
+    pub since_us: Option<i64>,
+    /// Newest time excluded, microseconds.
+    pub until_us: Option<i64>,
+    pub limit: usize,
+}
+
+/// A matching message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SearchHit {
+    pub source: String,
+    pub conversation_id: String,
+    pub conversation_name: String,
+    pub msg_id: String,
+    pub time_us: i64,
+    pub sender_id: Option<String>,
+    pub sender_name: String,
+    pub text: String,
+    /// Byte ranges of `text` that matched the query.
+    pub matches: Vec<Range<usize>>,
+}
+
+impl Store {
+    /// Adds or updates `docs` (keyed by source, conversation and message id) in one transaction.
+    /// A message stored with the same text, names and mentions is left alone.
+    pub fn search_index_messages(&self, docs: &[SearchDoc]) -> Result<IndexStats, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let stats = index_messages(&tx, docs)?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Removes a conversation from the index (before re-indexing it whole, or when it is deleted).
+    pub fn search_delete_conversation(
+        &self,
+        source: &str,
+        conversation_id: &str,
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let removed = delete_where(
+            &tx,
+            "source = ?1 AND conversation_id = ?2",
+            params![source, conversation_id],
+        )?;
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Messages indexed, all sources.
+    pub fn search_message_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM search_messages", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The newest `query.limit` messages that match, newest first. A query FTS5 cannot parse is
+    /// [`StoreError::SearchQuery`].
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        let mut hits = Vec::new();
+        self.search_for_each::<StoreError>(query, |hit| {
+            hits.push(hit);
+            Ok(())
+        })?;
+        Ok(hits)
+    }
+
+    /// [`Store::search`] streamed: each match goes to `f` as it is read (memory stays flat for
+    /// a word in a million messages); stops at `f`'s first error.
+    pub fn search_for_each<E: From<StoreError>>(
+        &self,
+        query: &SearchQuery,
+        mut f: impl FnMut(SearchHit) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let low = query.since_us.map_or(i64::MIN, time_key);
+        let high = query
+            .until_us
+            .map_or(i64::MAX, |u| time_key(u).saturating_sub(1));
+        let mut sql = String::from(
+            "SELECT m.id, m.source, m.conversation_id, m.conversation_name, m.msg_id, m.sender_id,
+                    m.sender_name, m.text
+             FROM search_fts JOIN search_messages m ON m.id = search_fts.rowid
+             WHERE search_fts MATCH ?1 AND search_fts.rowid BETWEEN ?2 AND ?3",
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            query.query.clone().into(),
+            low.into(),
+            high.into(),
+            i64::try_from(query.limit).unwrap_or(i64::MAX).into(),
+        ];
+        if !query.conversations.is_empty() {
+            let mut alternatives = Vec::new();
+            for c in &query.conversations {
+                args.push(c.trim_start_matches('#').to_string().into());
+                let n = args.len();
+                alternatives.push(format!(
+                    "m.conversation_id = ?{n} OR m.conversation_name = ?{n} COLLATE NOCASE"
+                ));
+            }
+            sql.push_str(&format!(" AND ({})", alternatives.join(" OR ")));
+        }
+        if let Some(sender) = &query.sender {
+            args.push(sender.trim_start_matches('@').to_string().into());
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (m.sender_id = ?{n} OR m.sender_name = ?{n} COLLATE NOCASE)"
+            ));
+        }
+        sql.push_str(" ORDER BY search_fts.rowid DESC LIMIT ?4");
+        self.conn
+            .pragma_update(None, "cache_size", -SEARCH_CACHE_KIB)
+            .map_err(StoreError::from)?;
+        // Matches are marked here rather than by FTS5's highlight(), which reads every row's
+        // text a second time and tokenizes it: twice the cost per match for a common word.
+        let terms = query_terms(&query.query);
+        let mut stmt = self.conn.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = stmt.query(params_from_iter(args)).map_err(query_error)?;
+        while let Some(r) = rows.next().map_err(query_error)? {
+            let hit = (|| -> rusqlite::Result<SearchHit> {
+                let id: i64 = r.get(0)?;
+                let text: String = r.get(7)?;
+                let matches = mark(&text, &terms);
+                Ok(SearchHit {
+                    source: r.get(1)?,
+                    conversation_id: r.get(2)?,
+                    conversation_name: r.get(3)?,
+                    msg_id: r.get(4)?,
+                    time_us: id.div_euclid(SLOTS),
+                    sender_id: r.get(5)?,
+                    sender_name: r.get(6)?,
+                    text,
+                    matches,
+                })
+            })()
+            .map_err(StoreError::from)?;
+            f(hit)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Store::search_index_messages`] inside a caller's transaction.
+pub(crate) fn index_messages(
+    tx: &rusqlite::Connection,
+    docs: &[SearchDoc],
+) -> Result<IndexStats, StoreError> {
+    let mut stats = IndexStats::default();
+    let mut find = tx.prepare_cached(
+        "SELECT id, conversation_name, sender_id, sender_name, text, mentions FROM search_messages
+         WHERE source = ?1 AND conversation_id = ?2 AND msg_id = ?3",
+    )?;
+    let mut last_in_slot =
+        tx.prepare_cached("SELECT max(id) FROM search_messages WHERE id BETWEEN ?1 AND ?2")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO search_messages (id, source, conversation_id, conversation_name, msg_id,
+             sender_id, sender_name, text, mentions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut update = tx.prepare_cached(
+        "UPDATE search_messages
+         SET conversation_name = ?2, sender_id = ?3, sender_name = ?4, text = ?5, mentions = ?6
+         WHERE id = ?1",
+    )?;
+    let mut fts_insert =
+        tx.prepare_cached("INSERT INTO search_fts (rowid, text) VALUES (?1, ?2)")?;
+    let mut fts_delete = tx.prepare_cached(
+        "INSERT INTO search_fts (search_fts, rowid, text) VALUES ('delete', ?1, ?2)",
+    )?;
+    for d in docs {
+        let mentions = serde_json::to_string(&d.mentions)?;
+        let base = time_key(d.time_us);
+        let mut put = |id: i64| {
+            insert.execute(params![
+                id,
+                d.source,
+                d.conversation_id,
+                d.conversation_name,
+                d.msg_id,
+                d.sender_id,
+                d.sender_name,
+                d.text,
+                mentions
+            ])
+        };
+        // Most messages are new: insert first, look up only when that was ignored.
+        if put(base)? == 1 {
+            fts_insert.execute(params![base, d.text])?;
+            stats.added += 1;
+            continue;
+        }
+        // Ignored: the message is stored already, or another message has this id.
+        let stored = find
+            .query_row(params![d.source, d.conversation_id, d.msg_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    (
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                    ),
+                ))
+            })
+            .optional()?;
+        match stored {
+            Some((id, stored)) => {
+                let same = stored.0 == d.conversation_name
+                    && stored.1 == d.sender_id
+                    && stored.2 == d.sender_name
+                    && stored.3 == d.text
+                    && stored.4 == mentions;
+                if same {
+                    stats.unchanged += 1;
+                } else {
+                    // External content: the index forgets the old text by being given it.
+                    fts_delete.execute(params![id, stored.3])?;
+                    fts_insert.execute(params![id, d.text])?;
+                    update.execute(params![
+                        id,
+                        d.conversation_name,
+                        d.sender_id,
+                        d.sender_name,
+                        d.text,
+                        mentions
+                    ])?;
+                    stats.updated += 1;
+                }
+            }
+            None => {
+                // Another message in the same microsecond: the next free id in it.
+                let last: Option<i64> = last_in_slot
+                    .query_row(params![base, base.saturating_add(SLOTS - 1)], |r| r.get(0))?;
+                let id = match last {
+                    Some(l) if l < base + SLOTS - 1 => l + 1,
+                    // A full microsecond (1024 messages): any free id after it; the order among
+                    // them is off by a microsecond at worst.
+                    _ => tx.query_row(
+                        "SELECT coalesce(max(id), 0) + 1 FROM search_messages",
+                        [],
+                        |r| r.get(0),
+                    )?,
+                };
+                put(id)?;
+                fts_insert.execute(params![id, d.text])?;
+                stats.added += 1;
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// Deletes the rows `condition` selects (with `args`), from the full-text index first (which needs
+/// their text to forget it). Returns rows deleted.
+fn delete_where(
+    tx: &rusqlite::Connection,
+    condition: &str,
+    args: impl rusqlite::Params + Clone,
+) -> Result<usize, StoreError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO search_fts (search_fts, rowid, text)
+             SELECT 'delete', id, text FROM search_messages WHERE {condition}"
+        ),
+        args.clone(),
+    )?;
+    Ok(tx.execute(
+        &format!("DELETE FROM search_messages WHERE {condition}"),
+        args,
+    )?)
+}
+
+/// The first row id of a time (times before 1970 or after year 2255 are clamped).
+fn time_key(time_us: i64) -> i64 {
+    time_us.clamp(0, i64::MAX / SLOTS - 1) * SLOTS
+}
+
+/// FTS5 reports an unparsable query as a plain SQLITE_ERROR while stepping ("fts5: syntax error
+/// near ...", "unterminated string", "no such column"): the statement itself was prepared, so that
+/// code here means the query text. Busy, I/O and corruption errors have their own codes.
+fn query_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.extended_code == rusqlite::ffi::SQLITE_ERROR =>
+        {
+            StoreError::SearchQuery(msg.clone().unwrap_or_else(|| e.to_string()))
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// A word a query looks for; `prefix` for `word*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    lower: String,
+    prefix: bool,
+}
+
+/// The words of an FTS5 query, for marking: phrases split into words; operators (`AND`, `OR`,
+/// `NOT`, `NEAR`), column filters, `^`, `+` and parentheses dropped.
+fn query_terms(query: &str) -> Vec<Term> {
+    let mut terms = Vec::new();
+    let mut push = |chunk: &str| {
+        if matches!(chunk, "AND" | "OR" | "NOT") || chunk.starts_with("NEAR") {
+            return;
+        }
+        let chunk = chunk.rsplit_once(':').map_or(chunk, |(_, t)| t);
+        let prefix = chunk.ends_with('*');
+        let words: Vec<&str> = chunk
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let last = words.len().saturating_sub(1);
+        for (i, w) in words.into_iter().enumerate() {
+            terms.push(Term {
+                lower: w.to_lowercase(),
+                prefix: prefix && i == last,
+            });
+        }
+    };
+    for (i, part) in query.split('"').enumerate() {
+        if i % 2 == 1 {
+            // Inside quotes: a phrase, every word a term.
+            push(part.trim_end_matches('*'));
+            if part.ends_with('*') {
+                push(part);
+            }
+        } else {
+            for chunk in part.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
+                if !chunk.is_empty() {
+                    push(chunk);
+                }
+            }
+        }
+    }
+    terms
+}
+
+/// Byte ranges of the words of `text` (runs of letters and digits, as FTS5 splits them) that a
+/// term matches, ignoring case.
+fn mark(text: &str, terms: &[Term]) -> Vec<Range<usize>> {
+    if text.is_ascii() && terms.iter().all(|t| t.lower.is_ascii()) {
+        return mark_ascii(text.as_bytes(), terms);
+    }
+    let mut ranges = Vec::new();
+    let mut lower = String::new();
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                start = None;
+                lower.clear();
+                lower.extend(text[s..i].chars().flat_map(char::to_lowercase));
+                if terms.iter().any(|t| {
+                    if t.prefix {
+                        lower.starts_with(&t.lower)
+                    } else {
+                        lower == t.lower
+                    }
+                }) {
+                    ranges.push(s..i);
+                }
+            }
+            _ => {}
+        }
+    }
+    ranges
+}
+
+/// [`mark`] for ASCII text and terms (most messages): bytes compared in place, no allocation.
+fn mark_ascii(text: &[u8], terms: &[Term]) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        if !text[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < text.len() && text[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let word = &text[s..i];
+        if terms.iter().any(|t| {
+            let n = t.lower.len();
+            word.len() >= n
+                && (t.prefix || word.len() == n)
+                && word[..n].eq_ignore_ascii_case(t.lower.as_bytes())
+        }) {
+            ranges.push(s..i);
+        }
+    }
+    ranges
+}
+
+/// Purge support: removes `user_id`'s messages and rewrites the messages that mention them
+/// (their name in the text becomes `@(removed)`). Returns (deleted, rewritten).
+pub(crate) fn purge_person(
+    tx: &rusqlite::Connection,
+    user_id: &str,
+) -> Result<(usize, usize), StoreError> {
+    let deleted = delete_where(tx, "sender_id = ?1", [user_id])?;
+    let rows: Vec<(i64, String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, text, mentions FROM search_messages WHERE instr(mentions, ?1) > 0",
+        )?;
+        stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut rewritten = 0;
+    for (id, mut text, mentions) in rows {
+        let Ok(list) = serde_json::from_str::<Vec<(String, String)>>(&mentions) else {
+            continue;
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = list.into_iter().partition(|(i, _)| i == user_id);
+        if gone.is_empty() {
+            continue;
+        }
+        for (_, name) in &gone {
+            if !name.is_empty() {
+                text = text.replace(&format!("@{name}"), "@(removed)");
+            }
+        }
+        tx.execute(
+            "INSERT INTO search_fts (search_fts, rowid, text)
+             SELECT 'delete', id, text FROM search_messages WHERE id = ?1",
+            [id],
+        )?;
+        tx.execute(
+            "INSERT INTO search_fts (rowid, text) VALUES (?1, ?2)",
+            params![id, text],
+        )?;
+        rewritten += tx.execute(
+            "UPDATE search_messages SET text = ?2, mentions = ?3 WHERE id = ?1",
+            params![id, text, serde_json::to_string(&kept)?],
+        )?;
+    }
+    Ok((deleted, rewritten))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn doc(conv: &str, msg: &str, time_s: i64, sender: &str, text: &str) -> SearchDoc {
+        SearchDoc {
+            source: "slack".into(),
+            conversation_id: conv.into(),
+            conversation_name: format!("name-{conv}"),
+            msg_id: msg.into(),
+            time_us: time_s * 1_000_000,
+            sender_id: Some(sender.into()),
+            sender_name: format!("Name {sender}"),
+            text: text.into(),
+            mentions: Vec::new(),
+        }
+    }
+
+    /// FTS5's own check that the index holds exactly the content table's text.
+    pub(crate) fn integrity(store: &Store) {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            )
+            .expect("the full-text index matches its content");
+    }
+
+    fn search(store: &Store, q: &str) -> Vec<String> {
+        store
+            .search(&SearchQuery {
+                query: q.into(),
+                limit: 100,
+                ..SearchQuery::default()
+            })
+            .expect("search")
+            .into_iter()
+            .map(|h| h.msg_id)
+            .collect()
+    }
+
+    #[test]
+    fn finds_words_newest_first_and_marks_matches() {
+        let store = Store::open_in_memory().expect("store");
+        let stats = store
+            .search_index_messages(&[
+                doc("C1", "a", 100, "U1", "the invoice is late"),
+                doc("C1", "b", 300, "U2", "Invoices and more invoice talk"),
+                doc("C2", "c", 200, "U1", "nothing here"),
+                doc("C2", "d", 200, "U1", "invoice in the same second"),
+            ])
+            .expect("index");
+        assert_eq!(stats.added, 4);
+        assert_eq!(search(&store, "invoice"), ["b", "d", "a"]);
+        assert_eq!(search(&store, "invoic*"), ["b", "d", "a"]);
+        assert_eq!(search(&store, "\"is late\""), ["a"]);
+        assert!(search(&store, "zebra").is_empty());
+        let hits = store
+            .search(&SearchQuery {
+                query: "invoice".into(),
+                limit: 1,
+                ..SearchQuery::default()
+            })
+            .expect("search");
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].time_us, 300_000_000);
+        assert_eq!(hits[0].text, "Invoices and more invoice talk");
+        assert_eq!(hits[0].matches, vec![Range { start: 18, end: 25 }]);
+    }
+
+    #[test]
+    fn slack_and_telegram_messages_share_the_index() {
+        let store = Store::open_in_memory().expect("store");
+        let mut tg = doc("-1001234", "42", 150, "777", "renewal call tomorrow");
+        tg.source = "telegram".into();
+        tg.conversation_name = "Acme support".into();
+        store
+            .search_index_messages(&[doc("C1", "1.0", 100, "U1", "renewal draft"), tg])
+            .expect("index");
+        let hits = store
+            .search(&SearchQuery {
+                query: "renewal".into(),
+                limit: 10,
+                ..SearchQuery::default()
+            })
+            .expect("search");
+        let found: Vec<(&str, &str)> = hits
+            .iter()
+            .map(|h| (h.source.as_str(), h.conversation_name.as_str()))
+            .collect();
+        assert_eq!(found, [("telegram", "Acme support"), ("slack", "name-C1")]);
+        // The same message id in another source or conversation is another message.
+        let mut again = doc("C2", "42", 160, "U1", "renewal");
+        again.source = "telegram".into();
+        let stats = store.search_index_messages(&[again]).expect("index");
+        assert_eq!(stats.added, 1);
+        assert_eq!(
+            store
+                .search_delete_conversation("telegram", "-1001234")
+                .expect("del"),
+            1
+        );
+        assert_eq!(store.search_message_count().expect("count"), 2);
+        integrity(&store);
+    }
+
+    #[test]
+    fn filters_by_conversation_sender_and_time() {
+        let store = Store::open_in_memory().expect("store");
+        store
+            .search_index_messages(&[
+                doc("C1", "a", 100, "U1", "deploy now"),
+                doc("C1", "b", 300, "U2", "deploy later"),
+                doc("C2", "c", 200, "U1", "deploy maybe"),
+            ])
+            .expect("index");
+        let q = |f: &dyn Fn(&mut SearchQuery)| {
+            let mut q = SearchQuery {
+                query: "deploy".into(),
+                limit: 10,
+                ..SearchQuery::default()
+            };
+            f(&mut q);
+            store
+                .search(&q)
+                .expect("search")
+                .into_iter()
+                .map(|h| h.msg_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(q(&|q| q.conversations = vec!["C2".into()]), ["c"]);
+        assert_eq!(
+            q(&|q| q.conversations = vec!["#NAME-C1".into()]),
+            ["b", "a"]
+        );
+        assert_eq!(q(&|q| q.sender = Some("name u1".into())), ["c", "a"]);
+        assert_eq!(q(&|q| q.sender = Some("U2".into())), ["b"]);
+        assert_eq!(q(&|q| q.since_us = Some(200_000_000)), ["b", "c"]);
+        assert_eq!(q(&|q| q.until_us = Some(200_000_000)), ["a"]);
+    }
+
+    #[test]
+    fn reindexing_updates_changed_messages_only_and_deletes_by_conversation() {
+        let store = Store::open_in_memory().expect("store");
+        store
+            .search_index_messages(&[doc("C1", "a", 100, "U1", "first draft")])
+            .expect("index");
+        let stats = store
+            .search_index_messages(&[
+                doc("C1", "a", 100, "U1", "second draft"),
+                doc("C1", "b", 101, "U1", "other"),
+            ])
+            .expect("reindex");
+        assert_eq!((stats.added, stats.updated, stats.unchanged), (1, 1, 0));
+        let again = store
+            .search_index_messages(&[doc("C1", "a", 100, "U1", "second draft")])
+            .expect("again");
+        assert_eq!(again.unchanged, 1);
+        assert!(search(&store, "first").is_empty(), "the old text is gone");
+        assert_eq!(search(&store, "second"), ["a"]);
+        integrity(&store);
+        assert_eq!(
+            store
+                .search_delete_conversation("slack", "C1")
+                .expect("del"),
+            2
+        );
+        assert!(search(&store, "second").is_empty());
+        assert!(search(&store, "other").is_empty());
+        assert_eq!(store.search_message_count().expect("count"), 0);
+        integrity(&store);
+    }
+
+    #[test]
+    fn matches_are_the_query_words_found_in_the_text() {
+        let terms = query_terms(r#"invoic* AND "Late Payment" NOT text:x OR (Über)"#);
+        let words: Vec<(&str, bool)> = terms.iter().map(|t| (t.lower.as_str(), t.prefix)).collect();
+        assert_eq!(
+            words,
+            [
+                ("invoic", true),
+                ("late", false),
+                ("payment", false),
+                ("x", false),
+                ("über", false)
+            ]
+        );
+        let text = "Invoices: a late-payment ÜBER invoice, xx";
+        let marked: Vec<&str> = mark(text, &terms).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(marked, ["Invoices", "late", "payment", "ÜBER", "invoice"]);
+        // ASCII text takes the byte path; same answer.
+        let ascii = "Invoices: a late-payment invoice, xx x9 invoicing";
+        let marked: Vec<&str> = mark(ascii, &terms).into_iter().map(|r| &ascii[r]).collect();
+        assert_eq!(
+            marked,
+            ["Invoices", "late", "payment", "invoice", "invoicing"]
+        );
+    }
+
+    #[test]
+    fn bad_query_syntax_is_a_query_error() {
+        let store = Store::open_in_memory().expect("store");
+        store
+            .search_index_messages(&[doc("C1", "a", 100, "U1", "x")])
+            .expect("index");
+        for bad in ["\"unclosed", "AND", "foo:bar"] {
+            let err = store
+                .search(&SearchQuery {
+                    query: bad.into(),
+                    limit: 1,
+                    ..SearchQuery::default()
+                })
+                .expect_err(bad);
+            assert!(matches!(err, StoreError::SearchQuery(_)), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn messages_in_one_microsecond_keep_distinct_ids() {
+        let store = Store::open_in_memory().expect("store");
+        let docs: Vec<SearchDoc> = (0..5)
+            .map(|i| doc("C1", &i.to_string(), 100, "U1", "same"))
+            .collect();
+        store.search_index_messages(&docs).expect("index");
+        assert_eq!(search(&store, "same").len(), 5);
+        integrity(&store);
+    }
+}
