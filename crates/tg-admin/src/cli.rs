@@ -129,6 +129,9 @@ pub enum ExportFormat {
     Json,
     /// Telegram Desktop's machine-readable export: <out>/<chat>/result.json and its media folders.
     Tdesktop,
+    /// An offline HTML archive per chat (<out>/<chat>_html/index.html; slack-export's renderer):
+    /// replies under the message they answer, downloaded media linked and photos shown.
+    Html,
 }
 
 impl ExportFormat {
@@ -137,6 +140,7 @@ impl ExportFormat {
             ExportFormat::Text => "text",
             ExportFormat::Json => "json",
             ExportFormat::Tdesktop => "tdesktop",
+            ExportFormat::Html => "html",
         }
     }
 }

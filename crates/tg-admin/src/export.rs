@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use report::{Cell, Row, Table};
 use serde::Serialize;
+use store::search::SearchDoc;
 use store::tg_export::{TgExportKey, TgStoredMessage};
 use telegram::{
     Chat, ChatKind, MediaKind, MediaSink, TelegramApi, TelegramError, TgMedia, TgMessage, TgUser,
@@ -148,6 +149,7 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
                     ExportFormat::Text => format!("{stem}.txt"),
                     ExportFormat::Json => format!("{stem}.json"),
                     ExportFormat::Tdesktop => stem,
+                    ExportFormat::Html => format!("{stem}{HTML_SUFFIX}"),
                 }
             }
         };
@@ -186,6 +188,10 @@ pub async fn export(s: &Session, args: &ExportArgs) -> anyhow::Result<Outcome> {
             }
             let stored = s.with_store(|st| Ok(st.tg_export_messages(key)?))?;
             summary.messages = stored.len();
+            // Searchable with `slack-export search`, beside the Slack exports (unchanged
+            // messages are skipped by the index itself).
+            let docs: Vec<SearchDoc> = stored.iter().map(|m| search_doc(chat, m)).collect();
+            s.with_store(|st| Ok(st.search_index_messages(&docs)?))?;
             let path = write_export(&s.out, chat, &stored, &file, format, &tz)?;
             Ok::<_, anyhow::Error>((summary, path))
         }
@@ -592,7 +598,7 @@ impl MediaNames {
         let original = media.file_name.as_deref().and_then(sanitize_file_name);
         let id = m.message_id;
         let candidate = match format {
-            ExportFormat::Text | ExportFormat::Json => {
+            ExportFormat::Text | ExportFormat::Json | ExportFormat::Html => {
                 let dir = format!("{}_media", stem_of_file(file, format));
                 let name = original
                     .clone()
@@ -691,6 +697,7 @@ fn stem_of_file(file: &str, format: ExportFormat) -> &str {
         ExportFormat::Text => file.strip_suffix(".txt").unwrap_or(file),
         ExportFormat::Json => file.strip_suffix(".json").unwrap_or(file),
         ExportFormat::Tdesktop => file,
+        ExportFormat::Html => file.strip_suffix(HTML_SUFFIX).unwrap_or(file),
     }
 }
 
@@ -699,6 +706,7 @@ fn stored_stem<'a>(file: &'a str, format: &str) -> &'a str {
     match format {
         "text" => stem_of_file(file, ExportFormat::Text),
         "json" => stem_of_file(file, ExportFormat::Json),
+        "html" => stem_of_file(file, ExportFormat::Html),
         _ => stem_of_file(file, ExportFormat::Tdesktop),
     }
 }
@@ -727,9 +735,108 @@ fn write_export(
                 render_tdesktop(chat, stored, file, tz)?,
             )
         }
+        ExportFormat::Html => {
+            let root = out.join(file);
+            write_html(&root, chat, stored, tz)
+                .with_context(|| format!("writing {}", root.display()))?;
+            return Ok(root.join("index.html"));
+        }
     };
     private_files::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+/// A stored message as the store's full-text index takes it.
+fn search_doc(chat: &Chat, m: &TgStoredMessage) -> SearchDoc {
+    let mut text = m.text.clone();
+    if let Some(media) = media_of(m) {
+        // A file's name is worth finding too ("the contract pdf").
+        if let Some(name) = &media.file_name {
+            text.push_str(if text.is_empty() { "" } else { " " });
+            text.push_str(name);
+        }
+    }
+    SearchDoc {
+        source: "telegram".to_owned(),
+        conversation_id: chat.id.to_string(),
+        conversation_name: chat.title.clone(),
+        msg_id: m.message_id.to_string(),
+        time_us: m.at.as_microsecond(),
+        sender_id: m.sender_id.map(|id| id.to_string()),
+        sender_name: m.sender_name.clone().unwrap_or_else(|| chat.title.clone()),
+        text,
+        mentions: Vec::new(),
+    }
+}
+
+/// `--format html`: the chat's folder is `<stem>_html` (its media in `<stem>_media`, as text and
+/// JSON keep them).
+const HTML_SUFFIX: &str = "_html";
+
+/// The chat as an offline HTML archive in `root`, through slack-export's renderer: each thread
+/// (a message and every reply chained to it) under its first message, oldest first.
+fn write_html(
+    root: &Path,
+    chat: &Chat,
+    stored: &[TgStoredMessage],
+    tz: &TimeZone,
+) -> Result<(), archive_html::ArchiveError> {
+    let conv = crate::archive::conversation(chat, stored);
+    let mut archive = archive_html::ArchiveWriter::create(root, &chat.title, tz.clone())?;
+    let info = archive_html::ConversationInfo {
+        id: conv.id.clone(),
+        name: conv.name.clone(),
+        topic: None,
+    };
+    let mut replies: HashMap<&str, Vec<&crate::archive::ArchivedMessage>> = HashMap::new();
+    for m in &conv.messages {
+        if m.thread_root != m.id {
+            replies.entry(m.thread_root.as_str()).or_default().push(m);
+        }
+    }
+    let mut w = archive.begin_conversation(&info, conv.messages.len() as u64)?;
+    for m in conv.messages.iter().filter(|m| m.thread_root == m.id) {
+        w.message(&html_message(m, &conv.name), false)?;
+        for r in replies.get(m.id.as_str()).into_iter().flatten() {
+            w.message(&html_message(r, &conv.name), true)?;
+        }
+    }
+    archive.end_conversation(w)?;
+    archive.finish()
+}
+
+fn html_message(m: &crate::archive::ArchivedMessage, chat: &str) -> archive_html::Message {
+    let mut notes = Vec::new();
+    let attachments = m
+        .attachments
+        .iter()
+        .map(|a| {
+            let name = a.name.clone().unwrap_or_else(|| a.kind.clone());
+            if let Some(note) = &a.note {
+                notes.push(format!("{name}: {note}"));
+            }
+            archive_html::Attachment {
+                // Media paths are relative to --out; the archive root is one folder below it.
+                local_path: a.local_path.as_ref().map(|p| format!("../{p}")),
+                is_image: a.kind == "photo"
+                    || a.mime_type
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("image/")),
+                name,
+            }
+        })
+        .collect();
+    archive_html::Message {
+        id: m.id.clone(),
+        time: m.time,
+        // Anonymous admins and channel posts speak as the chat, as Telegram shows them.
+        sender: m.sender_name.clone().unwrap_or_else(|| chat.to_string()),
+        text: vec![archive_html::Inline::Text(m.text.clone())],
+        edited: false,
+        notes,
+        reactions: Vec::new(),
+        attachments,
+    }
 }
 
 /// A stored message as the text renderer takes it, its media named at the end of the text.
