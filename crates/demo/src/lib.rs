@@ -479,9 +479,19 @@ pub fn workspace() -> Workspace {
     }
 }
 
+/// Acme's people are in the demo as Slack Connect guests from their own organisation: in the
+/// shared channels' members and messages, but not in `users.list`, which lists one's own team
+/// only (slack-export names them through `users.info`, as with a real customer).
+const EXTERNAL_TEAM: (&str, &str) = ("U0CUSACM", "T0ACMECORP");
+
 fn user_json(p: &Person, deleted: bool) -> Value {
+    let team = if p.id.starts_with(EXTERNAL_TEAM.0) {
+        EXTERNAL_TEAM.1
+    } else {
+        "T0DEMO"
+    };
     json!({
-        "id": p.id, "team_id": "T0DEMO", "name": p.name, "deleted": deleted, "is_bot": false,
+        "id": p.id, "team_id": team, "name": p.name, "deleted": deleted, "is_bot": false,
         "real_name": p.real, "tz": "Europe/London", "tz_offset": 0,
         "profile": {"display_name": p.display, "real_name": p.real, "email": p.email}
     })

@@ -779,6 +779,8 @@ async fn export(
         metas.push(meta);
     }
     let mut all_users = users;
+    // Looked up concurrently, so found in any order: by ID, for the same bytes every run.
+    extra_users.sort_by(|a, b| a.id.cmp(&b.id));
     all_users.extend(extra_users);
     sink.finish(&all_users, &metas).map_err(export_error)?;
     let tally = downloader.map(|d| d.tally).unwrap_or_default();
