@@ -16,6 +16,8 @@ const SLOTS: i64 = 1024;
 
 /// Page cache for a search (64 MiB): a common word's matches are read from all over the table.
 const SEARCH_CACHE_KIB: i64 = 65_536;
+/// Bytes of the file a search maps into memory (at most; SQLite's own cap applies).
+const SEARCH_MMAP_BYTES: i64 = 1 << 32;
 
 /// One message to index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +167,11 @@ impl Store {
         sql.push_str(" ORDER BY search_fts.rowid DESC LIMIT ?4");
         self.conn
             .pragma_update(None, "cache_size", -SEARCH_CACHE_KIB)
+            .map_err(StoreError::from)?;
+        // Each match is a row read by id from anywhere in the file: mapped, such a read is a
+        // memory access instead of a read() call per page (SQLite caps the size it maps).
+        self.conn
+            .pragma_update(None, "mmap_size", SEARCH_MMAP_BYTES)
             .map_err(StoreError::from)?;
         // Matches are marked here rather than by FTS5's highlight(), which reads every row's
         // text a second time and tokenizes it: twice the cost per match for a common word.
