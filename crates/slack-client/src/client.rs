@@ -116,6 +116,17 @@ enum Attempt<T> {
 }
 
 impl SlackClient {
+    /// The waits between retries of one call (API or download): jittered, 200 ms doubling to
+    /// 10 s, at most `max_retries` of them.
+    pub(crate) fn retry_backoff(&self) -> backon::ExponentialBackoff {
+        ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_times(self.inner.max_retries as usize)
+            .build()
+    }
+
     /// Builds a client. Fails with [`Error::Config`] on unusable settings.
     pub fn new(cfg: ClientConfig) -> Result<Self, Error> {
         let config_error = |message: String| Error::Config {
@@ -551,12 +562,7 @@ impl SlackClient {
         channel: Option<&str>,
     ) -> Result<T, Error> {
         let budget = self.inner.budget.method(method);
-        let mut backoff = ExponentialBuilder::default()
-            .with_jitter()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(10))
-            .with_max_times(self.inner.max_retries as usize)
-            .build();
+        let mut backoff = self.retry_backoff();
         let mut rate_waits = 0u32;
         let mut attempt = 0u32;
         loop {

@@ -8,7 +8,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
@@ -96,12 +95,7 @@ impl SlackClient {
     ) -> Result<Download<W>, Error> {
         let url = self.file_url(req.url)?;
         let budget = self.inner.budget.method(DOWNLOAD_METHOD);
-        let mut backoff = ExponentialBuilder::default()
-            .with_jitter()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(10))
-            .with_max_times(self.inner.max_retries as usize)
-            .build();
+        let mut backoff = self.retry_backoff();
         let mut rate_waits = 0u32;
         let mut attempt = 0u32;
         loop {

@@ -39,7 +39,7 @@ use tracing::{error, info, warn};
 
 use crate::sink::{ChannelMeta, ExportError, Sink};
 use crate::summary::{ApiCalls, ChannelSummary, ExportSummary};
-use crate::window::{End, parse_bound, slack_ts, ts_key};
+use crate::window::{slack_ts, ts_key};
 
 /// The channel `--demo` exports when none is named.
 pub const DEMO_CHANNEL: &str = "bitsafe-acme";
@@ -182,24 +182,11 @@ struct Settings {
 }
 
 fn settings(cli: &Cli) -> Result<Settings, UsageError> {
-    let tz = match &cli.tz {
-        Some(name) => TimeZone::get(name).map_err(|e| {
-            UsageError::new(format!("unknown time zone {name:?}: {e}"))
-                .with_hint("use an IANA zone name such as UTC, Europe/Berlin or America/New_York")
-        })?,
-        None => TimeZone::system(),
-    };
-    let bound = |v: &Option<String>, end| -> Result<Option<i64>, UsageError> {
-        v.as_deref()
-            .map(|s| {
-                parse_bound(s, end, &tz)
-                    .map(|t| t.as_microsecond())
-                    .map_err(|e| UsageError::new(e.to_string()))
-            })
-            .transpose()
-    };
-    let since = bound(&cli.since, End::Since)?;
-    let until = bound(&cli.until, End::Until)?;
+    let (tz, since, until) = window::zone_and_window(
+        cli.tz.as_deref(),
+        cli.since.as_deref(),
+        cli.until.as_deref(),
+    )?;
     if let (Some(s), Some(u)) = (since, until)
         && s >= u
     {

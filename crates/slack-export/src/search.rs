@@ -15,7 +15,6 @@ use store::search::{SearchDoc, SearchHit, SearchQuery};
 
 use crate::names::Directory;
 use crate::sink::{ChannelMeta, ExportError, Item};
-use crate::window::{End, parse_bound};
 
 /// The `source` of Slack messages in the index.
 pub const SOURCE: &str = "slack";
@@ -168,24 +167,11 @@ pub struct SearchArgs {
 /// Runs `slack-export search` against the store at `db`: 0 with matches, 1 without (like grep),
 /// usage errors (bad query, bad date, no store) exit 2.
 pub fn run_search(args: &SearchArgs, db: PathBuf) -> anyhow::Result<Outcome> {
-    let tz = match &args.tz {
-        Some(name) => TimeZone::get(name).map_err(|e| {
-            UsageError::new(format!("unknown time zone {name:?}: {e}"))
-                .with_hint("use an IANA zone name such as UTC, Europe/Berlin or America/New_York")
-        })?,
-        None => TimeZone::system(),
-    };
-    let bound = |v: &Option<String>, end| -> Result<Option<i64>, UsageError> {
-        v.as_deref()
-            .map(|s| {
-                parse_bound(s, end, &tz)
-                    .map(|t| t.as_microsecond())
-                    .map_err(|e| UsageError::new(e.to_string()))
-            })
-            .transpose()
-    };
-    let since_us = bound(&args.since, End::Since)?;
-    let until_us = bound(&args.until, End::Until)?;
+    let (tz, since_us, until_us) = crate::window::zone_and_window(
+        args.tz.as_deref(),
+        args.since.as_deref(),
+        args.until.as_deref(),
+    )?;
     if args.limit == 0 {
         return Err(UsageError::new("--limit 0 finds nothing")
             .with_hint("give --limit 1 or more")

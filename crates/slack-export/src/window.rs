@@ -23,6 +23,33 @@ pub enum End {
     Until,
 }
 
+/// `--tz` (default: the machine's zone) and `--since` / `--until` as microsecond bounds, as the
+/// export and `search` both take them.
+pub fn zone_and_window(
+    tz: Option<&str>,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<(TimeZone, Option<i64>, Option<i64>), cli_support::UsageError> {
+    let tz = match tz {
+        Some(name) => TimeZone::get(name).map_err(|e| {
+            cli_support::UsageError::new(format!("unknown time zone {name:?}: {e}"))
+                .with_hint("use an IANA zone name such as UTC, Europe/Berlin or America/New_York")
+        })?,
+        None => TimeZone::system(),
+    };
+    let bound = |v: Option<&str>, end| {
+        v.map(|s| {
+            parse_bound(s, end, &tz)
+                .map(|t| t.as_microsecond())
+                .map_err(|e| cli_support::UsageError::new(e.to_string()))
+        })
+        .transpose()
+    };
+    let since = bound(since, End::Since)?;
+    let until = bound(until, End::Until)?;
+    Ok((tz, since, until))
+}
+
 /// Parses a bound to an instant.
 pub fn parse_bound(value: &str, end: End, tz: &TimeZone) -> Result<Timestamp, BadBound> {
     let bad = || BadBound {
