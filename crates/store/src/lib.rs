@@ -11,6 +11,7 @@ pub mod invites;
 pub mod migrations;
 pub mod panel;
 pub mod purge;
+pub mod slack_connection;
 pub mod slack_users;
 pub mod tg_export;
 pub mod tg_ops;
