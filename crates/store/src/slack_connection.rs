@@ -31,7 +31,10 @@ impl std::fmt::Debug for SlackConnection {
             .field("team_name", &self.team_name)
             .field("authed_user_id", &self.authed_user_id)
             .field("scopes", &self.scopes)
-            .field("token_sealed", &format_args!("<{} bytes>", self.token_sealed.len()))
+            .field(
+                "token_sealed",
+                &format_args!("<{} bytes>", self.token_sealed.len()),
+            )
             .field("connected_by", &self.connected_by)
             .field("connected_at", &self.connected_at)
             .field("default_channel", &self.default_channel)
@@ -161,7 +164,11 @@ mod tests {
         assert!(!store.slack_set_default_channel(Some("#x")).expect("set"));
         store.slack_connection_put(&sample()).expect("put");
         assert_eq!(store.slack_connection().expect("read"), Some(sample()));
-        assert!(store.slack_set_default_channel(Some("#alerts")).expect("set"));
+        assert!(
+            store
+                .slack_set_default_channel(Some("#alerts"))
+                .expect("set")
+        );
         // A reconnect keeps the channel an admin chose.
         let mut again = sample();
         again.team_name = "Acme 2".into();
