@@ -17,6 +17,7 @@ mod client;
 mod config;
 mod download;
 mod error;
+mod oauth;
 pub mod rate;
 mod types;
 
@@ -24,6 +25,7 @@ pub use client::{ClientStats, MethodStats, SlackClient};
 pub use config::{ClientConfig, DEFAULT_MAX_BODY_BYTES};
 pub use download::{Download, FileRequest, is_slack_host};
 pub use error::{Error, UserError};
+pub use oauth::{AuthedUser, OAuthAccess, oauth_v2_access};
 pub use futures::stream::BoxStream;
 pub use rate::{Tier, per_minute, rate_floor, tier_of};
 pub use types::{
