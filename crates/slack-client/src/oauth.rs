@@ -125,6 +125,9 @@ impl SlackClient {
     /// `auth.revoke`: revokes the client's own token. True when Slack says it is revoked.
     pub async fn auth_revoke(&self) -> Result<bool, Error> {
         let body = self.call_revoke().await?;
-        Ok(body.get("revoked").and_then(Value::as_bool).unwrap_or(false))
+        Ok(body
+            .get("revoked")
+            .and_then(Value::as_bool)
+            .unwrap_or(false))
     }
 }
