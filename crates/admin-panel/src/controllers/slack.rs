@@ -693,3 +693,91 @@ async fn disconnect(
     );
     render(&state, &viewer, StatusCode::OK, Some(&msg)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_single_use_session_bound_and_expire() {
+        let states = PendingStates::default();
+        let s = states.issue("session-a").expect("state");
+        assert_eq!(states.take(None, "session-a"), Err(StateRefusal::Missing));
+        assert_eq!(
+            states.take(Some("forged"), "session-a"),
+            Err(StateRefusal::Unknown)
+        );
+        assert_eq!(states.take(Some(&s), "session-a"), Ok(()));
+        assert_eq!(
+            states.take(Some(&s), "session-a"),
+            Err(StateRefusal::Unknown),
+            "replayed"
+        );
+        let foreign = states.issue("session-a").expect("state");
+        assert_eq!(
+            states.take(Some(&foreign), "session-b"),
+            Err(StateRefusal::Foreign)
+        );
+        let old = states.issue("session-a").expect("state");
+        states.age_all(STATE_TTL + Duration::from_secs(1));
+        assert_eq!(
+            states.take(Some(&old), "session-a"),
+            Err(StateRefusal::Expired)
+        );
+    }
+
+    #[test]
+    fn missing_scopes_name_the_tools() {
+        let granted: Vec<String> = requested_scopes()
+            .into_iter()
+            .filter(|s| *s != "chat:write" && *s != "pins:read")
+            .map(str::to_string)
+            .collect();
+        let missing = missing_for(&granted);
+        let tools: Vec<&str> = missing.iter().map(|m| m.tool).collect();
+        assert_eq!(tools, ["slack-export", "notifications"]);
+        assert!(
+            missing_for(
+                &requested_scopes()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn oauth_base_follows_the_api_base_unless_set() {
+        let vars = |extra: &'static [(&'static str, &'static str)]| {
+            move |n: &str| {
+                [
+                    ("SLACK_CLIENT_ID", "1.2"),
+                    ("SLACK_CLIENT_SECRET", "sec"),
+                    (
+                        "SLACK_REDIRECT_URL",
+                        "https://panel.example/slack/oauth/callback",
+                    ),
+                ]
+                .iter()
+                .chain(extra)
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+            }
+        };
+        let d = OAuthSettings::from_lookup(vars(&[])).expect("settings");
+        assert_eq!(d.oauth_base, "https://slack.com");
+        assert!(
+            d.authorize_url("st")
+                .starts_with("https://slack.com/oauth/v2/authorize?client_id=1.2")
+        );
+        assert!(!format!("{d:?}").contains("sec\""));
+        let sim = OAuthSettings::from_lookup(vars(&[("SLACK_API_BASE", "http://127.0.0.1:9/api")]))
+            .expect("settings");
+        assert_eq!(sim.oauth_base, "http://127.0.0.1:9");
+        let own = OAuthSettings::from_lookup(vars(&[("SLACK_OAUTH_BASE", "https://x.test/")]))
+            .expect("settings");
+        assert_eq!(own.oauth_base, "https://x.test");
+        assert!(OAuthSettings::from_lookup(|_| None).is_none());
+    }
+}
