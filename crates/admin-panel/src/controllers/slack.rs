@@ -338,11 +338,20 @@ async fn render(
     message: Option<&str>,
 ) -> AppResult<Response> {
     let s = status(state).await?;
-    Ok((
+    let mut resp = (
         code,
         layout::page("Slack", Some(viewer), body(viewer, &s, message)),
     )
-        .into_response())
+        .into_response();
+    // The Connect form's POST is redirected to Slack's authorize page: allow that origin.
+    if let Some(app) = &state.settings.slack
+        && let Some(origin) = url_origin(&app.oauth_base)
+        && let Ok(v) = axum::http::HeaderValue::from_str(&crate::csp_with_form_target(&origin))
+    {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    Ok(resp)
 }
 
 fn body(viewer: &Viewer, s: &SlackStatus, message: Option<&str>) -> Markup {
