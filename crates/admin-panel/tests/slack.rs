@@ -74,7 +74,39 @@ async fn connect_use_and_disconnect_through_the_oauth_flow() {
 
     let callback = approve_on_sim(&c, &base, "allow").await;
     assert!(callback.starts_with(&base), "{callback}");
-    let r = c.get(&callback).send().await.expect("callback");
+    // Coming from Slack's site the browser leaves the SameSite=Strict session cookie off: the
+    // callback answers a page that reloads itself (same-site, so with the cookie) once.
+    let cookieless = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = cookieless.get(&callback).send().await.expect("callback");
+    assert_eq!(r.status(), 200);
+    let refresh = r.headers()["refresh"]
+        .to_str()
+        .expect("refresh")
+        .to_string();
+    let again = refresh.strip_prefix("0; url=").expect("a reload target");
+    assert!(
+        again.starts_with("/slack/oauth/callback?") && again.contains("hop=1"),
+        "{again}"
+    );
+    let r = cookieless
+        .get(format!("{base}{again}"))
+        .send()
+        .await
+        .expect("hop");
+    assert_eq!(
+        r.status(),
+        303,
+        "no session on the reload either: to the login"
+    );
+    assert_eq!(location(&r), "/login");
+    let r = c
+        .get(format!("{base}{again}"))
+        .send()
+        .await
+        .expect("callback");
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
     assert_eq!(location(&r), "/slack");
 
@@ -90,6 +122,16 @@ async fn connect_use_and_disconnect_through_the_oauth_flow() {
     let text = status.to_string();
     assert!(!text.contains("xoxp-"), "no token in the status: {text}");
     let page = c.get(format!("{base}/slack")).send().await.expect("page");
+    // The Connect form's redirect to the authorize page is allowed by the page's CSP.
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    let sim_origin = format!("http://{}", env.sim.addr());
+    assert!(
+        csp.contains(&format!("form-action 'self' {sim_origin}")),
+        "{csp}"
+    );
     let html = page.text().await.expect("body");
     assert!(html.contains("Connected workspace") && !html.contains("xoxp-"));
 
