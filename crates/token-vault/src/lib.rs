@@ -58,6 +58,13 @@ impl VaultError {
                  and connect Slack again in the admin panel"
                     .to_string(),
             ),
+            VaultError::KeyFileIo { source, .. } if source.kind() == ErrorKind::NotFound => {
+                Some(format!(
+                    "the token was sealed with {KEY_ENV} or a key file that is not here: set \
+                     {KEY_ENV} as when Slack was connected, or connect Slack again in the admin \
+                     panel (Slack page)"
+                ))
+            }
             VaultError::Sealed => Some(format!(
                 "use the {KEY_ENV} (or key file) the token was connected with, or connect Slack \
                  again in the admin panel (Slack page)"
@@ -402,6 +409,13 @@ mod tests {
         assert_eq!(cfg.token.expose_secret(), "xoxp-stored");
         let cfg = client_config_from(env(Some(("SLACK_TOKEN", "xoxp-env"))), &db).expect("env");
         assert_eq!(cfg.token.expose_secret(), "xoxp-env");
+        let no_key = |_: &str| None;
+        let err = client_config_from(no_key, &db).expect_err("no key");
+        assert!(err.hint().is_some_and(|h| h.contains(KEY_ENV)), "{err}");
+        let bad = |name: &str| (name == KEY_ENV).then(|| "not-a-key".to_string());
+        let err = client_config_from(bad, &db).expect_err("bad key");
+        assert!(err.to_string().contains(KEY_ENV), "{err}");
+        assert!(!err.to_string().contains("xoxp-stored"), "{err}");
         let wrong = |name: &str| (name == KEY_ENV).then(|| "22".repeat(32));
         let err = client_config_from(wrong, &db).expect_err("wrong key");
         assert!(
