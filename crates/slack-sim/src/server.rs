@@ -94,6 +94,12 @@ impl SimHandle {
         lock(&self.shared.oauth).register(app);
     }
 
+    /// Makes the authorization codes not yet exchanged `by` older: past ten minutes they are
+    /// refused (`invalid_code`), as Slack's expire.
+    pub fn age_oauth_codes(&self, by: Duration) {
+        lock(&self.shared.oauth).age_codes(by);
+    }
+
     /// Stops accepting requests and waits (briefly) for the server task to finish.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

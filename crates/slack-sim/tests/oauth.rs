@@ -120,7 +120,16 @@ async fn install_exchange_use_and_revoke() {
         "invalid_code"
     );
 
+    // Older than ten minutes: expired.
+    let code = code_of(&approve(&origin, "allow", "users:read").await);
+    sim.age_oauth_codes(std::time::Duration::from_secs(601));
+    assert_eq!(
+        exchange(&base, &code, "s3cret", REDIRECT).await["error"],
+        "invalid_code"
+    );
+
     let code = code_of(&approve(&origin, "allow", "users:read,channels:read").await);
+    sim.age_oauth_codes(std::time::Duration::from_secs(590));
     let ok = exchange(&base, &code, "s3cret", REDIRECT).await;
     assert_eq!(ok["ok"], true, "{ok}");
     assert_eq!(ok["app_id"], "A111");
