@@ -6,7 +6,11 @@ organisation in its Slack Connect channels) and pages through users.list, conver
 (public+private), conversations.members, conversations.history and conversations.replies with
 slack_sdk.WebClient, using small page sizes so every method paginates. Then checks users.info
 (Connect people users.list leaves out, user_not_found), conversations.list for ims and mpims,
-pins.list, and file downloads at url_private (with the token only).
+pins.list, and file downloads at url_private (with the token only). Then the OAuth v2 install:
+slack_sdk's AuthorizeUrlGenerator URL opens the approval page, Allow redirects with a code and the
+state, WebClient.oauth_v2_access exchanges it (the answer read into slack_sdk's Installation as its
+OAuth flow does), the code is refused a second time and with a wrong redirect URI or secret, the
+minted token works with its scopes, and WebClient.auth_revoke revokes it.
 
 Usage: scripts/sdk_conformance.py [path/to/slack-sim]   (default: target/debug/slack-sim)
 Needs: pip install slack_sdk. Exit 0 when every check passed, 1 otherwise.
@@ -14,6 +18,7 @@ Needs: pip install slack_sdk. Exit 0 when every check passed, 1 otherwise.
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 try:
@@ -24,6 +29,8 @@ except ImportError:
 
 USERS, CHANNELS, SEED, EXTERNAL = 137, 23, 7, 5
 TOKEN = "xoxp-conformance"
+CLIENT_ID, CLIENT_SECRET = "12345.67890", "conformance-client-secret"
+REDIRECT = "http://127.0.0.1:9/oauth/callback"
 
 passed = 0
 failures = []
@@ -48,7 +55,8 @@ def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/slack-sim"
     proc = subprocess.Popen(
         [binary, "--listen", "127.0.0.1:0", "--users", str(USERS), "--channels", str(CHANNELS),
-         "--seed", str(SEED), "--token", TOKEN, "--external-users", str(EXTERNAL)],
+         "--seed", str(SEED), "--token", TOKEN, "--external-users", str(EXTERNAL),
+         "--oauth-client-id", CLIENT_ID, "--oauth-client-secret", CLIENT_SECRET],
         stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().strip()
@@ -56,6 +64,7 @@ def main():
             sys.exit(f"sdk conformance: slack-sim did not start (first line: {line!r})")
         base = line[len("listening on "):]
         run(WebClient(token=TOKEN, base_url=base + "/"), base)
+        run_oauth(base)
     finally:
         proc.kill()
         proc.wait()
@@ -218,6 +227,93 @@ def run_archive_methods(client, channels, listed_ids):
               f"file {f['id']}: {status}, {len(body)} bytes of {f['size']}")
         status, body = fetch(f["url_private"], None)
         check(status in (302, 403) and len(body) != f["size"], f"file {f['id']} without the token: {status}")
+
+
+def post_location(url, fields):
+    """POSTs a form without following the redirect: (status, Location)."""
+    data = urllib.parse.urlencode(fields).encode()
+    try:
+        with urllib.request.build_opener(NoRedirect).open(urllib.request.Request(url, data=data)) as r:
+            return r.status, r.headers.get("Location")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Location")
+
+
+def run_oauth(base):
+    from slack_sdk.oauth import AuthorizeUrlGenerator
+    from slack_sdk.oauth.installation_store import Installation
+
+    origin = base[: -len("/api")]
+    api = WebClient(base_url=base + "/")
+    generator = AuthorizeUrlGenerator(
+        client_id=CLIENT_ID, redirect_uri=REDIRECT, user_scopes=["users:read", "channels:read"],
+        authorization_url=origin + "/oauth/v2/authorize")
+
+    def approve(state, decision="allow"):
+        url = generator.generate(state)
+        status, page = fetch(url, None)
+        check(status == 200 and b"<form" in page and b"Allow" in page, f"approval page: {status}")
+        fields = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query, keep_blank_values=True))
+        fields["decision"] = decision
+        status, location = post_location(origin + "/oauth/v2/authorize", fields)
+        check(status == 302 and location and location.startswith(REDIRECT), f"approval redirects: {status} {location}")
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location or "").query))
+
+    denied = approve("st-cancel", "cancel")
+    check(denied.get("error") == "access_denied" and denied.get("state") == "st-cancel", f"cancel: {denied}")
+
+    back = approve("st-1")
+    check(back.get("state") == "st-1" and back.get("code"), f"allow gives code and state: {back}")
+    code = back.get("code", "")
+    try:
+        api.oauth_v2_access(client_id=CLIENT_ID, client_secret="wrong", code=code, redirect_uri=REDIRECT)
+        check(False, "a wrong client secret must fail")
+    except SlackApiError as e:
+        check(e.response["error"] == "bad_client_secret", f"wrong secret: {e.response['error']}")
+    code = approve("st-2").get("code", "")
+    try:
+        api.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code,
+                            redirect_uri="http://127.0.0.1:9/elsewhere")
+        check(False, "a wrong redirect URI must fail")
+    except SlackApiError as e:
+        check(e.response["error"] == "bad_redirect_uri", f"wrong redirect: {e.response['error']}")
+
+    code = approve("st-3").get("code", "")
+    resp = api.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code,
+                               redirect_uri=REDIRECT)
+    authed = resp.get("authed_user") or {}
+    installed = resp.get("team") or {}
+    # As slack_bolt's OAuthFlow.run_installation reads the answer.
+    inst = Installation(
+        app_id=resp.get("app_id"), enterprise_id=(resp.get("enterprise") or {}).get("id"),
+        team_id=installed.get("id"), team_name=installed.get("name"),
+        user_id=authed.get("id"), user_token=authed.get("access_token"),
+        user_scopes=authed.get("scope"), is_enterprise_install=resp.get("is_enterprise_install"),
+        token_type=authed.get("token_type"))
+    check(inst.user_token and inst.user_token.startswith("xoxp-"), "a user token in authed_user")
+    check(inst.user_scopes == ["users:read", "channels:read"], f"granted user scopes: {inst.user_scopes}")
+    check(inst.team_id and inst.team_name and inst.app_id and inst.user_id, "team, app and user identified")
+    check(inst.is_enterprise_install is False and inst.token_type == "user", "user install")
+    check("access_token" not in resp.data, "no bot token without bot scopes")
+    try:
+        api.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code, redirect_uri=REDIRECT)
+        check(False, "a code used twice must fail")
+    except SlackApiError as e:
+        check(e.response["error"] == "invalid_code", f"code reused: {e.response['error']}")
+
+    user = WebClient(token=inst.user_token, base_url=base + "/")
+    check(user.users_list(limit=5)["ok"], "the minted token lists users")
+    try:
+        user.team_info()
+        check(False, "team.info needs a scope that was not granted")
+    except SlackApiError as e:
+        check(e.response["error"] == "missing_scope", f"ungranted scope: {e.response['error']}")
+    check(user.auth_revoke()["revoked"] is True, "auth.revoke says revoked")
+    try:
+        user.users_list(limit=5)
+        check(False, "a revoked token must fail")
+    except SlackApiError as e:
+        check(e.response["error"] == "token_revoked", f"revoked token: {e.response['error']}")
 
 
 if __name__ == "__main__":

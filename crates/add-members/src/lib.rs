@@ -21,7 +21,7 @@ use cli_support::slack_error;
 use cli_support::{CommonArgs, Hinted, Outcome, UsageError};
 use futures::StreamExt;
 use jiff::Timestamp;
-use slack_client::{ClientConfig, ListConversations, SlackClient};
+use slack_client::{ListConversations, SlackClient};
 use store::Store;
 use store::invites::NewInviteRun;
 
@@ -136,7 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(d) => (d.config_dir.clone(), d.client_config()),
         None => (
             cli.common.config.clone(),
-            ClientConfig::from_env().map_err(slack_error)?,
+            token_vault::client_config(&cli.common.db_path()).map_err(slack_error)?,
         ),
     };
     let config = roster::load(&config_dir).map_err(|e| UsageError::new(e.to_string()))?;

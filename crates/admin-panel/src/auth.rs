@@ -238,7 +238,7 @@ fn serde_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
     .unwrap_or_default()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -14,6 +14,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/engagement", "Engagement"),
     ("/activity", "Activity"),
     ("/run", "Audit run"),
+    ("/slack", "Slack"),
 ];
 
 /// A full page around `body`.

@@ -91,6 +91,8 @@ pub struct Settings {
     pub stale_days: u32,
     /// Where the tools write their files (`--out`): audit reports are under `audit_reports/`.
     pub out_dir: PathBuf,
+    /// The Slack app's OAuth settings for "Connect Slack" (`None`: not configured).
+    pub slack: Option<controllers::slack::OAuthSettings>,
 }
 
 /// What every handler gets.
@@ -117,6 +119,8 @@ pub struct AppState {
     readers: Arc<db::Readers>,
     /// The one writable connection, for the panel's own records.
     writer: Arc<Mutex<Store>>,
+    /// "Connect Slack" states handed out and not yet used.
+    pub oauth_states: Arc<controllers::slack::PendingStates>,
 }
 
 impl AppState {
@@ -149,6 +153,7 @@ impl AppState {
             engagement_cache: Arc::new(Cache::new(ENGAGEMENT_CACHED)),
             rendered: Arc::default(),
             writer: Arc::new(Mutex::new(writer)),
+            oauth_states: Arc::default(),
         })
     }
 
@@ -161,6 +166,20 @@ impl AppState {
         tokio::task::spawn_blocking(move || readers.with(f))
             .await
             .map_err(|e| AppError::Internal(format!("reader task: {e}")))?
+    }
+
+    /// Runs `f` over the writable connection on a blocking thread.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let store = writer.lock().unwrap_or_else(|p| p.into_inner());
+            f(&store)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("writer task: {e}")))?
     }
 
     /// Records a login, logout or action in the store.
@@ -198,13 +217,21 @@ pub fn router(state: AppState) -> Router {
 const CSP: &str = "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// [`CSP`] with one more origin forms may be sent (and redirected) to: the Slack page's Connect
+/// form ends on Slack's authorize page, and browsers apply `form-action` to that redirect too.
+pub fn csp_with_form_target(origin: &str) -> String {
+    CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    )
+}
+
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A handler may have set a stricter or wider policy for its page (see csp_with_form_target).
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -266,6 +293,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } else {
             cli.common.out.clone()
         },
+        slack: controllers::slack::OAuthSettings::from_lookup(|n| std::env::var(n).ok()),
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     // Runs from the panel: like slack-audit's with the same --config/--out/--db; Slack and

@@ -374,6 +374,7 @@ async fn runner_shutdown_stops_a_running_audit_and_marks_it_interrupted() {
         out_dir: dir.path().join("out"),
         https_proxy: false,
         stale_days: 8,
+        slack: None,
     };
     let state = admin_panel::AppState::new(settings, Vec::new(), runs).expect("state");
     assert!(!state.runner.shutdown().await, "nothing to stop");

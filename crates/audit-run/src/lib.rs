@@ -284,7 +284,9 @@ async fn run_with(
         let cfg = match (&settings.slack, demo) {
             (Some(cfg), _) => cfg.clone(),
             (None, Some(d)) => d.client_config(),
-            (None, None) => ClientConfig::from_env().map_err(SourceError::from)?,
+            (None, None) => {
+                token_vault::client_config(&settings.db_path).map_err(SourceError::from)?
+            }
         };
         Some(SlackClient::new(cfg).map_err(SourceError::from)?)
     } else {

@@ -129,7 +129,7 @@ pub fn init_logging(common: &CommonArgs) {
         "{deps},slack_client={ours},slack_sim={ours},roster={ours},store={ours},report={ours},\
          audit={ours},demo={ours},cli_support={ours},telegram={ours},slack_audit={ours},audit_run={ours},\
          add_members={ours},slack_export={ours},insight={ours},insight_collect={ours},insight_sync={ours},\
-         insight_report={ours},tg_admin={ours}"
+         insight_report={ours},tg_admin={ours},token_vault={ours}"
     );
     let filter = EnvFilter::try_from_env(env::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -116,7 +116,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::PurgeUser { user, dry_run, yes }) => {
             let slack = || match &demo {
                 Some(d) => d.client(),
-                None => slack_client::ClientConfig::from_env()
+                None => token_vault::client_config(&db)
                     .and_then(slack_client::SlackClient::new)
                     .map_err(cli_support::slack_error),
             };
@@ -131,7 +131,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
         .transpose()?;
     let client = match &demo {
         Some(d) => d.client()?,
-        None => slack_client::ClientConfig::from_env()
+        None => token_vault::client_config(&db)
             .and_then(slack_client::SlackClient::new)
             .map_err(cli_support::slack_error)?,
     };

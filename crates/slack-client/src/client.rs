@@ -179,6 +179,11 @@ impl SlackClient {
         decode("auth.test", body)
     }
 
+    /// `auth.revoke`'s answer body (see `oauth.rs`). Safe to resend: revoking twice revokes.
+    pub(crate) async fn call_revoke(&self) -> Result<Value, Error> {
+        self.call("auth.revoke", &[], Replay::Safe, None).await
+    }
+
     /// `team.info`: the workspace.
     pub async fn team_info(&self) -> Result<Team, Error> {
         let body = self.call("team.info", &[], Replay::Safe, None).await?;

@@ -17,14 +17,16 @@ mod client;
 mod config;
 mod download;
 mod error;
+mod oauth;
 pub mod rate;
 mod types;
 
 pub use client::{ClientStats, MethodStats, SlackClient};
-pub use config::{ClientConfig, DEFAULT_MAX_BODY_BYTES};
+pub use config::{ClientConfig, DEFAULT_BASE_URL, DEFAULT_MAX_BODY_BYTES};
 pub use download::{Download, FileRequest, is_slack_host};
 pub use error::{Error, UserError};
 pub use futures::stream::BoxStream;
+pub use oauth::{AuthedUser, OAuthAccess, oauth_v2_access};
 pub use rate::{Tier, per_minute, rate_floor, tier_of};
 pub use types::{
     AuthTest, Conversation, ConversationType, Edited, InviteOutcome, ListConversations, Message,

@@ -32,7 +32,7 @@ use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::tz::TimeZone;
 use slack_client::{
-    ClientConfig, Conversation, ConversationType, ListConversations, SlackClient, TimeRange, User,
+    Conversation, ConversationType, ListConversations, SlackClient, TimeRange, User,
 };
 use store::Store;
 use tracing::{error, info, warn};
@@ -225,7 +225,8 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
         demo_env = Some(env);
         (client, dir)
     } else {
-        let cfg = ClientConfig::from_env().map_err(slack_error)?;
+        // SLACK_TOKEN, else the workspace connected in the admin panel (sealed in the store).
+        let cfg = token_vault::client_config(&cli.common.db_path()).map_err(slack_error)?;
         (
             SlackClient::new(cfg).map_err(slack_error)?,
             cli.common.config.clone(),

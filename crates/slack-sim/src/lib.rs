@@ -11,6 +11,7 @@ mod generate;
 mod index;
 mod methods;
 mod model;
+mod oauth;
 mod params;
 mod rate;
 mod server;
@@ -22,6 +23,7 @@ pub use generate::{GenSpec, add_external_users, generate};
 pub use model::{
     Channel, ChannelKind, Team, ThreadSummary, TopicField, Workspace, format_ts, str_field, ts_key,
 };
+pub use oauth::OAuthApp;
 pub use rate::{RateRule, rate_rule};
 pub use server::{RequestRecord, SimHandle, start};
 

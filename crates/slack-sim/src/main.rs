@@ -67,6 +67,13 @@ struct Cli {
     /// Scopes granted to the token, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     scopes: Option<Vec<String>>,
+    /// Registers an app for the OAuth install flow (`/oauth/v2/authorize`, `oauth.v2.access`)
+    /// with this client ID; needs --oauth-client-secret.
+    #[arg(long, requires = "oauth_client_secret")]
+    oauth_client_id: Option<String>,
+    /// The registered app's client secret.
+    #[arg(long, env = "SLACK_SIM_CLIENT_SECRET", hide_env_values = true)]
+    oauth_client_secret: Option<String>,
 }
 
 #[tokio::main]
@@ -116,6 +123,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         log_file: cli.log,
     };
     let handle = start(cli.listen, ws, opts).await?;
+    if let (Some(client_id), Some(client_secret)) = (cli.oauth_client_id, cli.oauth_client_secret) {
+        handle.register_oauth_app(slack_sim::OAuthApp {
+            client_id,
+            client_secret,
+            app_id: "ASIMAPP01".into(),
+        });
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {}", handle.base_url())?;
     out.flush()?;

@@ -17,7 +17,7 @@ use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::serve::{IncomingStream, Listener};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -26,6 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::files::{FILES_PATH, file_content, file_id_of, find_file, point_file_urls};
 use crate::index::IndexCache;
 use crate::methods::{self, Ctx};
+use crate::oauth::{OAuthApp, OAuthState, basic_auth};
 use crate::params::{parse_form, parse_json};
 use crate::rate::{RateLimiter, rate_rule};
 use crate::{DEFAULT_TOKEN, SimError, SimOptions, Workspace};
@@ -87,6 +88,18 @@ impl SimHandle {
         lock(&self.shared.deleted_files).insert(id.to_string());
     }
 
+    /// Registers an app for the OAuth install flow (`/oauth/v2/authorize`, `oauth.v2.access`):
+    /// tokens minted for it carry the user scopes approved, whatever [`SimOptions::scopes`] says.
+    pub fn register_oauth_app(&self, app: OAuthApp) {
+        lock(&self.shared.oauth).register(app);
+    }
+
+    /// Makes the authorization codes not yet exchanged `by` older: past ten minutes they are
+    /// refused (`invalid_code`), as Slack's expire.
+    pub fn age_oauth_codes(&self, by: Duration) {
+        lock(&self.shared.oauth).age_codes(by);
+    }
+
     /// Stops accepting requests and waits (briefly) for the server task to finish.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -123,6 +136,8 @@ struct Shared {
     origin: String,
     /// Files deleted from storage (see [`SimHandle::delete_file`]).
     deleted_files: Mutex<HashSet<String>>,
+    /// Registered OAuth apps, pending codes and the tokens minted from them.
+    oauth: Mutex<OAuthState>,
 }
 
 /// A poisoned lock only means another request panicked; the data is still usable for a test double.
@@ -191,10 +206,15 @@ pub async fn start(
         log_file,
         origin,
         deleted_files: Mutex::new(HashSet::new()),
+        oauth: Mutex::new(OAuthState::default()),
     });
     let app = Router::new()
         .route("/api/{method}", any(api))
         .route("/files-pri/{*path}", any(file_download))
+        .route(
+            "/oauth/v2/authorize",
+            get(authorize_page).post(authorize_decide),
+        )
         .with_state(shared.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -366,10 +386,53 @@ async fn api(
         Some(Fault::Truncated) | None => {}
     }
 
-    let scopes = sh.scopes.as_deref();
+    // A minted token carries the scopes its install approved; the sim's own token those of
+    // `SimOptions::scopes`. A revoked token is refused as Slack does.
+    let minted_scopes: Option<Result<Vec<String>, &str>> = token.as_ref().and_then(|t| {
+        lock(&sh.oauth).tokens.get(t).map(|m| {
+            if m.revoked {
+                Err("token_revoked")
+            } else {
+                Ok(m.scopes.clone())
+            }
+        })
+    });
+    let scopes: Option<&[String]> = match &minted_scopes {
+        Some(Ok(s)) => Some(s.as_slice()),
+        _ => sh.scopes.as_deref(),
+    };
     let result = match token {
+        // Exchanging a code authenticates the client, not a token.
+        _ if method == "oauth.v2.access" => {
+            let basic = basic_auth(
+                headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            rec.params.remove("client_secret");
+            rec.params.remove("code");
+            let (team, user) = {
+                let st = lock(&sh.state);
+                (st.ws.team.clone(), st.ws.token_user.clone())
+            };
+            lock(&sh.oauth)
+                .access(&team, &user, basic, &params)
+                .map(methods::Reply::Json)
+        }
         None => Err(methods::ApiError::new("not_authed")),
-        Some(t) if t != sh.token => Err(methods::ApiError::new("invalid_auth")),
+        Some(_) if matches!(minted_scopes, Some(Err(_))) => {
+            Err(methods::ApiError::new("token_revoked"))
+        }
+        Some(t) if t != sh.token && minted_scopes.is_none() => {
+            Err(methods::ApiError::new("invalid_auth"))
+        }
+        Some(t) if method == "auth.revoke" => {
+            // `test=true` only says whether the token would be revoked.
+            if params.get("test").is_none_or(|v| v != "true" && v != "1") {
+                lock(&sh.oauth).revoke(&t);
+            }
+            Ok(methods::Reply::Json(serde_json::json!({ "revoked": true })))
+        }
         Some(_) => {
             if let (Some(rate), Some(rule)) = (&sh.rate, rate_rule(&method)) {
                 let key = if rule.per_channel {
@@ -425,6 +488,23 @@ async fn api(
     }
     sh.record(rec);
     json_response(StatusCode::OK, text, scopes)
+}
+
+/// `GET /oauth/v2/authorize`: the approval page (see `oauth.rs`).
+async fn authorize_page(State(sh): State<Arc<Shared>>, uri: Uri) -> Response {
+    let mut p = BTreeMap::new();
+    if let Some(q) = uri.query() {
+        parse_form(q, &mut p);
+    }
+    let team = lock(&sh.state).ws.team.clone();
+    lock(&sh.oauth).authorize_page(&team, &p)
+}
+
+/// The approval form's POST: redirects to the app with a code (or `error=access_denied`).
+async fn authorize_decide(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
+    let mut p = BTreeMap::new();
+    parse_form(&String::from_utf8_lossy(&body), &mut p);
+    lock(&sh.oauth).decide(&p)
 }
 
 /// `url_private` / `url_private_download`: the file's bytes with the token in the

@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod panel;
 pub mod purge;
 pub mod search;
+pub mod slack_connection;
 pub mod slack_users;
 pub mod tg_export;
 pub mod tg_ops;

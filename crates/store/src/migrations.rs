@@ -18,6 +18,7 @@ use rusqlite_migration::{M, Migrations};
 /// - `10_slack_users.sql` slack-export: people only users.info knows (Slack Connect), cached
 /// - `11_tg_export.sql` tg-admin export: exported Telegram messages per chat and output (`--resume`)
 /// - `12_search.sql`   the full-text index of exported messages (Slack and Telegram)
+/// - `13_slack_connection.sql` admin-panel: the workspace connected by OAuth, its token sealed
 ///
 /// The numbers are a plan, not fixed slots: whoever lands first appends the next file and takes the
 /// next number (file prefix = position in this list), so the list never has a hole.
@@ -34,6 +35,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/10_slack_users.sql")),
     M::up(include_str!("../migrations/11_tg_export.sql")),
     M::up(include_str!("../migrations/12_search.sql")),
+    M::up(include_str!("../migrations/13_slack_connection.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod helpers;
 pub mod run;
 pub mod session;
+pub mod slack;
 pub mod team;
 
 use axum::Router;
@@ -28,5 +29,6 @@ pub fn routes() -> Router<AppState> {
         .merge(groups::routes())
         .merge(session::routes())
         .merge(run::routes())
+        .merge(slack::routes())
         .merge(assets::routes())
 }
