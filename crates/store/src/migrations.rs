@@ -17,6 +17,7 @@ use rusqlite_migration::{M, Migrations};
 /// - `09_tg_operations.sql` tg-admin: every change made on Telegram, for the panel's Activity page
 /// - `10_slack_users.sql` slack-export: people only users.info knows (Slack Connect), cached
 /// - `11_tg_export.sql` tg-admin export: exported Telegram messages per chat and output (`--resume`)
+/// - `13_notifications.sql` notifications: event, rendered message, template and priority per post
 ///
 /// The numbers are a plan, not fixed slots: whoever lands first appends the next file and takes the
 /// next number (file prefix = position in this list), so the list never has a hole.
@@ -32,6 +33,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/09_tg_operations.sql")),
     M::up(include_str!("../migrations/10_slack_users.sql")),
     M::up(include_str!("../migrations/11_tg_export.sql")),
+    M::up(include_str!("../migrations/13_notifications.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.
