@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use slack_client::{Error as SlackError, ListConversations, SlackClient};
+use slack_client::{ConversationType, Error as SlackError, ListConversations, SlackClient};
 use store::Store;
 use store::audit::{NotificationRow, NotificationStatus};
 use store::notifications::{NewNotification, NotificationEntry};
@@ -225,8 +225,9 @@ async fn find_posted(
 /// conversations.history takes IDs only; chat.postMessage also takes names.
 async fn channel_id(client: &SlackClient, channel: &str) -> Result<String, SlackError> {
     let name = channel.trim_start_matches('#');
-    let looks_like_id = name.len() >= 9
-        && matches!(name.as_bytes()[0], b'C' | b'G' | b'D')
+    // Channel names are lower case, so an upper-case word starting like an ID is one.
+    let looks_like_id = matches!(name.as_bytes().first(), Some(b'C' | b'G' | b'D'))
+        && name.len() > 1
         && name
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
@@ -234,7 +235,13 @@ async fn channel_id(client: &SlackClient, channel: &str) -> Result<String, Slack
         return Ok(name.to_string());
     }
     let all = client
-        .all_conversations(ListConversations::default())
+        .all_conversations(ListConversations {
+            types: vec![
+                ConversationType::PublicChannel,
+                ConversationType::PrivateChannel,
+            ],
+            exclude_archived: true,
+        })
         .await?;
     all.into_iter()
         .find(|c| c.name == name)
