@@ -88,17 +88,34 @@ pub async fn attempt(
         .and_then(|b| serde_json::from_str(b).ok());
     let channel = entry.channel.clone();
 
-    // A failed notification may have reached Slack after all (its last failure was unclear).
-    if entry.status == NotificationStatus::Failed
-        && let Ok(Some(ts)) = find_posted(client, &channel, &entry).await
-    {
-        store.notification_update_status(id, NotificationStatus::Sending, None, None)?;
-        return store.notification_update_status(
-            id,
-            NotificationStatus::Delivered,
-            None,
-            Some(&ts),
-        );
+    // A failed notification may have reached Slack after all (its last failure may have been
+    // unclear): sent again only once the channel is known not to have it.
+    if entry.status == NotificationStatus::Failed {
+        match find_posted(client, &channel, &entry).await {
+            Ok(None) => {}
+            Ok(Some(ts)) => {
+                store.notification_update_status(id, NotificationStatus::Sending, None, None)?;
+                return store.notification_update_status(
+                    id,
+                    NotificationStatus::Delivered,
+                    None,
+                    Some(&ts),
+                );
+            }
+            Err(e) => {
+                let why = format!(
+                    "the channel could not be checked for it ({e}), so it was not sent again"
+                );
+                warn!("notification {id}: {why}");
+                store.notification_update_status(id, NotificationStatus::Sending, None, None)?;
+                return store.notification_update_status(
+                    id,
+                    NotificationStatus::Failed,
+                    Some(&why),
+                    None,
+                );
+            }
+        }
     }
 
     let mut backoff = delivery.first_backoff;
