@@ -87,8 +87,9 @@ impl Event {
             ],
             Event::SyncComplete => &[
                 ("channels", "12"),
-                ("messages", "3400"),
-                ("events", "57"),
+                ("users", "40"),
+                ("events", "3400"),
+                ("failed_channels", "0"),
                 ("tool", "insight-sync"),
             ],
             Event::ExportComplete => &[

@@ -73,3 +73,34 @@ pub async fn emit_message(
 pub fn wanted(config: &NotificationsConfig, event: Event, notify: Option<&str>) -> bool {
     notify.is_some() || config.enabled(event).is_some()
 }
+
+/// A tool's hook at its end: when `config` enables `event`, sends it to the event's channels
+/// (logged in the store at `db`). Returns the final log rows; a store that cannot be opened is
+/// warned about and sends nothing: a notification never fails the tool's own work.
+pub async fn emit_for_tool(
+    client: &SlackClient,
+    db: &std::path::Path,
+    config: &NotificationsConfig,
+    event: Event,
+    ctx: &Context,
+) -> Vec<NotificationRow> {
+    if config.enabled(event).is_none() {
+        return Vec::new();
+    }
+    let sent = match Store::open(db) {
+        Ok(mut store) => emit(client, &mut store, config, event, ctx, None, None).await,
+        Err(e) => Err(e),
+    };
+    sent.unwrap_or_else(|e| {
+        tracing::warn!("{event} notification not sent: {e}");
+        Vec::new()
+    })
+}
+
+/// A context from `(name, value)` pairs.
+pub fn context<K: Into<String>, V: ToString>(pairs: impl IntoIterator<Item = (K, V)>) -> Context {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.to_string()))
+        .collect()
+}
