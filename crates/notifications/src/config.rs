@@ -263,14 +263,15 @@ mod tests {
 
     #[test]
     fn a_misspelt_event_is_refused_with_the_closest_name() {
-        let e = p(r#"{"default_channel": "ops", "events": {"audit_new_gap": {}}}"#).unwrap_err();
+        let e = p(r#"{"default_channel": "ops", "events": {"audit_new_gap": {}}}"#)
+            .expect_err("refused");
         assert!(e.message.contains("unknown field `audit_new_gap`"), "{e}");
         assert!(e.hint.unwrap_or_default().contains("audit_new_gaps"));
     }
 
     #[test]
     fn an_enabled_event_without_channel_is_refused() {
-        let e = p(r#"{"events": {"sync_failed": {}}}"#).unwrap_err();
+        let e = p(r#"{"events": {"sync_failed": {}}}"#).expect_err("refused");
         assert_eq!(e.location.as_deref(), Some("events.sync_failed"));
     }
 
@@ -278,14 +279,14 @@ mod tests {
     fn an_unknown_variable_needs_a_fallback_that_renders() {
         let e =
             p(r#"{"default_channel": "ops", "events": {"sync_failed": {"template": "{oops}"}}}"#)
-                .unwrap_err();
+                .expect_err("refused");
         assert_eq!(e.location.as_deref(), Some("events.sync_failed.template"));
-        let e = p(r#"{"default_channel": "ops", "events": {"sync_failed": {"template": "{oops}", "fallback": "{nope}"}}}"#).unwrap_err();
+        let e = p(r#"{"default_channel": "ops", "events": {"sync_failed": {"template": "{oops}", "fallback": "{nope}"}}}"#).expect_err("refused");
         assert_eq!(e.location.as_deref(), Some("events.sync_failed.fallback"));
         p(r#"{"default_channel": "ops", "events": {"sync_failed": {"template": "{oops}", "fallback": "failed: {error}"}}}"#).expect("valid");
         let e =
             p(r#"{"default_channel": "ops", "events": {"sync_failed": {"template": "{error"}}}"#)
-                .unwrap_err();
+                .expect_err("refused");
         assert!(e.message.contains("unclosed"), "{e}");
     }
 }
