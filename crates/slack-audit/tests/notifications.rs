@@ -222,3 +222,32 @@ async fn a_bad_notifications_file_is_a_located_usage_error_before_any_call() {
     );
     assert!(sim.requests().is_empty(), "Slack was called");
 }
+
+/// A Telegram session that is not authorised: the run reports Slack and says so in Slack, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_not_logged_in_sends_session_expired_once() {
+    let sim = start_sim(workspace(), SimOptions::default()).await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    t.write_notifications(r#"{"events": {"telegram_session_expired": {"channels": ["C0RND"]}}}"#);
+    let mut cmd = t.command(Some(&sim.base_url()));
+    cmd.env("TELEGRAM_API_ID", "12345")
+        .env("TELEGRAM_API_HASH", "0123456789abcdef0123456789abcdef")
+        .env("TELEGRAM_SESSION", t.path().join("none.session"));
+    let out = run(cmd).await;
+    assert_eq!(code(&out), 1, "stderr: {}", stderr(&out));
+    let marked = marked_messages(&sim);
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert_eq!(marked[0].0, "C0RND");
+    assert!(
+        marked[0].2.starts_with("Telegram session expired\n")
+            && marked[0].2.contains("not logged in"),
+        "{}",
+        marked[0].2
+    );
+    assert!(
+        !marked[0].2.contains("0123456789abcdef"),
+        "no secret posted"
+    );
+    assert_eq!(logged(&t)[0].0, "telegram_session_expired");
+}
