@@ -262,6 +262,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let text = include_str!("../../../config/notifications.example.json");
+        let c = p(text).expect("config/notifications.example.json is valid");
+        assert!(c.enabled(Event::AuditNewGaps).is_some());
+        assert!(c.enabled(Event::ExportComplete).is_none());
+    }
+
+    #[test]
     fn a_misspelt_event_is_refused_with_the_closest_name() {
         let e = p(r#"{"default_channel": "ops", "events": {"audit_new_gap": {}}}"#)
             .expect_err("refused");
