@@ -6,7 +6,8 @@ organisation in its Slack Connect channels) and pages through users.list, conver
 (public+private), conversations.members, conversations.history and conversations.replies with
 slack_sdk.WebClient, using small page sizes so every method paginates. Then checks users.info
 (Connect people users.list leaves out, user_not_found), conversations.list for ims and mpims,
-pins.list, and file downloads at url_private (with the token only). Then the OAuth v2 install:
+pins.list, file downloads at url_private (with the token only), and message metadata
+(chat.postMessage, conversations.history with include_all_metadata). Then the OAuth v2 install:
 slack_sdk's AuthorizeUrlGenerator URL opens the approval page, Allow redirects with a code and the
 state, WebClient.oauth_v2_access exchanges it (the answer read into slack_sdk's Installation as its
 OAuth flow does), the code is refused a second time and with a wrong redirect URI or secret, the
@@ -148,6 +149,7 @@ def run(client, base):
                   f"{c['name']}: latest_reply of {parent['ts']} is its newest reply")
     check(threads > 0, "the workspace has threads to check")
     run_archive_methods(client, channels, set(ids))
+    run_metadata(client, channels)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -314,6 +316,28 @@ def run_oauth(base):
         check(False, "a revoked token must fail")
     except SlackApiError as e:
         check(e.response["error"] == "token_revoked", f"revoked token: {e.response['error']}")
+
+
+def run_metadata(client, channels):
+    # Message metadata (notifications mark their posts with it): posted with chat.postMessage
+    # through the SDK's own `metadata` argument, returned by conversations.history only with
+    # include_all_metadata.
+    general = next(c for c in channels if c.get("is_general"))
+    meta = {"event_type": "slack_tools_notification", "event_payload": {"notification_id": 7}}
+    posted = client.chat_postMessage(channel=general["id"], text="conformance", metadata=meta)
+    check(posted["ok"] and posted["ts"], "chat.postMessage with metadata posts")
+    newest = client.conversations_history(channel=general["id"], limit=1)["messages"][0]
+    check(newest["ts"] == posted["ts"] and "metadata" not in newest,
+          "history leaves metadata out without include_all_metadata")
+    newest = client.conversations_history(channel=general["id"], limit=1,
+                                          include_all_metadata=True)["messages"][0]
+    check(newest.get("metadata") == meta, f"history with include_all_metadata returns it, got {newest.get('metadata')}")
+    try:
+        client.chat_postMessage(channel=general["id"], text="x", metadata={"event_payload": {}})
+        check(False, "metadata without event_type must fail")
+    except SlackApiError as e:
+        check(e.response["error"].startswith("invalid_metadata"),
+              f"metadata without event_type gives invalid_metadata_*, got {e.response['error']}")
 
 
 if __name__ == "__main__":

@@ -140,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ),
     };
     let config = roster::load(&config_dir).map_err(|e| UsageError::new(e.to_string()))?;
+    let notify_config = notifications::load(&config_dir).map_err(cli_support::config_error)?;
     let client = SlackClient::new(client_config).map_err(slack_error)?;
     let db_path = cli.common.db_path();
 
@@ -236,6 +237,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         let stream = futures::stream::iter(plans.into_iter().map(Ok));
         execute::execute(&client, stream, &mut recorder, &stop, &bar).await?
     };
+    // members_added once per run that added someone, when notifications.json enables it.
+    let totals = report.totals();
+    if totals.added > 0 {
+        let with = |f: fn(&execute::ChannelResult) -> bool| {
+            let names: Vec<&str> = report
+                .channels
+                .iter()
+                .filter(|c| f(c))
+                .map(|c| c.channel_name.as_str())
+                .collect();
+            names.join(", ")
+        };
+        let mut members: Vec<&str> = report
+            .channels
+            .iter()
+            .flat_map(|c| c.added.iter().map(String::as_str))
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        let ctx = notifications::context([
+            ("count", totals.added.to_string()),
+            ("channels", with(|c| !c.added.is_empty())),
+            ("members", members.join(", ")),
+            ("failed", totals.failed.to_string()),
+        ]);
+        let added = notifications::Event::MembersAdded;
+        notifications::emit_for_tool(&client, &db_path, &notify_config, added, &ctx).await;
+    }
     finish(&report, target_count as usize, cli.json)
 }
 

@@ -102,6 +102,9 @@ async fn tools_succeed_while_the_panel_is_under_load() {
     assert_eq!(d["last_export"]["status"], "complete");
     let n = get_json(&c, &format!("{}/api/v1/activity/notifications", panel.base)).await;
     assert_eq!(n["items"][0]["status"], "delivered");
+    // Issue 14: the log says which event it was and Slack's ts of the message.
+    assert_eq!(n["items"][0]["event"], "audit_complete");
+    assert!(n["items"][0]["ts"].as_str().is_some_and(|t| !t.is_empty()));
     env.shutdown().await;
 }
 

@@ -102,8 +102,11 @@ pub struct RunReport {
     /// Changes since the previous finished run; `None` for the first one.
     pub changes: Option<Changes>,
     pub reports: ReportPaths,
-    /// The notification's final log row, when `notify` was set.
+    /// The summary notification's final log row, when one was sent (`notify` set or
+    /// `audit_complete` enabled in notifications.json).
     pub notification: Option<NotificationRow>,
+    /// Every notification the run sent (the summary first), final log rows.
+    pub notifications: Vec<NotificationRow>,
     /// Telegram failed and only Slack was audited (the reason is in `run.skipped`).
     pub telegram_failed: bool,
 }
@@ -116,9 +119,9 @@ impl RunReport {
 
     /// Whether the summary was to be posted and was not.
     pub fn notify_failed(&self) -> bool {
-        self.notification
-            .as_ref()
-            .is_some_and(|n| n.status != NotificationStatus::Delivered)
+        self.notifications
+            .iter()
+            .any(|n| n.status != NotificationStatus::Delivered)
     }
 
     /// Every group read, every platform audited, the notification (if any) delivered.
@@ -245,6 +248,9 @@ async fn run_with(
         None => roster::load(&settings.config_dir)?,
     };
 
+    // notifications.json (missing = only --notify), checked with the rest of the config.
+    let notify_config = notifications::load(&settings.config_dir)?;
+
     // Which Telegram account, if any, before anything is fetched.
     let telegram_account = match &settings.telegram {
         TelegramSetting::Skip => None,
@@ -279,7 +285,14 @@ async fn run_with(
         return Err(RunError::NothingToAudit { hint });
     }
 
-    let needs_slack = !settings.skip_slack || settings.notify.is_some();
+    let sends_events = [
+        notifications::Event::AuditComplete,
+        notifications::Event::AuditNewGaps,
+        notifications::Event::TelegramSessionExpired,
+    ]
+    .into_iter()
+    .any(|e| notify_config.enabled(e).is_some());
+    let needs_slack = !settings.skip_slack || settings.notify.is_some() || sends_events;
     let client = if needs_slack {
         let cfg = match (&settings.slack, demo) {
             (Some(cfg), _) => cfg.clone(),
@@ -317,23 +330,70 @@ async fn run_with(
     )
     .await;
     running.armed = false;
-    let (run, changes, reports, telegram_failed) = match scanned {
+    let notify = settings.notify.as_deref();
+    let (run, changes, reports, telegram_failed, telegram_expired) = match scanned {
         Ok(done) => done,
         Err(e) => {
             if let Err(store_error) = store.fail_audit_run(run_id) {
                 warn!("cannot mark audit run {run_id} failed: {store_error}");
             }
+            if let (
+                Some(client),
+                RunError::Source(SourceError::Telegram(::telegram::TelegramError::NotLoggedIn)),
+            ) = (&client, &e)
+            {
+                notify::telegram_expired(
+                    client,
+                    &mut store,
+                    &notify_config,
+                    notify,
+                    Some(run_id),
+                    &e.to_string(),
+                )
+                .await?;
+            }
             return Err(e);
         }
     };
 
-    let mut notification = None;
-    if let (Some(channel), Some(client)) = (&settings.notify, &client) {
+    let mut notifications = Vec::new();
+    if let Some(client) = &client {
         progress.phase(RunPhase::Notifying);
-        let message = outputs::notify_message(&run, changes.as_ref());
-        notification =
-            Some(notify::send(client, &mut store, Some(run_id), channel, &message).await?);
+        if let Some(detail) = &telegram_expired {
+            notifications.extend(
+                notify::telegram_expired(
+                    client,
+                    &mut store,
+                    &notify_config,
+                    notify,
+                    Some(run_id),
+                    detail,
+                )
+                .await?,
+            );
+        }
+        let mut rows = notify::after_run(
+            client,
+            &mut store,
+            &notify_config,
+            notify,
+            run_id,
+            &run,
+            changes.as_ref(),
+        )
+        .await?;
+        rows.append(&mut notifications);
+        notifications = rows;
     }
+    let notification = notifications
+        .iter()
+        .find(|_| {
+            notify.is_some()
+                || notify_config
+                    .enabled(notifications::Event::AuditComplete)
+                    .is_some()
+        })
+        .cloned();
     let errors = run.group_errors();
     if errors > 0 {
         warn!("{errors} group(s) could not be read; the report lists them with their error");
@@ -344,6 +404,7 @@ async fn run_with(
         changes,
         reports,
         notification,
+        notifications,
         telegram_failed,
     })
 }
@@ -370,7 +431,9 @@ impl Drop for InterruptOnDrop {
     }
 }
 
-type Scanned = (AuditRun, Option<Changes>, ReportPaths, bool);
+/// The run, its changes, its reports, whether Telegram failed, and why when its session was not
+/// authorised.
+type Scanned = (AuditRun, Option<Changes>, ReportPaths, bool, Option<String>);
 
 /// Scans both platforms side by side, audits, writes the reports and records the results.
 #[allow(clippy::too_many_arguments)]
@@ -414,6 +477,7 @@ async fn scan_and_record(
 
     let mut scans: Vec<PlatformScan> = slack_scan.into_iter().collect();
     let mut telegram_failed = false;
+    let mut telegram_expired = None;
     match telegram_scan {
         None => {}
         Some(Ok(scan)) => scans.push(scan),
@@ -424,6 +488,12 @@ async fn scan_and_record(
             let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
             skipped.push(format!("Telegram: failed ({first_line})"));
             telegram_failed = true;
+            if matches!(
+                e,
+                SourceError::Telegram(::telegram::TelegramError::NotLoggedIn)
+            ) {
+                telegram_expired = Some(first_line);
+            }
         }
     }
     for scan in &scans {
@@ -462,7 +532,7 @@ async fn scan_and_record(
     }
     let reports = outputs::write_reports(&reports_dir, started_at, config, &run, changes.as_ref())?;
     engine::record(store, run_id, started_at, &run)?;
-    Ok((run, changes, reports, telegram_failed))
+    Ok((run, changes, reports, telegram_failed, telegram_expired))
 }
 
 #[cfg(test)]

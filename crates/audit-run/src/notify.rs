@@ -1,191 +1,141 @@
-//! `--notify CHANNEL`: posts the run summary with chat.postMessage (Block Kit message plus the
-//! plain-text fallback Slack shows in notifications), logging every step in the store's
-//! notifications table: queued → sending → delivered, or → retrying → sending … → failed.
+//! The audit's notifications (see docs/notifications.md), sent through the `notifications` crate:
+//! `audit_complete` (the summary `--notify CHANNEL` has always posted, or the file's template),
+//! `audit_new_gaps` (required members missing now and not in the previous run) and
+//! `telegram_session_expired`.
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
+use audit::Changes;
+use notifications::{Context, Event, NotificationsConfig};
 use slack_client::SlackClient;
 use store::Store;
-use store::audit::{NotificationRow, NotificationStatus};
-use tracing::{info, warn};
+use store::audit::NotificationRow;
 
-/// Sends after the first one when Slack refused the post for its rate (never for other errors).
-const MAX_ATTEMPTS: u32 = 3;
-/// Wait before a resend; doubled each time.
-const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+pub use notifications::NotifyMessage;
 
-/// What the message says, filled in from the run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NotifyMessage {
-    pub title: String,
-    /// Lines of the summary (coverage, counts, changes).
-    pub lines: Vec<String>,
-    /// The worst gaps, one line each.
-    pub gaps: Vec<String>,
-}
+use crate::AuditRun;
+use crate::outputs;
 
-impl NotifyMessage {
-    /// The plain-text fallback (`text`): what notifications and screen readers show. Slack
-    /// parses `text` like mrkdwn, so group names are escaped as in the blocks: a title holding
-    /// `<!channel>` must not ping a whole channel.
-    pub fn text(&self) -> String {
-        let mut out = escape(&self.title);
-        for l in &self.lines {
-            out.push('\n');
-            out.push_str(&escape(l));
-        }
-        if !self.gaps.is_empty() {
-            out.push_str("\nWorst gaps:");
-            for g in &self.gaps {
-                out.push_str("\n• ");
-                out.push_str(&escape(g));
-            }
-        }
-        out
-    }
-
-    /// The Block Kit template: a header, the summary as a section, the gaps as a second section.
-    pub fn blocks(&self) -> Value {
-        let mut blocks = vec![
-            json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&self.title, 150)}}),
-            json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&escape(&self.lines.join("\n")), 3000)}}),
-        ];
-        if !self.gaps.is_empty() {
-            let list: Vec<String> = self
-                .gaps
-                .iter()
-                .map(|g| format!("• {}", escape(g)))
-                .collect();
-            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
-                "text": truncate(&format!("*Worst gaps*\n{}", list.join("\n")), 3000)}}));
-        }
-        Value::Array(blocks)
-    }
-}
-
-/// Slack mrkdwn control characters in user data (channel names, handles).
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Block text limits are in characters; cut with an ellipsis rather than have the post refused.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// Posts `message` to `channel`, logging each state in `store`. Returns the final log row (its
-/// status is `delivered` or `failed`); only store errors are `Err`.
-pub async fn send(
+/// Sends the events of a finished run; returns every log row (audit_complete's first).
+pub async fn after_run(
     client: &SlackClient,
     store: &mut Store,
-    run_id: Option<i64>,
-    channel: &str,
-    message: &NotifyMessage,
-) -> Result<NotificationRow, store::StoreError> {
-    send_with_backoff(client, store, run_id, channel, message, FIRST_BACKOFF).await
-}
-
-pub(crate) async fn send_with_backoff(
-    client: &SlackClient,
-    store: &mut Store,
-    run_id: Option<i64>,
-    channel: &str,
-    message: &NotifyMessage,
-    first_backoff: Duration,
-) -> Result<NotificationRow, store::StoreError> {
-    let id = store.notification_create(run_id, channel)?;
-    let text = message.text();
-    let blocks = message.blocks();
-    let mut backoff = first_backoff;
-    let mut attempt = 1;
-    loop {
-        store.notification_update_status(id, NotificationStatus::Sending, None, None)?;
-        match client
-            .post_message(channel, &text, Some(blocks.clone()))
-            .await
+    config: &NotificationsConfig,
+    notify: Option<&str>,
+    run_id: i64,
+    run: &AuditRun,
+    changes: Option<&Changes>,
+) -> Result<Vec<NotificationRow>, store::StoreError> {
+    let mut rows = Vec::new();
+    if notifications::wanted(config, Event::AuditComplete, notify) {
+        let ctx = complete_context(run, changes, run_id);
+        // Without a template of its own the summary reads as it always has.
+        let message = match config
+            .rule(Event::AuditComplete)
+            .and_then(|r| r.template.as_ref())
         {
-            Ok(posted) => {
-                info!("summary posted to {channel}");
-                return store.notification_update_status(
-                    id,
-                    NotificationStatus::Delivered,
-                    None,
-                    Some(&posted.ts),
-                );
-            }
-            Err(e) => {
-                let error = e.to_string();
-                // Only a rate refusal certainly means Slack did not post: any other failure may
-                // follow a successful post, and a resend would post the summary twice.
-                let retryable = matches!(e.code(), Some("ratelimited" | "rate_limited"));
-                if retryable && attempt < MAX_ATTEMPTS {
-                    warn!("posting to {channel} failed ({error}); retrying in {backoff:?}");
-                    store.notification_update_status(
-                        id,
-                        NotificationStatus::Retrying,
-                        Some(&error),
-                        None,
-                    )?;
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
-                    continue;
-                }
-                warn!("could not post the summary to {channel}: {error}");
-                return store.notification_update_status(
-                    id,
-                    NotificationStatus::Failed,
-                    Some(&error),
-                    None,
-                );
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message() -> NotifyMessage {
-        NotifyMessage {
-            title: "Coverage audit: 80.0%".into(),
-            lines: vec!["4 of 5 customer channels complete".into()],
-            gaps: vec!["bitsafe-<acme> missing aki".into()],
-        }
-    }
-
-    #[test]
-    fn text_fallback_holds_every_line() {
-        let t = message().text();
-        assert_eq!(
-            t,
-            "Coverage audit: 80.0%\n4 of 5 customer channels complete\nWorst gaps:\n• bitsafe-&lt;acme&gt; missing aki"
+            Some(_) => notifications::render(config, Event::AuditComplete, &ctx),
+            None => outputs::notify_message(run, changes).message(
+                config
+                    .rule(Event::AuditComplete)
+                    .map(|r| r.priority)
+                    .unwrap_or_default(),
+            ),
+        };
+        rows.extend(
+            notifications::emit_message(
+                client,
+                store,
+                config,
+                Event::AuditComplete,
+                &message,
+                notify,
+                Some(run_id),
+            )
+            .await?,
         );
     }
-
-    #[test]
-    fn blocks_escape_user_data_and_keep_the_header_plain() {
-        let b = message().blocks();
-        assert_eq!(b[0]["type"], "header");
-        assert_eq!(b[0]["text"]["text"], "Coverage audit: 80.0%");
-        let gaps = b[2]["text"]["text"].as_str().unwrap_or_default();
-        assert!(gaps.contains("bitsafe-&lt;acme&gt;"), "{gaps}");
+    // Only events the file enables; --notify then only moves them to its channel.
+    let opened = changes
+        .map(|c| c.gaps_opened.as_slice())
+        .unwrap_or_default();
+    if !opened.is_empty() && config.enabled(Event::AuditNewGaps).is_some() {
+        let mut ctx = Context::new();
+        ctx.insert("count".into(), opened.len().to_string());
+        let gaps: Vec<String> = opened
+            .iter()
+            .map(|g| format!("{}: {}", g.group_name, g.handle))
+            .collect();
+        ctx.insert("gaps".into(), gaps.join("; "));
+        ctx.insert("coverage".into(), coverage(run));
+        ctx.insert("run_id".into(), run_id.to_string());
+        rows.extend(
+            notifications::emit(
+                client,
+                store,
+                config,
+                Event::AuditNewGaps,
+                &ctx,
+                notify,
+                Some(run_id),
+            )
+            .await?,
+        );
     }
+    Ok(rows)
+}
 
-    #[test]
-    fn long_text_is_cut_to_the_block_limit() {
-        let long = "x".repeat(5000);
-        let cut = truncate(&long, 3000);
-        assert_eq!(cut.chars().count(), 3000);
-        assert!(cut.ends_with('…'));
+/// `telegram_session_expired` when the Telegram session is not authorised (enabled in the file).
+pub async fn telegram_expired(
+    client: &SlackClient,
+    store: &mut Store,
+    config: &NotificationsConfig,
+    notify: Option<&str>,
+    run_id: Option<i64>,
+    detail: &str,
+) -> Result<Vec<NotificationRow>, store::StoreError> {
+    if config.enabled(Event::TelegramSessionExpired).is_none() {
+        return Ok(Vec::new());
     }
+    let mut ctx = Context::new();
+    ctx.insert("tool".into(), "slack-audit".into());
+    ctx.insert("detail".into(), detail.to_string());
+    notifications::emit(
+        client,
+        store,
+        config,
+        Event::TelegramSessionExpired,
+        &ctx,
+        notify,
+        run_id,
+    )
+    .await
+}
+
+fn coverage(run: &AuditRun) -> String {
+    match run.result.summary.coverage_rate {
+        Some(rate) => format!("{:.1}%", rate * 100.0),
+        None => "n/a".into(),
+    }
+}
+
+fn complete_context(run: &AuditRun, changes: Option<&Changes>, run_id: i64) -> Context {
+    let s = &run.result.summary;
+    let mut ctx = Context::new();
+    ctx.insert("coverage".into(), coverage(run));
+    ctx.insert("groups".into(), s.groups.to_string());
+    ctx.insert("groups_with_gaps".into(), s.groups_with_gaps.to_string());
+    ctx.insert(
+        "missing_required".into(),
+        s.missing_required_total.to_string(),
+    );
+    ctx.insert(
+        "new_gaps".into(),
+        changes.map_or(0, |c| c.gaps_opened.len()).to_string(),
+    );
+    ctx.insert(
+        "closed_gaps".into(),
+        changes.map_or(0, |c| c.gaps_closed.len()).to_string(),
+    );
+    ctx.insert("run_id".into(), run_id.to_string());
+    ctx.insert("summary".into(), outputs::headline(run, changes).join("\n"));
+    ctx
 }

@@ -319,6 +319,20 @@ where
     }
 }
 
+/// A config-file problem (team.json, categories.json, notifications.json): exit 2, with the file,
+/// the place in it and what to do.
+pub fn config_error(e: roster::ConfigError) -> anyhow::Error {
+    let mut message = format!("{}: ", e.file.display());
+    if let Some(location) = &e.location {
+        message.push_str(location);
+        message.push_str(": ");
+    }
+    message.push_str(&e.message);
+    let mut usage = UsageError::new(message);
+    usage.hint = e.hint;
+    usage.into()
+}
+
 /// A Slack client error as every Slack tool reports it: with its fix, and exit 2 when the
 /// settings are wrong (no token, bad SLACK_RATE_SCALE) rather than the call failing.
 pub fn slack_error(e: slack_client::Error) -> anyhow::Error {

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use cli_support::{CommonArgs, Outcome, UsageError};
 use insight::InsightConfig;
+use notifications::Event;
 use store::Store;
 
 pub use sync::{SyncError, SyncOptions, SyncSummary, lock};
@@ -82,6 +83,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
         .as_ref()
         .map_or(cli.common.config.clone(), |d| d.config_dir.clone());
     let cfg = insight::load_config(&config_dir).map_err(config_error)?;
+    let notify_config = notifications::load(&config_dir).map_err(cli_support::config_error)?;
     let db = cli.common.db_path();
     let out = cli.common.out.clone();
     // Snapshots a killed run left half-written (`<out>/insight-raw/<day>/`): before a sync, prune
@@ -135,19 +137,36 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
             .and_then(slack_client::SlackClient::new)
             .map_err(cli_support::slack_error)?,
     };
-    let summary = sync::sync(
+    let synced = sync::sync(
         &client,
         &cfg,
         &SyncOptions {
-            db,
+            db: db.clone(),
             out,
             config_dir,
             since,
             prune_unscoped: cli.prune_unscoped,
         },
     )
-    .await
-    .map_err(|e| {
+    .await;
+    let (event, ctx) = match &synced {
+        Ok(s) => (
+            Event::SyncComplete,
+            notifications::context([
+                ("channels", s.channels.to_string()),
+                ("users", s.users.to_string()),
+                ("events", s.events.to_string()),
+                ("failed_channels", s.failed_channels.len().to_string()),
+                ("tool", "insight-sync".into()),
+            ]),
+        ),
+        Err(e) => (
+            Event::SyncFailed,
+            notifications::context([("error", e.to_string()), ("tool", "insight-sync".into())]),
+        ),
+    };
+    notifications::emit_for_tool(&client, &db, &notify_config, event, &ctx).await;
+    let summary = synced.map_err(|e| {
         let (hint, usage) = (e.hint(), e.is_usage());
         cli_support::with_hint(e, hint, usage)
     })?;

@@ -396,9 +396,26 @@ impl SlackClient {
         text: &str,
         blocks: Option<Value>,
     ) -> Result<PostedMessage, Error> {
+        self.post_message_with_metadata(channel, text, blocks, None)
+            .await
+    }
+
+    /// [`SlackClient::post_message`] with Slack's message `metadata`
+    /// (`{"event_type": ..., "event_payload": {...}}`), which marks the message for a later
+    /// search of the channel's history ([`SlackClient::recent_messages_with_metadata`]).
+    pub async fn post_message_with_metadata(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: Option<Value>,
+        metadata: Option<Value>,
+    ) -> Result<PostedMessage, Error> {
         let mut params = vec![("channel", channel.to_string()), ("text", text.to_string())];
         if let Some(blocks) = blocks {
             params.push(("blocks", blocks.to_string()));
+        }
+        if let Some(metadata) = metadata {
+            params.push(("metadata", metadata.to_string()));
         }
         // Not idempotent: a resend after Slack processed the first request would post the message
         // twice. Resend only when Slack certainly did not act (a 429, or the connection failed before
@@ -421,6 +438,35 @@ impl SlackClient {
             channel: field("channel"),
             ts: field("ts"),
         })
+    }
+
+    /// One `conversations.history` page of the channel's newest `limit` messages with
+    /// `include_all_metadata=true`, as Slack sends them (each may carry `metadata`).
+    pub async fn recent_messages_with_metadata(
+        &self,
+        channel: &str,
+        limit: u32,
+    ) -> Result<Vec<Value>, Error> {
+        let mut body = self
+            .call(
+                "conversations.history",
+                &[
+                    ("channel", channel.to_string()),
+                    ("limit", limit.to_string()),
+                    ("include_all_metadata", "true".to_string()),
+                ],
+                Replay::Safe,
+                Some(channel),
+            )
+            .await?;
+        match body.get_mut("messages").map(Value::take) {
+            Some(Value::Array(items)) => Ok(items),
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(_) => Err(Error::Decode {
+                method: "conversations.history".into(),
+                detail: "`messages` is not an array".into(),
+            }),
+        }
     }
 
     /// `pins.list`: the channel's pinned items as Slack sends them (`type`, `created`,

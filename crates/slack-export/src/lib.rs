@@ -561,6 +561,7 @@ async fn export(
     config_dir: &Path,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let notify_config = notifications::load(config_dir).map_err(cli_support::config_error)?;
     let users = client.all_users().await.map_err(slack_error)?;
     let known = client
         .all_conversations(ListConversations::channels())
@@ -867,6 +868,15 @@ async fn export(
             users_unresolved: unresolved,
         })?;
     }
+    let ctx = notifications::context([
+        ("channels", metas.len().to_string()),
+        ("messages", total_messages.to_string()),
+        ("files", sink.files_written().to_string()),
+        ("output", sink.location()),
+    ]);
+    let db = cli.common.db_path();
+    let done = notifications::Event::ExportComplete;
+    notifications::emit_for_tool(client, &db, &notify_config, done, &ctx).await;
     Ok(if failed > 0 {
         Outcome::Failed
     } else {

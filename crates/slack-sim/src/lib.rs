@@ -47,6 +47,59 @@ pub struct SimOptions {
     pub fault_seed: u64,
     /// Also append each request record to this file as a JSON line.
     pub log_file: Option<PathBuf>,
+    /// Faults given in advance, each for the next call of its method (in order); see
+    /// [`ScriptedFault`]. Applied on top of the random `faults`.
+    pub fault_script: Vec<ScriptedFault>,
+}
+
+/// One planned fault: the next call of `method` gets `fault`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptedFault {
+    pub method: String,
+    pub fault: FaultKind,
+}
+
+/// A scripted fault. The `*AfterEffect` kinds run the method (a post is stored) and then answer
+/// as a failing Slack or network would: the client cannot tell whether its request took effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// HTTP 429 with `Retry-After: 1`, nothing done.
+    RateLimited,
+    /// HTTP 500, nothing done.
+    ServerError,
+    /// The connection reset, nothing done.
+    Reset,
+    /// The method ran, then HTTP 500.
+    ServerErrorAfterEffect,
+    /// The method ran, then the connection reset.
+    ResetAfterEffect,
+}
+
+impl std::str::FromStr for ScriptedFault {
+    type Err = String;
+
+    /// `METHOD=KIND`, KIND one of `429`, `500`, `reset`, `500-after`, `reset-after`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (method, kind) = s.split_once('=').ok_or_else(|| {
+            format!("{s:?}: expected METHOD=KIND, e.g. chat.postMessage=500-after")
+        })?;
+        let fault = match kind {
+            "429" => FaultKind::RateLimited,
+            "500" => FaultKind::ServerError,
+            "reset" => FaultKind::Reset,
+            "500-after" => FaultKind::ServerErrorAfterEffect,
+            "reset-after" => FaultKind::ResetAfterEffect,
+            other => {
+                return Err(format!(
+                    "{other:?}: unknown fault; use 429, 500, reset, 500-after or reset-after"
+                ));
+            }
+        };
+        Ok(ScriptedFault {
+            method: method.to_string(),
+            fault,
+        })
+    }
 }
 
 impl std::fmt::Debug for SimOptions {
@@ -59,6 +112,7 @@ impl std::fmt::Debug for SimOptions {
             .field("faults", &self.faults)
             .field("fault_seed", &self.fault_seed)
             .field("log_file", &self.log_file)
+            .field("fault_script", &self.fault_script)
             .finish()
     }
 }

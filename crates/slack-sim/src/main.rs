@@ -61,6 +61,10 @@ struct Cli {
     /// Seed of the fault sequence.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
+    /// Planned faults, METHOD=KIND each for the next call of METHOD, in order; KIND is 429, 500,
+    /// reset, or 500-after / reset-after (the call takes effect, then fails).
+    #[arg(long, value_delimiter = ',')]
+    fault_script: Vec<slack_sim::ScriptedFault>,
     /// Append a JSON line per request to this file.
     #[arg(long)]
     log: Option<PathBuf>,
@@ -121,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         faults: cli.faults,
         fault_seed: cli.fault_seed,
         log_file: cli.log,
+        fault_script: cli.fault_script,
     };
     let handle = start(cli.listen, ws, opts).await?;
     if let (Some(client_id), Some(client_secret)) = (cli.oauth_client_id, cli.oauth_client_secret) {

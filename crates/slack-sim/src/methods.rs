@@ -107,6 +107,36 @@ fn page_text(idx: &ChannelIndex, c: &Channel, positions: impl Iterator<Item = us
     out
 }
 
+/// `messages` (comma-joined message objects) with every message's `metadata` removed.
+fn without_metadata(messages: &str) -> String {
+    let Ok(Value::Array(mut list)) = serde_json::from_str::<Value>(&format!("[{messages}]")) else {
+        return messages.to_string();
+    };
+    for m in &mut list {
+        if let Some(o) = m.as_object_mut() {
+            o.remove("metadata");
+        }
+    }
+    let text = Value::Array(list).to_string();
+    text[1..text.len() - 1].to_string()
+}
+
+/// Message `metadata` as chat.postMessage takes it: a JSON object with a string `event_type` and
+/// an object `event_payload`.
+fn parse_metadata(raw: &str) -> Result<Value, ApiError> {
+    let v: Value =
+        serde_json::from_str(raw).map_err(|_| ApiError::new("invalid_metadata_format"))?;
+    let ok = v
+        .get("event_type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty())
+        && v.get("event_payload").is_some_and(Value::is_object);
+    if !ok {
+        return Err(ApiError::new("invalid_metadata_schema"));
+    }
+    Ok(json!({"event_type": v["event_type"], "event_payload": v["event_payload"]}))
+}
+
 /// Methods that change the workspace (the fault injector must not half-apply them).
 pub(crate) fn is_write(method: &str) -> bool {
     matches!(method, "conversations.invite" | "chat.postMessage")
@@ -551,7 +581,15 @@ fn conversations_history(ws: &Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Resul
     // Walked in place: collecting the rest of the listing would cost O(channel) per page.
     let listed = &idx.listed[lower..upper.max(lower)];
     let newest_first = || listed.iter().rev().copied();
-    let messages = page_text(&idx, c, newest_first().take(lim));
+    let mut messages = page_text(&idx, c, newest_first().take(lim));
+    // Slack returns a message's `metadata` only when asked with include_all_metadata.
+    if !flag(p, "include_all_metadata")
+        && newest_first()
+            .take(lim)
+            .any(|i| c.messages[i].get("metadata").is_some())
+    {
+        messages = without_metadata(&messages);
+    }
     let has_more = listed.len() > lim;
     let next = newest_first().nth(lim).map(|i| ts_cursor(idx.keys[i]));
     let mut rest = Map::new();
@@ -728,6 +766,10 @@ fn chat_post_message(ws: &mut Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Answe
     if text.trim().is_empty() && blocks.is_none() && attachments.is_none() {
         return Err(ApiError::new("no_text"));
     }
+    let metadata = match p.get("metadata").filter(|m| !m.trim().is_empty()) {
+        Some(m) => Some(parse_metadata(m)?),
+        None => None,
+    };
     let thread_ts = match p
         .get("thread_ts")
         .map(|s| s.trim())
@@ -757,6 +799,9 @@ fn chat_post_message(ws: &mut Workspace, ctx: &mut Ctx<'_>, p: &Params) -> Answe
     if let Some(b) = blocks {
         let parsed: Value = serde_json::from_str(b).map_err(|_| ApiError::new("invalid_blocks"))?;
         msg.insert("blocks".into(), parsed);
+    }
+    if let Some(m) = metadata {
+        msg.insert("metadata".into(), m);
     }
     if let Some(t) = &thread_ts {
         msg.insert("thread_ts".into(), json!(t));

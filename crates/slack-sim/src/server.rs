@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::FaultKind;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::connect_info::Connected;
@@ -129,6 +130,8 @@ struct Shared {
     scopes: Option<Vec<String>>,
     faults: f64,
     fault_rng: Mutex<fastrand::Rng>,
+    /// Planned faults not used yet (see [`crate::ScriptedFault`]).
+    fault_script: Mutex<Vec<crate::ScriptedFault>>,
     rate: Option<Mutex<RateLimiter>>,
     log: Mutex<Vec<RequestRecord>>,
     log_file: Option<Mutex<std::fs::File>>,
@@ -201,6 +204,7 @@ pub async fn start(
         scopes: opts.scopes,
         faults: opts.faults,
         fault_rng: Mutex::new(fastrand::Rng::with_seed(opts.fault_seed)),
+        fault_script: Mutex::new(opts.fault_script),
         rate: opts.rate_scale.map(|s| Mutex::new(RateLimiter::new(s))),
         log: Mutex::new(Vec::new()),
         log_file,
@@ -274,6 +278,13 @@ impl Shared {
             2 => Fault::Reset,
             _ => Fault::Truncated,
         })
+    }
+
+    /// The next planned fault for `method`, removed from the script.
+    fn take_scripted(&self, method: &str) -> Option<FaultKind> {
+        let mut script = lock(&self.fault_script);
+        let pos = script.iter().position(|f| f.method == method)?;
+        Some(script.remove(pos).fault)
     }
 
     fn record(&self, rec: RequestRecord) {
@@ -359,8 +370,20 @@ async fn api(
         fault: None,
     };
 
-    // Faults are decided before the method runs, so a faulted write never happened.
-    let fault = sh.draw_fault();
+    // Faults are decided before the method runs, so a faulted write never happened (except the
+    // scripted after-effect kinds, answered once the method has run).
+    let scripted = sh.take_scripted(&method);
+    let mut after_effect = None;
+    let fault = match scripted {
+        Some(FaultKind::RateLimited) => Some(Fault::RateLimited),
+        Some(FaultKind::ServerError) => Some(Fault::ServerError),
+        Some(FaultKind::Reset) => Some(Fault::Reset),
+        Some(kind) => {
+            after_effect = Some(kind);
+            None
+        }
+        None => sh.draw_fault(),
+    };
     rec.fault = fault.map(|f| f.name().to_string());
     match fault {
         Some(Fault::RateLimited) => {
@@ -479,6 +502,24 @@ async fn api(
             e.into_body().to_string()
         }
     };
+    match after_effect {
+        Some(FaultKind::ServerErrorAfterEffect) => {
+            rec.status = 500;
+            rec.fault = Some("500-after".into());
+            sh.record(rec);
+            let mut resp = Response::new(Body::from("Internal Server Error"));
+            *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return resp;
+        }
+        Some(_) => {
+            rec.status = 0;
+            rec.fault = Some("reset-after".into());
+            sh.record(rec);
+            conn.0.store(true, Ordering::SeqCst);
+            return Response::new(Body::empty());
+        }
+        None => {}
+    }
     if fault == Some(Fault::Truncated) {
         let mut cut = text.len() / 2;
         while !text.is_char_boundary(cut) {

@@ -113,7 +113,8 @@ impl FromStr for AuditRunStatus {
 /// Where a notification is in its delivery.
 ///
 /// Allowed moves: queued → sending; sending → delivered | failed | retrying; retrying → sending |
-/// failed; queued → failed (given up before the first attempt). Delivered and failed are final.
+/// failed; queued → failed (given up before the first attempt); failed → sending (a retry asked
+/// for by `notifications --retry-failed`). Delivered is final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NotificationStatus {
     Queued,
@@ -147,6 +148,7 @@ impl NotificationStatus {
                 | (Sending, Retrying)
                 | (Retrying, Sending)
                 | (Retrying, Failed)
+                | (Failed, Sending)
         )
     }
 }

@@ -9,6 +9,7 @@ pub mod export;
 pub mod insight;
 pub mod invites;
 pub mod migrations;
+pub mod notifications;
 pub mod panel;
 pub mod purge;
 pub mod search;

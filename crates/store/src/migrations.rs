@@ -19,6 +19,7 @@ use rusqlite_migration::{M, Migrations};
 /// - `11_tg_export.sql` tg-admin export: exported Telegram messages per chat and output (`--resume`)
 /// - `12_search.sql`   the full-text index of exported messages (Slack and Telegram)
 /// - `13_slack_connection.sql` admin-panel: the workspace connected by OAuth, its token sealed
+/// - `14_notifications.sql` notifications: event, rendered message, template and priority per post
 ///
 /// The numbers are a plan, not fixed slots: whoever lands first appends the next file and takes the
 /// next number (file prefix = position in this list), so the list never has a hole.
@@ -36,6 +37,7 @@ const MIGRATION_LIST: &[M<'static>] = &[
     M::up(include_str!("../migrations/11_tg_export.sql")),
     M::up(include_str!("../migrations/12_search.sql")),
     M::up(include_str!("../migrations/13_slack_connection.sql")),
+    M::up(include_str!("../migrations/14_notifications.sql")),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -2,8 +2,9 @@
 //! tables, slack-export's message spool, the search index and add-members' invite log. The audit history is not
 //! touched: it holds team.json handles, which the operator writes and removes there.
 //!
-//! Audited against the migrations: `meta`, `workspaces`, `notifications`, `export_channels` and
-//! `export_threads` hold nobody; `audit_runs` / `audit_findings` hold team.json handles;
+//! Audited against the migrations: `meta`, `workspaces`, `export_channels` and
+//! `export_threads` hold nobody; `notifications` (migration 13) keeps rendered texts that may name
+//! the person (members_added), rewritten here; `audit_runs` / `audit_findings` hold team.json handles;
 //! `invite_runs.handles` (as typed), `invite_ops.users` / `user_errors` (IDs), `export_messages`,
 //! `slack_users_cache`, `search_messages` (sender, and `mentions` for the names in its text; the
 //! code keeps `search_fts` in step) and every `insight_*` table hold people and are covered here.
@@ -73,6 +74,10 @@ impl Store {
         let (deleted, rewritten) = crate::search::purge_person(&tx, user_id)?;
         removed.push(("search_messages", deleted));
         removed.push(("search_messages.text (rewritten)", rewritten));
+        removed.push((
+            "notifications (rewritten)",
+            redact_notifications(&tx, user_id, scrub.handles)?,
+        ));
         if dry_run {
             tx.rollback()?;
         } else {
@@ -85,6 +90,55 @@ impl Store {
 fn normalize(handle: &str) -> String {
     let h = handle.trim();
     h.strip_prefix('@').unwrap_or(h).trim().to_lowercase()
+}
+
+/// Replaces the person (their ID and how they were typed) in the rendered text and blocks of
+/// notifications (members_added names who was added) with `(removed)`; returns rows changed.
+/// Matched without ASCII case, so over-redaction is possible, never a leftover.
+fn redact_notifications(
+    tx: &rusqlite::Connection,
+    user_id: &str,
+    handles: &[String],
+) -> Result<usize, StoreError> {
+    let mut needles: Vec<String> = handles
+        .iter()
+        .map(|h| normalize(h))
+        .chain(std::iter::once(user_id.to_ascii_lowercase()))
+        .filter(|h| !h.is_empty())
+        .collect();
+    needles.sort();
+    needles.dedup();
+    let rows: Vec<(i64, Option<String>, Option<String>)> = {
+        let mut stmt =
+            tx.prepare("SELECT id, text, blocks FROM notifications WHERE text IS NOT NULL")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let redact = |s: &str| -> String {
+        let mut out = s.to_string();
+        for n in &needles {
+            // Searched after each replacement, so a needle inside "(removed)" cannot loop.
+            let mut from = 0;
+            while let Some(at) = out[from..].to_ascii_lowercase().find(n.as_str()) {
+                let at = from + at;
+                out.replace_range(at..at + n.len(), "(removed)");
+                from = at + "(removed)".len();
+            }
+        }
+        out
+    };
+    let mut changed = 0;
+    for (id, text, blocks) in rows {
+        let new_text = text.as_deref().map(redact);
+        let new_blocks = blocks.as_deref().map(redact);
+        if new_text != text || new_blocks != blocks {
+            changed += tx.execute(
+                "UPDATE notifications SET text = ?2, blocks = ?3 WHERE id = ?1",
+                params![id, new_text, new_blocks],
+            )?;
+        }
+    }
+    Ok(changed)
 }
 
 /// Removes `handles` from every invite run's list of what was asked for; returns runs changed.
@@ -259,5 +313,39 @@ mod tests {
             .expect("count");
         assert_eq!(stored, 0);
         crate::search::tests::integrity(&store);
+    }
+
+    #[test]
+    fn notification_texts_lose_the_person() {
+        let mut store = Store::open_in_memory().expect("store");
+        let id = store
+            .notification_log(&crate::notifications::NewNotification {
+                event: "members_added",
+                channel: "C1",
+                text: "Members added\nAdded 2 in acme: Frank, u9",
+                blocks: r#"[{"text":"frank, U9"}]"#,
+                template: "template",
+                priority: "normal",
+                run_id: None,
+            })
+            .expect("log");
+        let keep = |_: &str| None;
+        let handles = ["@frank".to_string()];
+        let scrub = PersonScrub {
+            text: &keep,
+            json: &keep,
+            handles: &handles,
+        };
+        let done = store.purge_person("U9", &scrub, false).expect("purge");
+        assert!(done.contains(&("notifications (rewritten)", 1)), "{done:?}");
+        let e = store.notification_entry(id).expect("read").expect("row");
+        assert_eq!(
+            e.text.as_deref(),
+            Some("Members added\nAdded 2 in acme: (removed), (removed)")
+        );
+        assert_eq!(
+            e.blocks.as_deref(),
+            Some(r#"[{"text":"(removed), (removed)"}]"#)
+        );
     }
 }

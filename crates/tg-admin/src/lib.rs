@@ -20,7 +20,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     if let Command::Login = cli.command {
         return commands::login(&cli).await;
     }
-    let ctx = session::Session::open(&cli).await?;
+    let ctx = match session::Session::open(&cli).await {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            if e.to_string() == telegram::TelegramError::NotLoggedIn.to_string() {
+                session_expired(&cli, &e.to_string()).await;
+            }
+            return Err(e);
+        }
+    };
     let outcome = match &cli.command {
         Command::Login => Ok(Outcome::Success),
         Command::FindUser(users) => commands::find_user(&ctx, users).await,
@@ -49,4 +57,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let outcome = outcome?;
     finished.map_err(session::telegram_error)?;
     Ok(outcome)
+}
+
+/// `telegram_session_expired` when notifications.json enables it (and SLACK_TOKEN is set): the
+/// people running tg-admin from cron hear that `tg-admin login` is due.
+async fn session_expired(cli: &Cli, detail: &str) {
+    let config = match notifications::load(&cli.common.config) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("telegram_session_expired not sent: {e}");
+            return;
+        }
+    };
+    let event = notifications::Event::TelegramSessionExpired;
+    if config.enabled(event).is_none() {
+        return;
+    }
+    let client =
+        match slack_client::ClientConfig::from_env().and_then(slack_client::SlackClient::new) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("{event} not sent: {e}");
+                return;
+            }
+        };
+    let ctx = notifications::context([("tool", "tg-admin"), ("detail", detail)]);
+    notifications::emit_for_tool(&client, &cli.common.db_path(), &config, event, &ctx).await;
 }

@@ -60,10 +60,19 @@ pub struct TgOperation {
 pub struct Notification {
     pub id: i64,
     pub run_id: Option<i64>,
+    /// `audit_complete`, `sync_failed`, ... (docs/notifications.md); empty for summaries logged
+    /// before events existed.
+    pub event: String,
     pub channel: String,
+    /// `pending`, `delivered` or `failed`.
     pub status: String,
+    /// The delivery step: queued, sending, retrying, delivered or failed.
+    pub state: String,
     pub attempts: i64,
     pub error: Option<String>,
+    /// Slack's `ts` of the posted message.
+    pub ts: Option<String>,
+    pub created_at: String,
     pub updated_at: String,
 }
 
@@ -142,18 +151,26 @@ fn telegram(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<TgOpe
 fn notifications(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<Notification>> {
     newest_first(
         s,
-        "SELECT id, run_id, channel, status, attempts, error, updated_at
+        "SELECT id, run_id, channel, status, attempts, error, updated_at, event, message_ts, created_at
          FROM notifications WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
         before,
         limit,
         |r| {
+            let state: String = r.get(3)?;
             Ok(Notification {
                 id: r.get(0)?,
                 run_id: r.get(1)?,
+                event: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
                 channel: r.get(2)?,
-                status: r.get(3)?,
+                status: match state.as_str() {
+                    "delivered" | "failed" => state.clone(),
+                    _ => "pending".to_string(),
+                },
+                state,
                 attempts: r.get(4)?,
                 error: r.get(5)?,
+                ts: r.get(8)?,
+                created_at: r.get(9)?,
                 updated_at: r.get(6)?,
             })
         },
@@ -259,19 +276,27 @@ list_endpoint!(
     [
         "id",
         "run_id",
+        "event",
         "channel",
         "status",
+        "state",
         "attempts",
         "error",
+        "ts",
+        "created_at",
         "updated_at"
     ],
     |r: &Notification| vec![
         r.id.to_string(),
         r.run_id.map(|i| i.to_string()).unwrap_or_default(),
+        r.event.clone(),
         r.channel.clone(),
         r.status.clone(),
+        r.state.clone(),
         r.attempts.to_string(),
         r.error.clone().unwrap_or_default(),
+        r.ts.clone().unwrap_or_default(),
+        r.created_at.clone(),
         r.updated_at.clone()
     ]
 );
@@ -350,10 +375,12 @@ fn render(
         p.links { a href="/api/v1/activity/notifications?format=csv" { "CSV" } a href="/api/v1/activity/notifications" { "JSON" } }
         @if notes.is_empty() { p.muted { "No notification stored." } } @else {
             table id="notifications" {
-                thead { tr { th { "Audit run" } th { "Channel" } th { "Status" } th { "Attempts" } th { "Error" } th { "Updated" } } }
+                thead { tr { th { "Created" } th { "Event" } th { "Audit run" } th { "Channel" } th { "Status" } th { "Attempts" } th { "Message ts" } th { "Last error" } th { "Updated" } } }
                 tbody { @for n in notes.iter().take(PAGE_ROWS) { tr {
+                    td { (n.created_at) } td { (n.event) }
                     td.num { (n.run_id.map(|i| i.to_string()).unwrap_or_default()) } td { (n.channel) }
-                    td class={"status-" (n.status)} { (n.status) } td.num { (n.attempts) }
+                    td class={"status-" (n.status)} title=(n.state) { (n.status) } td.num { (n.attempts) }
+                    td { (n.ts.as_deref().unwrap_or("")) }
                     td { (n.error.as_deref().unwrap_or("")) } td { (n.updated_at) }
                 } } }
             }
