@@ -140,7 +140,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ),
     };
     let config = roster::load(&config_dir).map_err(|e| UsageError::new(e.to_string()))?;
-    let notify_config = notifications::load(&config_dir).map_err(cli_support::config_error)?;
+    let notify_config = notifications::load_with_store(&config_dir, &cli.common.db_path())
+        .map_err(cli_support::config_error)?;
     let client = SlackClient::new(client_config).map_err(slack_error)?;
     let db_path = cli.common.db_path();
 

@@ -249,7 +249,7 @@ async fn run_with(
     };
 
     // notifications.json (missing = only --notify), checked with the rest of the config.
-    let notify_config = notifications::load(&settings.config_dir)?;
+    let notify_config = notifications::load_with_store(&settings.config_dir, &settings.db_path)?;
 
     // Which Telegram account, if any, before anything is fetched.
     let telegram_account = match &settings.telegram {

@@ -83,7 +83,8 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
         .as_ref()
         .map_or(cli.common.config.clone(), |d| d.config_dir.clone());
     let cfg = insight::load_config(&config_dir).map_err(config_error)?;
-    let notify_config = notifications::load(&config_dir).map_err(cli_support::config_error)?;
+    let notify_config = notifications::load_with_store(&config_dir, &cli.common.db_path())
+        .map_err(cli_support::config_error)?;
     let db = cli.common.db_path();
     let out = cli.common.out.clone();
     // Snapshots a killed run left half-written (`<out>/insight-raw/<day>/`): before a sync, prune

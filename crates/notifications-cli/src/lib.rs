@@ -223,7 +223,8 @@ async fn test(
                 "name one of the events listed, e.g. `notifications test audit_new_gaps`",
             ))
         })?;
-    let config: NotificationsConfig = notifications::load(&common.config).map_err(config_error)?;
+    let config: NotificationsConfig =
+        notifications::load_with_store(&common.config, &common.db_path()).map_err(config_error)?;
     let message = notifications::render(&config, event, &event.sample());
     let channels = match notify {
         Some(c) => vec![c.to_string()],

@@ -139,10 +139,38 @@ pub fn load(dir: &Path) -> Result<NotificationsConfig, ConfigError> {
     parse(&text, &path)
 }
 
+/// [`load`], with the default channel an admin set on the panel's Slack page (kept with the
+/// connected workspace in the store at `db`) for a file that names no `default_channel`. The
+/// file's own setting wins; no store, or no connection, is no fallback.
+pub fn load_with_store(dir: &Path, db: &Path) -> Result<NotificationsConfig, ConfigError> {
+    let fallback = db
+        .is_file()
+        .then(|| store::Store::open_read_only(db).ok())
+        .flatten()
+        .and_then(|s| s.slack_connection().ok().flatten())
+        .and_then(|c| c.default_channel);
+    let path = dir.join(FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_with_default(&text, &path, fallback),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NotificationsConfig::default()),
+        Err(_) => load(dir),
+    }
+}
+
 /// Parses and checks the file's text; `path` names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<NotificationsConfig, ConfigError> {
+    parse_with_default(text, path, None)
+}
+
+/// [`parse`], with `fallback` as the default channel when the file names none.
+fn parse_with_default(
+    text: &str,
+    path: &Path,
+    fallback: Option<String>,
+) -> Result<NotificationsConfig, ConfigError> {
     let mut config: NotificationsConfig = roster::parse_json(text, path)?;
     config.file = Some(path.to_path_buf());
+    let from_file = config.default_channel.is_some();
     if let Some(c) = &config.default_channel
         && c.trim().is_empty()
     {
@@ -152,6 +180,9 @@ pub fn parse(text: &str, path: &Path) -> Result<NotificationsConfig, ConfigError
             "empty channel",
             "write a channel name such as \"ops-alerts\" or an ID such as \"C0123ABCD\", or remove the key",
         ));
+    }
+    if !from_file {
+        config.default_channel = fallback;
     }
     for event in Event::ALL {
         let Some(rule) = config.events.get(event) else {
@@ -296,5 +327,41 @@ mod tests {
             p(r#"{"default_channel": "ops", "events": {"sync_failed": {"template": "{error"}}}"#)
                 .expect_err("refused");
         assert!(e.message.contains("unclosed"), "{e}");
+    }
+
+    #[test]
+    fn the_panels_default_channel_serves_a_file_that_names_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("slack-tools.db");
+        std::fs::write(dir.path().join(FILE), r#"{"events": {"sync_failed": {}}}"#)
+            .expect("writes");
+        // Without a connected workspace, an enabled event needs a channel from the file.
+        let e = load_with_store(dir.path(), &db).expect_err("no channel anywhere");
+        assert!(e.to_string().contains("no channel"), "{e}");
+        let store = store::Store::open(&db).expect("store");
+        store
+            .slack_connection_put(&store::slack_connection::SlackConnection {
+                team_id: "T1".into(),
+                team_name: "Acme".into(),
+                app_id: None,
+                authed_user_id: "U1".into(),
+                scopes: vec![],
+                token_nonce: vec![0; 12],
+                token_sealed: vec![1; 40],
+                connected_by: "ann".into(),
+                connected_at: jiff::Timestamp::UNIX_EPOCH,
+                default_channel: Some("ops-alerts".into()),
+            })
+            .expect("connects");
+        let c = load_with_store(dir.path(), &db).expect("the panel's channel");
+        assert_eq!(c.channels(Event::SyncFailed), ["ops-alerts"]);
+        // The file's own default wins.
+        std::fs::write(
+            dir.path().join(FILE),
+            r#"{"default_channel": "C0FILE", "events": {"sync_failed": {}}}"#,
+        )
+        .expect("writes");
+        let c = load_with_store(dir.path(), &db).expect("loads");
+        assert_eq!(c.channels(Event::SyncFailed), ["C0FILE"]);
     }
 }

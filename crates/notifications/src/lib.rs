@@ -7,7 +7,7 @@ pub mod deliver;
 pub mod event;
 pub mod render;
 
-pub use config::{EventRule, FILE, NotificationsConfig, Priority, load};
+pub use config::{EventRule, FILE, NotificationsConfig, Priority, load, load_with_store};
 pub use deliver::{Delivery, METADATA_EVENT_TYPE, attempt, send};
 pub use event::{Context, Event, UnknownEvent};
 pub use render::{Message, NotifyMessage, render};

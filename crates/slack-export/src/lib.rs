@@ -561,7 +561,8 @@ async fn export(
     config_dir: &Path,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let notify_config = notifications::load(config_dir).map_err(cli_support::config_error)?;
+    let notify_config = notifications::load_with_store(config_dir, &cli.common.db_path())
+        .map_err(cli_support::config_error)?;
     let users = client.all_users().await.map_err(slack_error)?;
     let known = client
         .all_conversations(ListConversations::channels())

@@ -62,7 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// `telegram_session_expired` when notifications.json enables it (and SLACK_TOKEN is set): the
 /// people running tg-admin from cron hear that `tg-admin login` is due.
 async fn session_expired(cli: &Cli, detail: &str) {
-    let config = match notifications::load(&cli.common.config) {
+    let config = match notifications::load_with_store(&cli.common.config, &cli.common.db_path()) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!("telegram_session_expired not sent: {e}");
