@@ -289,6 +289,7 @@ async fn run_with(
         notifications::Event::AuditComplete,
         notifications::Event::AuditNewGaps,
         notifications::Event::TelegramSessionExpired,
+        notifications::Event::SystemAlert,
     ]
     .into_iter()
     .any(|e| notify_config.enabled(e).is_some());
@@ -351,6 +352,21 @@ async fn run_with(
                     &e.to_string(),
                 )
                 .await?;
+            } else if let Some(client) = &client {
+                // The run's own error is what the caller gets; a failed alert only warns.
+                let message = format!("audit run {run_id} failed: {e}");
+                if let Err(n) = notify::system_alert(
+                    client,
+                    &mut store,
+                    &notify_config,
+                    notify,
+                    Some(run_id),
+                    &message,
+                )
+                .await
+                {
+                    warn!("cannot record the system_alert notification: {n}");
+                }
             }
             return Err(e);
         }
@@ -397,6 +413,21 @@ async fn run_with(
     let errors = run.group_errors();
     if errors > 0 {
         warn!("{errors} group(s) could not be read; the report lists them with their error");
+        if let Some(client) = &client {
+            notifications.extend(
+                notify::system_alert(
+                    client,
+                    &mut store,
+                    &notify_config,
+                    notify,
+                    Some(run_id),
+                    &format!(
+                        "audit run {run_id}: {errors} group(s) could not be read; the report lists them with their error"
+                    ),
+                )
+                .await?,
+            );
+        }
     }
     Ok(RunReport {
         run_id,

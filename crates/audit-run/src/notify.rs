@@ -110,6 +110,34 @@ pub async fn telegram_expired(
     .await
 }
 
+/// `system_alert` (enabled in the file): something the people running the audit from cron must
+/// look at, such as the run failing or groups it could not read.
+pub async fn system_alert(
+    client: &SlackClient,
+    store: &mut Store,
+    config: &NotificationsConfig,
+    notify: Option<&str>,
+    run_id: Option<i64>,
+    message: &str,
+) -> Result<Vec<NotificationRow>, store::StoreError> {
+    if config.enabled(Event::SystemAlert).is_none() {
+        return Ok(Vec::new());
+    }
+    let mut ctx = Context::new();
+    ctx.insert("tool".into(), "slack-audit".into());
+    ctx.insert("message".into(), message.to_string());
+    notifications::emit(
+        client,
+        store,
+        config,
+        Event::SystemAlert,
+        &ctx,
+        notify,
+        run_id,
+    )
+    .await
+}
+
 fn coverage(run: &AuditRun) -> String {
     match run.result.summary.coverage_rate {
         Some(rate) => format!("{:.1}%", rate * 100.0),

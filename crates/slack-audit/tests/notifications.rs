@@ -251,3 +251,35 @@ async fn telegram_not_logged_in_sends_session_expired_once() {
     );
     assert_eq!(logged(&t)[0].0, "telegram_session_expired");
 }
+
+/// `system_alert` (enabled in the file): a group the audit could not read is something to look
+/// at; the alert names the run and the count, once per run, beside the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_that_cannot_be_read_raises_one_system_alert() {
+    let sim = start_sim(workspace(), SimOptions::default()).await;
+    let proxy = failing_proxy(sim.base_url(), "C0GLX", "not_in_channel").await;
+    let t = TestDir::new();
+    t.write_config(TEAM, CATEGORIES);
+    t.write_notifications(
+        r#"{"default_channel": "general", "events": {
+            "system_alert": {"channels": ["C0RND"], "template": "{tool}: {message}", "priority": "high"}}}"#,
+    );
+    let out = run(t.command(Some(&proxy))).await;
+    assert_eq!(code(&out), 1, "stderr: {}", stderr(&out));
+    let events: Vec<String> = logged(&t).into_iter().map(|l| l.0).collect();
+    assert_eq!(events, ["system_alert"]);
+    let marked = marked_messages(&sim);
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert_eq!(marked[0].0, "C0RND");
+    assert!(
+        marked[0]
+            .2
+            .contains("slack-audit: audit run 1: 1 group(s) could not be read"),
+        "{}",
+        marked[0].2
+    );
+    // A run with every group readable raises none.
+    let out = run(t.command(Some(&sim.base_url()))).await;
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    assert_eq!(marked_messages(&sim).len(), 1);
+}
