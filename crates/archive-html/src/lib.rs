@@ -115,9 +115,69 @@ struct IndexEntry {
     name: String,
     id: String,
     href: String,
+    /// The conversation's page name, kept when it is exported again into the same archive.
+    stem: String,
     messages: u64,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
+}
+
+/// What `index.html` lists, kept beside it so an export into an archive that already holds
+/// conversations from earlier runs lists those too (their pages are still there).
+const MANIFEST: &str = "archive.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ManifestEntry {
+    id: String,
+    name: String,
+    href: String,
+    stem: String,
+    messages: u64,
+    first_us: Option<i64>,
+    last_us: Option<i64>,
+}
+
+impl From<&IndexEntry> for ManifestEntry {
+    fn from(e: &IndexEntry) -> Self {
+        ManifestEntry {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            href: e.href.clone(),
+            stem: e.stem.clone(),
+            messages: e.messages,
+            first_us: e.first.map(|t| t.as_microsecond()),
+            last_us: e.last.map(|t| t.as_microsecond()),
+        }
+    }
+}
+
+impl ManifestEntry {
+    fn into_entry(self) -> IndexEntry {
+        let at = |us: Option<i64>| us.and_then(|us| Timestamp::from_microsecond(us).ok());
+        IndexEntry {
+            first: at(self.first_us),
+            last: at(self.last_us),
+            name: self.name,
+            id: self.id,
+            href: self.href,
+            stem: self.stem,
+            messages: self.messages,
+        }
+    }
+}
+
+/// The entries an earlier run listed whose pages are still there (an unreadable manifest, as
+/// from an older build, is no entries: the index then lists this run's conversations only).
+fn earlier_entries(root: &Path) -> Vec<IndexEntry> {
+    let Ok(text) = std::fs::read_to_string(root.join(MANIFEST)) else {
+        return Vec::new();
+    };
+    serde_json::from_str::<Vec<ManifestEntry>>(&text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(ManifestEntry::into_entry)
+        .filter(|e| root.join(&e.href).is_file())
+        .collect()
 }
 
 /// Writes an archive: [`ArchiveWriter::begin_conversation`], messages, [`ArchiveWriter::end_conversation`]
@@ -128,6 +188,8 @@ pub struct ArchiveWriter {
     tz: TimeZone,
     month_split: u64,
     stems: HashSet<String>,
+    /// Listed by earlier runs and not exported again in this one.
+    earlier: Vec<IndexEntry>,
     entries: Vec<IndexEntry>,
     files: u64,
 }
@@ -138,12 +200,17 @@ impl ArchiveWriter {
         private_files::create_dir_all(root).map_err(io(root))?;
         let css = root.join("style.css");
         write_file(&css, STYLE)?;
+        let earlier = earlier_entries(root);
         Ok(ArchiveWriter {
             root: root.to_path_buf(),
             title: title.to_string(),
             tz,
             month_split: DEFAULT_MONTH_SPLIT,
-            stems: HashSet::new(),
+            stems: earlier
+                .iter()
+                .map(|e| e.stem.to_ascii_lowercase())
+                .collect(),
+            earlier,
             entries: Vec::new(),
             files: 1,
         })
@@ -173,7 +240,12 @@ impl ArchiveWriter {
         info: &ConversationInfo,
         total: u64,
     ) -> Result<ConversationWriter, ArchiveError> {
-        let stem = unique_stem(&mut self.stems, &info.name, &info.id);
+        // A conversation exported here before keeps its page name (the new pages replace its
+        // old ones) and its row.
+        let stem = match self.earlier.iter().position(|e| e.id == info.id) {
+            Some(i) => self.earlier.remove(i).stem,
+            None => unique_stem(&mut self.stems, &info.name, &info.id),
+        };
         let monthly = total > self.month_split;
         let href = if monthly {
             format!("c/{}/index.html", encode_segment(&stem))
@@ -195,6 +267,7 @@ impl ArchiveWriter {
                 name: info.name.clone(),
                 id: info.id.clone(),
                 href,
+                stem: String::new(),
                 messages: 0,
                 first: None,
                 last: None,
@@ -211,6 +284,7 @@ impl ArchiveWriter {
     /// Closes a conversation's pages and lists it in the index.
     pub fn end_conversation(&mut self, mut w: ConversationWriter) -> Result<(), ArchiveError> {
         w.close_page(None)?;
+        w.entry.stem = w.stem.clone();
         if w.monthly {
             w.write_month_index()?;
         }
@@ -229,7 +303,9 @@ impl ArchiveWriter {
              <th scope=\"col\">Messages</th><th scope=\"col\">From</th><th scope=\"col\">To</th></tr></thead>\n<tbody>\n",
             html_escape(&self.title)
         );
-        for e in &self.entries {
+        let mut all = std::mem::take(&mut self.earlier);
+        all.append(&mut self.entries);
+        for e in &all {
             let day = |t: Option<Timestamp>| {
                 t.map(|t| t.to_zoned(self.tz.clone()).strftime("%Y-%m-%d").to_string())
                     .unwrap_or_default()
@@ -248,6 +324,13 @@ impl ArchiveWriter {
         html.push_str("</tbody></table></main>\n</body>\n</html>\n");
         let path = self.root.join("index.html");
         write_file(&path, &html)?;
+        let manifest: Vec<ManifestEntry> = all.iter().map(ManifestEntry::from).collect();
+        let json = serde_json::to_string_pretty(&manifest).map_err(|e| ArchiveError::Io {
+            path: self.root.join(MANIFEST),
+            source: std::io::Error::other(e),
+        })?;
+        // The manifest is bookkeeping, not a page: not counted in the files written.
+        write_file(&self.root.join(MANIFEST), &json)?;
         self.files += 1;
         Ok(())
     }

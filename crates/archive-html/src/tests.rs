@@ -198,3 +198,53 @@ fn only_plain_relative_paths_are_linked() {
         assert_eq!(local_href(bad), None, "{bad}");
     }
 }
+
+/// Exporting into an archive that already holds conversations keeps them in the index (their
+/// pages are still there); a conversation exported again keeps its page and its one row.
+#[test]
+fn later_exports_into_the_same_archive_keep_the_earlier_conversations_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("html");
+    let export = |id: &str, name: &str, text: &str| {
+        let mut w = ArchiveWriter::create(&root, "Export", TimeZone::UTC).expect("create");
+        let info = ConversationInfo {
+            id: id.into(),
+            name: name.into(),
+            topic: None,
+        };
+        let mut c = w.begin_conversation(&info, 1).expect("begin");
+        c.message(
+            &msg(
+                "1.0",
+                "2026-01-05T08:00:00Z",
+                vec![Inline::Text(text.into())],
+            ),
+            false,
+        )
+        .expect("message");
+        w.end_conversation(c).expect("end");
+        w.finish().expect("finish");
+    };
+    let rows = |index: &str| index.matches("<tr><td>").count();
+    export("C1", "#acme", "first");
+    export("C2", "#globex", "second");
+    let index = read(&root.join("index.html"));
+    assert_eq!(rows(&index), 2, "{index}");
+    assert!(
+        index.contains("c/acme.html") && index.contains("c/globex.html"),
+        "{index}"
+    );
+
+    // acme again, with new content: same page, one row.
+    export("C1", "#acme", "updated");
+    let index = read(&root.join("index.html"));
+    assert_eq!(rows(&index), 2, "{index}");
+    assert!(read(&root.join("c/acme.html")).contains("updated"));
+    assert!(!root.join("c/acme-2.html").exists());
+
+    // A page removed by hand drops out of the index at the next export.
+    std::fs::remove_file(root.join("c/globex.html")).expect("removes");
+    export("C1", "#acme", "again");
+    let index = read(&root.join("index.html"));
+    assert_eq!(rows(&index), 1, "{index}");
+}
