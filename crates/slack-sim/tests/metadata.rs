@@ -6,6 +6,18 @@ mod common;
 use common::*;
 use slack_sim::{FaultKind, ScriptedFault, SimOptions, generate};
 
+/// chat.postMessage of `text` to `channel`: the HTTP status.
+async fn post_status(base: &str, channel: &str, text: &str) -> u16 {
+    raw(
+        base,
+        "chat.postMessage",
+        Some(TOKEN),
+        &[("channel", channel), ("text", text)],
+    )
+    .await
+    .status
+}
+
 #[tokio::test]
 async fn metadata_is_kept_and_returned_only_with_include_all_metadata() {
     let ws = generate(&spec(10, 4, 3));
@@ -104,32 +116,15 @@ async fn a_post_answered_500_after_effect_is_stored_and_one_before_effect_is_not
         sim.with_workspace(|ws| ws.channel(&general).expect("general").messages.len())
     };
     let before = count(&sim);
-    let r = raw(
-        &base,
-        "chat.postMessage",
-        Some(TOKEN),
-        &[("channel", &general), ("text", "one")],
-    )
-    .await;
-    assert_eq!(r.status, 500);
+    assert_eq!(post_status(&base, &general, "one").await, 500);
     assert_eq!(count(&sim), before + 1, "500-after stores the post");
-    let r = raw(
-        &base,
-        "chat.postMessage",
-        Some(TOKEN),
-        &[("channel", &general), ("text", "two")],
-    )
-    .await;
-    assert_eq!(r.status, 500);
+    assert_eq!(post_status(&base, &general, "two").await, 500);
     assert_eq!(count(&sim), before + 1, "a plain 500 stores nothing");
-    let r = raw(
-        &base,
-        "chat.postMessage",
-        Some(TOKEN),
-        &[("channel", &general), ("text", "three")],
-    )
-    .await;
-    assert_eq!(r.status, 200, "the script is used up");
+    assert_eq!(
+        post_status(&base, &general, "three").await,
+        200,
+        "the script is used up"
+    );
     let faults: Vec<Option<String>> = sim.requests().into_iter().map(|r| r.fault).collect();
     assert_eq!(
         faults,
