@@ -83,6 +83,15 @@ impl Env {
         cmd
     }
 
+    /// Started in the background, output discarded (for the tests that kill it midway).
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run tg-admin")
     }
@@ -428,12 +437,7 @@ fn a_killed_export_resumed_writes_the_same_files_as_an_uninterrupted_run() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     let killed = Env::new(&json);
-    let mut child = killed
-        .command(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = killed.spawn(&args);
     let db = killed.out().join("slack-tools.db");
     let started = Instant::now();
     loop {
@@ -779,12 +783,7 @@ fn a_run_killed_during_a_download_keeps_no_part_of_it_and_the_resume_completes_i
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     let killed = Env::new(&json);
-    let mut child = killed
-        .command(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = killed.spawn(&args);
     let started = Instant::now();
     // The photo's temporary file exists while its download is under way.
     while temp_files(&killed.out()).is_empty() {
