@@ -339,7 +339,7 @@ impl Store {
         run: &NewAuditRun,
         findings: &[Finding],
     ) -> Result<i64, StoreError> {
-        let tx = self.conn_mut().transaction()?;
+        let tx = self.lite_mut().transaction()?;
         tx.execute(
             "INSERT INTO audit_runs (started_at, platforms, groups, groups_with_gaps,
                                      missing_required, results_json, status)
@@ -360,13 +360,13 @@ impl Store {
         started_at: Timestamp,
         started_by: &str,
     ) -> Result<i64, StoreError> {
-        self.conn().execute(
+        self.lite().execute(
             "INSERT INTO audit_runs (started_at, platforms, groups, groups_with_gaps,
                                      missing_required, results_json, started_by, status)
              VALUES (?1, '', 0, 0, 0, 'null', ?2, 'running')",
             params![format_time(started_at), started_by],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        Ok(self.lite().last_insert_rowid())
     }
 
     /// Stores the results of run `run_id` (begun with [`Store::begin_audit_run`]) and its findings
@@ -378,7 +378,7 @@ impl Store {
         run: &NewAuditRun,
         findings: &[Finding],
     ) -> Result<(), StoreError> {
-        let tx = self.conn_mut().transaction()?;
+        let tx = self.lite_mut().transaction()?;
         let exists: Option<i64> = tx
             .query_row("SELECT id FROM audit_runs WHERE id = ?1", [run_id], |r| {
                 r.get(0)
@@ -404,7 +404,7 @@ impl Store {
     /// Marks run `run_id` `interrupted` if it is still `running` (its process is stopping before
     /// the end). Its end is unknown, so `finished_at` stays empty.
     pub fn mark_audit_run_interrupted(&mut self, run_id: i64) -> Result<bool, StoreError> {
-        let changed = self.conn().execute(
+        let changed = self.lite().execute(
             "UPDATE audit_runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running'",
             [run_id],
         )?;
@@ -416,7 +416,7 @@ impl Store {
     /// `running` row for one a killed process left. A run that is in fact still going (a cron
     /// `slack-audit` at that moment) still ends `finished`: [`Store::finish_audit_run`] overrides.
     pub fn mark_running_audit_runs_interrupted(&mut self) -> Result<usize, StoreError> {
-        Ok(self.conn().execute(
+        Ok(self.lite().execute(
             "UPDATE audit_runs SET status = 'interrupted' WHERE status = 'running'",
             [],
         )?)
@@ -429,7 +429,7 @@ impl Store {
         &mut self,
         started_by_prefix: &str,
     ) -> Result<usize, StoreError> {
-        Ok(self.conn().execute(
+        Ok(self.lite().execute(
             "UPDATE audit_runs SET status = 'interrupted'
               WHERE status = 'running' AND substr(started_by, 1, length(?1)) = ?1",
             [started_by_prefix],
@@ -442,7 +442,7 @@ impl Store {
         status: AuditRunStatus,
         finished_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        let changed = self.conn().execute(
+        let changed = self.lite().execute(
             "UPDATE audit_runs SET status = ?2, finished_at = coalesce(?3, finished_at)
               WHERE id = ?1",
             params![run_id, status.as_str(), finished_at.map(format_time)],
@@ -471,7 +471,7 @@ impl Store {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM audit_runs WHERE status = 'finished' ORDER BY id DESC LIMIT 1"
         );
-        Ok(self.conn().query_row(&sql, [], run_from_row).optional()?)
+        Ok(self.lite().query_row(&sql, [], run_from_row).optional()?)
     }
 
     /// The finished run stored just before run `before_id` (for "what changed since last time").
@@ -491,7 +491,7 @@ impl Store {
     /// Readers that keep figures computed from finished runs (the panel's dashboard) key them by
     /// it; a finished run's results never change afterwards.
     pub fn finished_audit_runs_fingerprint(&self) -> Result<(i64, i64, String), StoreError> {
-        Ok(self.conn().query_row(
+        Ok(self.lite().query_row(
             "SELECT count(*), coalesce(max(id), 0), coalesce(max(finished_at), '')
              FROM audit_runs WHERE status = 'finished'",
             [],
@@ -548,12 +548,12 @@ impl Store {
         channel: &str,
     ) -> Result<i64, StoreError> {
         let now = format_time(Timestamp::now());
-        self.conn().execute(
+        self.lite().execute(
             "INSERT INTO notifications (run_id, channel, status, attempts, created_at, updated_at)
              VALUES (?1, ?2, 'queued', 0, ?3, ?3)",
             params![run_id, channel, now],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        Ok(self.lite().last_insert_rowid())
     }
 
     /// Moves notification `id` to `status`, checking the move is allowed (see

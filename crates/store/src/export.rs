@@ -79,7 +79,7 @@ impl Store {
         channel_name: &str,
         fresh: bool,
     ) -> Result<ExportChannelState, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         if fresh {
             tx.execute(
                 "DELETE FROM export_channels WHERE export_key = ?1 AND channel_id = ?2",
@@ -117,7 +117,7 @@ impl Store {
         channel: i64,
         messages: &[SpoolMessage<'_>],
     ) -> Result<usize, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         let added = put_messages(&tx, channel, messages)?;
         tx.execute(
             "UPDATE export_channels SET complete = 0 WHERE id = ?1 AND complete != 0",
@@ -153,7 +153,7 @@ impl Store {
         channel: i64,
         threads: &[ThreadBatch<'_>],
     ) -> Result<usize, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         // All the threads' messages go in as one batch, so small threads fill multi-row statements
         // too (put_messages gives the same result as one call per thread).
         let all: Vec<SpoolMessage<'_>> = threads
@@ -181,7 +181,7 @@ impl Store {
         thread_ts: &str,
     ) -> Result<Option<String>, StoreError> {
         Ok(self
-            .conn
+            .lite()
             .prepare_cached(
                 "SELECT latest_reply FROM export_threads WHERE channel = ?1 AND thread_ts = ?2",
             )?
@@ -195,7 +195,7 @@ impl Store {
         channel: i64,
         thread_ts: &[&str],
     ) -> Result<Vec<Option<String>>, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         let mut out = Vec::with_capacity(thread_ts.len());
         {
             let mut stmt = tx.prepare_cached(
@@ -218,7 +218,7 @@ impl Store {
         channel: i64,
         newest_ts: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.lite().execute(
             "UPDATE export_channels SET complete = 1, newest_ts = ?2, updated_at = ?3 WHERE id = ?1",
             params![channel, newest_ts, format_time(Timestamp::now())],
         )?;
@@ -227,7 +227,7 @@ impl Store {
 
     /// Number of spooled messages of a channel (replies included).
     pub fn export_message_count(&self, channel: i64) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row(
+        let n: i64 = self.lite().query_row(
             "SELECT COUNT(*) FROM export_messages WHERE channel = ?1",
             [channel],
             |r| r.get(0),
@@ -238,7 +238,7 @@ impl Store {
     /// The newest top-level message's `ts` of a channel.
     pub fn export_newest_top_level(&self, channel: i64) -> Result<Option<String>, StoreError> {
         Ok(self
-            .conn
+            .lite()
             .query_row(
                 "SELECT ts FROM export_messages WHERE channel = ?1 AND thread_key = ts_key
                  ORDER BY ts_key DESC LIMIT 1",
@@ -265,7 +265,7 @@ impl Store {
                  ORDER BY ts_key"
             }
         };
-        let mut stmt = self.conn.prepare(sql).map_err(StoreError::from)?;
+        let mut stmt = self.lite().prepare(sql).map_err(StoreError::from)?;
         let mut rows = stmt.query([channel]).map_err(StoreError::from)?;
         while let Some(row) = rows.next().map_err(StoreError::from)? {
             let ts_key: i64 = row.get(0).map_err(StoreError::from)?;
@@ -292,7 +292,7 @@ impl Store {
         channel: i64,
         thread_key: i64,
     ) -> Result<Vec<ReplyRef>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.lite().prepare_cached(
             "SELECT user, ts FROM export_messages
              WHERE channel = ?1 AND thread_key = ?2 AND ts_key != ?2 ORDER BY ts_key",
         )?;

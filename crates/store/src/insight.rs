@@ -128,12 +128,12 @@ pub type Redact<'a> = &'a dyn Fn(&str) -> Option<String>;
 impl Store {
     /// Starts a sync run and returns its id.
     pub fn insight_begin_run(&self, started_at: &str) -> Result<i64, StoreError> {
-        self.conn.execute(
+        self.lite().execute(
             "INSERT INTO insight_sync_runs (started_at, status) VALUES (?1, 'running')",
             [started_at],
         )?;
-        let id = self.conn.last_insert_rowid();
-        bump_generation(&self.conn)?;
+        let id = self.lite().last_insert_rowid();
+        bump_generation(self.lite())?;
         Ok(id)
     }
 
@@ -146,18 +146,18 @@ impl Store {
         channels: u64,
         events: u64,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.lite().execute(
             "UPDATE insight_sync_runs SET finished_at = ?2, status = ?3, channels = ?4, events = ?5
              WHERE run_id = ?1",
             params![run_id, finished_at, status, channels as i64, events as i64],
         )?;
-        bump_generation(&self.conn)?;
+        bump_generation(self.lite())?;
         Ok(())
     }
 
     /// Inserts or updates users, all in one transaction.
     pub fn insight_upsert_users(&mut self, users: &[InsightUser]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.lite_mut().transaction()?;
         {
             let mut stmt = tx.prepare(
                 "INSERT INTO insight_users (user_id, name, display_name, department, deleted, is_bot)
@@ -184,7 +184,7 @@ impl Store {
     /// The stored channel IDs.
     pub fn insight_channel_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
-            .conn
+            .lite()
             .prepare("SELECT channel_id FROM insight_channels ORDER BY channel_id")?;
         let ids = stmt
             .query_map([], |r| r.get(0))?
@@ -212,7 +212,7 @@ impl Store {
     /// Records that a channel is out of scope since `now_us` unless an earlier time is recorded;
     /// returns the time it has been out of scope since.
     pub fn insight_mark_unscoped(&self, channel_id: &str, now_us: i64) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row(
+        Ok(self.lite().query_row(
             "UPDATE insight_channels SET unscoped_since_us = coalesce(unscoped_since_us, ?2)
              WHERE channel_id = ?1 RETURNING unscoped_since_us",
             params![channel_id, now_us],
@@ -222,7 +222,7 @@ impl Store {
 
     /// Clears the out-of-scope mark of a channel that is in scope again.
     pub fn insight_mark_scoped(&self, channel_id: &str) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.lite().execute(
             "UPDATE insight_channels SET unscoped_since_us = NULL
              WHERE channel_id = ?1 AND unscoped_since_us IS NOT NULL",
             [channel_id],
@@ -236,7 +236,7 @@ impl Store {
         channel_id: &str,
     ) -> Result<Option<ChannelSyncState>, StoreError> {
         Ok(self
-            .conn
+            .lite()
             .query_row(
                 "SELECT newest_ts, oldest_synced_us FROM insight_channels WHERE channel_id = ?1",
                 [channel_id],
@@ -256,7 +256,7 @@ impl Store {
         channel_id: &str,
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let mut stmt = self
-            .conn
+            .lite()
             .prepare("SELECT thread_ts, latest_reply FROM insight_threads WHERE channel_id = ?1")?;
         let map = stmt
             .query_map([channel_id], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -266,7 +266,7 @@ impl Store {
 
     /// Writes one channel's batch and rebuilds its aggregates from `from_day` on, atomically.
     pub fn insight_store_channel(&mut self, b: &ChannelBatch<'_>) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.lite_mut().transaction()?;
         let c = b.channel;
         tx.execute(
             "INSERT INTO insight_channels (channel_id, name, is_private, is_archived, newest_ts, oldest_synced_us)
@@ -346,7 +346,7 @@ impl Store {
 
     /// Deletes every row of a channel (its opt-in was revoked or it left the scope).
     pub fn insight_delete_channel(&mut self, channel_id: &str) -> Result<RemovedRows, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.lite_mut().transaction()?;
         let mut removed = Vec::new();
         for table in INSIGHT_TABLES {
             if matches!(*table, "insight_users" | "insight_sync_runs") {
@@ -370,7 +370,7 @@ impl Store {
         user_id: &str,
         redact: Redact<'_>,
     ) -> Result<RemovedRows, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.lite_mut().transaction()?;
         let removed = purge_user_rows(&tx, user_id, redact)?;
         tx.commit()?;
         Ok(removed)
@@ -379,7 +379,7 @@ impl Store {
     /// Whether any insight table holds `user_id` (the sync asks before scrubbing snapshots for a
     /// newly opted-out person: never stored means never snapshotted either).
     pub fn insight_user_stored(&self, user_id: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.query_row(
+        Ok(self.lite().query_row(
             "SELECT EXISTS (SELECT 1 FROM insight_users WHERE user_id = ?1)
                  OR EXISTS (SELECT 1 FROM insight_events WHERE user_id = ?1)
                  OR EXISTS (SELECT 1 FROM insight_members WHERE user_id = ?1)",
@@ -396,7 +396,7 @@ impl Store {
         user_ids: &[String],
         f: impl FnOnce(&Store) -> T,
     ) -> Result<T, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         for id in user_ids {
             purge_user_rows(&tx, id, &|_| None)?;
         }
@@ -412,7 +412,7 @@ impl Store {
         raw_before_us: i64,
         aggregate_before_day: &str,
     ) -> Result<RemovedRows, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.lite_mut().transaction()?;
         let mut removed = vec![(
             "insight_events",
             tx.execute(
@@ -466,7 +466,7 @@ impl Store {
     /// thousand times during one sync. 0 when nothing was ever written.
     pub fn insight_generation(&self) -> Result<i64, StoreError> {
         Ok(self
-            .conn
+            .lite()
             .query_row(
                 "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'insight_generation'",
                 [],

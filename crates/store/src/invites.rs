@@ -200,7 +200,7 @@ fn op_from_row(row: &Row<'_>) -> rusqlite::Result<InviteOpRow> {
 impl Store {
     /// Records the start of an invite run (status `running`); returns its id.
     pub fn invite_run_start(&self, run: &NewInviteRun) -> Result<i64, StoreError> {
-        self.conn().execute(
+        self.lite().execute(
             "INSERT INTO invite_runs (started_at, status, handles, from_audit_run, channels_planned,
                                       log_file)
              VALUES (?1, 'running', ?2, ?3, ?4, ?5)",
@@ -212,12 +212,12 @@ impl Store {
                 run.log_file,
             ],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        Ok(self.lite().last_insert_rowid())
     }
 
     /// Appends one operation of run `run_id`.
     pub fn invite_op_insert(&self, run_id: i64, op: &NewInviteOp) -> Result<i64, StoreError> {
-        self.conn().execute(
+        self.lite().execute(
             "INSERT INTO invite_ops (run_id, at, channel_id, channel_name, users, result, error,
                                      user_errors)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -232,7 +232,7 @@ impl Store {
                 serde_json::to_string(&op.user_errors)?,
             ],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        Ok(self.lite().last_insert_rowid())
     }
 
     /// Marks run `run_id` finished with `status` and its totals.
@@ -243,7 +243,7 @@ impl Store {
         totals: &InviteTotals,
         finished_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let changed = self.conn().execute(
+        let changed = self.lite().execute(
             "UPDATE invite_runs
                 SET status = ?2, finished_at = ?3, added = ?4, already_in = ?5, skipped = ?6,
                     failed = ?7

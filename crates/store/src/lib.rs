@@ -5,6 +5,7 @@
 //! ([`audit`] for slack-audit); a new tool adds a migration in [`migrations`] and a module here.
 
 pub mod audit;
+pub mod db;
 pub mod export;
 pub mod insight;
 pub mod invites;
@@ -16,13 +17,17 @@ pub mod search;
 pub mod slack_connection;
 pub mod slack_users;
 pub mod tg_export;
+pub mod test_db;
 pub mod tg_ops;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
+
+use db::{Db, OptionalExt, params};
+
 
 pub use rusqlite;
 
@@ -75,6 +80,28 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
+    #[error("database error: {0}")]
+    Db(#[from] db::DbError),
+
+    #[error(transparent)]
+    Url(#[from] db::pg::UrlError),
+
+    #[error(transparent)]
+    Connect(#[from] db::pg::ConnectError),
+
+    #[error(
+        "the database {target} has schema version {found}, but this build only knows up to {supported}\n\
+         hint: it was written by a newer version of slack-tools; upgrade, or point --db at another database"
+    )]
+    NewerSchemaPg {
+        target: String,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("cannot migrate the database {target}: {reason}")]
+    PgMigration { target: String, reason: String },
+
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
 
@@ -96,12 +123,47 @@ pub enum StoreError {
     SearchQuery(String),
 }
 
+/// Where the store lives: a SQLite file (any plain path) or a PostgreSQL database (a
+/// `postgres://` or `postgresql://` URL, given to `--db` or as `DATABASE_URL`).
+#[derive(Debug, Clone)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(db::pg::PgTarget),
+}
+
+impl Location {
+    /// Reads `--db`: a URL names Postgres, anything else is a file path.
+    pub fn parse(arg: &Path) -> Result<Location, StoreError> {
+        match arg.to_str() {
+            Some(s) if db::pg::is_url(s) => Ok(Location::Postgres(db::pg::PgTarget::parse(s)?)),
+            _ => Ok(Location::Sqlite(arg.to_path_buf())),
+        }
+    }
+
+    /// For messages and logs: the path, or the URL without its password.
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(t) => t.shown().to_string(),
+        }
+    }
+}
+
+/// Shows a `--db` value for messages and logs: a path as it is, a URL without its password.
+pub fn shown_location(arg: &Path) -> String {
+    match Location::parse(arg) {
+        Ok(l) => l.shown(),
+        Err(_) => "(an invalid PostgreSQL URL)".to_string(),
+    }
+}
+
 /// An open database with the schema at [`migrations::SCHEMA_VERSION`].
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
-    /// `None` for an in-memory store; kept for error messages.
+    conn: Db,
+    /// `None` for an in-memory store or Postgres; kept for error messages.
     path: Option<PathBuf>,
+    location: Option<Location>,
 }
 
 impl Store {
@@ -112,6 +174,9 @@ impl Store {
     /// file's mode: the database holds customer data, for its owner only. Turns on WAL (readers don't block the writer), a busy
     /// timeout, and foreign keys. A database written by a newer build is refused untouched.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Location::Postgres(target) = Location::parse(path)? {
+            return Self::open_postgres(&target);
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             private_files::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_path_buf(),
@@ -139,6 +204,15 @@ impl Store {
     /// lets such a reader run beside a writer; keep its transactions short so checkpoints proceed.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         use rusqlite::OpenFlags;
+        if let Location::Postgres(target) = Location::parse(path)? {
+            let store = Self::connect_postgres(&target)?;
+            // Every transaction of this session is read-only: the panel's readers cannot write.
+            store
+                .conn
+                .execute_batch("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
+            store.check_pg_version(&target)?;
+            return Ok(store);
+        }
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -161,9 +235,43 @@ impl Store {
             });
         }
         Ok(Store {
-            conn,
+            conn: Db::sqlite(conn),
             path: Some(path.to_path_buf()),
+            location: Some(Location::Sqlite(path.to_path_buf())),
         })
+    }
+
+    /// Opens a Postgres database and brings its schema up to date (refinery, with the embedded
+    /// `migrations/postgres/` files; an advisory lock keeps two hosts from migrating at once).
+    pub fn open_postgres(target: &db::pg::PgTarget) -> Result<Store, StoreError> {
+        let store = Self::connect_postgres(target)?;
+        store.check_pg_version(target)?;
+        migrations::migrate_postgres(&store.conn).map_err(|reason| StoreError::PgMigration {
+            target: target.shown().to_string(),
+            reason,
+        })?;
+        Ok(store)
+    }
+
+    fn connect_postgres(target: &db::pg::PgTarget) -> Result<Store, StoreError> {
+        let conn = target.connect()?;
+        Ok(Store {
+            conn: Db::postgres(conn),
+            path: None,
+            location: Some(Location::Postgres(target.clone())),
+        })
+    }
+
+    fn check_pg_version(&self, target: &db::pg::PgTarget) -> Result<(), StoreError> {
+        let found = migrations::postgres_version(&self.conn)?;
+        if found > migrations::SCHEMA_VERSION {
+            return Err(StoreError::NewerSchemaPg {
+                target: target.shown().to_string(),
+                found,
+                supported: migrations::SCHEMA_VERSION,
+            });
+        }
+        Ok(())
     }
 
     /// An empty, fully migrated database in memory (tests, dry runs).
@@ -215,24 +323,55 @@ impl Store {
                 path: shown.clone(),
                 source,
             })?;
-        Ok(Store { conn, path })
+        let location = path.clone().map(Location::Sqlite);
+        Ok(Store {
+            conn: Db::sqlite(conn),
+            path,
+            location,
+        })
     }
 
-    /// The file this store was opened from (`None` in memory).
+    /// The file this store was opened from (`None` in memory and on Postgres).
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
-    /// The schema version of the open database (`user_version`).
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    /// Where this store lives (`None` in memory).
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
     }
 
-    /// The connection, for a tool's own queries.
-    pub fn conn(&self) -> &Connection {
+    /// The schema version of the open database (`user_version` on SQLite, the newest applied
+    /// migration on Postgres).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        match self.conn.as_sqlite() {
+            Some(c) => Ok(c.pragma_query_value(None, "user_version", |row| row.get(0))?),
+            None => migrations::postgres_version(&self.conn),
+        }
+    }
+
+    /// The connection, for a tool's own queries, on either backend.
+    pub fn db(&self) -> &Db {
         &self.conn
+    }
+
+    /// The SQLite connection.
+    ///
+    /// # Panics
+    /// On a Postgres store: code that still calls this has not been ported to [`Store::db`].
+    pub fn conn(&self) -> &Connection {
+        self.conn
+            .as_sqlite()
+            .expect("this part of slack-tools does not support PostgreSQL yet")
+    }
+
+    /// The SQLite connection of a module not yet ported to [`Db`] (panics on Postgres).
+    pub(crate) fn lite(&self) -> &Connection {
+        self.conn()
+    }
+
+    pub(crate) fn lite_mut(&mut self) -> &mut Connection {
+        self.conn_mut()
     }
 
     /// Every row `sql` answers for `params`, each turned into a `T` by `from_row`.
@@ -242,28 +381,32 @@ impl Store {
         params: P,
         from_row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.conn.prepare(sql)?;
+        let mut stmt = self.lite().prepare(sql)?;
         let rows = stmt
             .query_map(params, from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
-    /// The connection, mutably: needed to start a transaction.
+    /// The SQLite connection, mutably.
+    ///
+    /// # Panics
+    /// On a Postgres store (see [`Store::conn`]).
     pub fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+        self.conn
+            .as_sqlite_mut()
+            .expect("this part of slack-tools does not support PostgreSQL yet")
     }
 
     /// Copies the WAL into the database file and truncates the WAL to zero bytes, so content
     /// deleted before (with `secure_delete` on) survives in neither file. Returns `false` when a
     /// reader kept the checkpoint from completing (it is then done by a later checkpoint).
     pub fn checkpoint_truncate(&self) -> Result<bool, StoreError> {
-        if self.path.is_none() {
+        // Postgres has no WAL file of ours to empty; VACUUM is its business.
+        let Some(conn) = self.conn.as_sqlite().filter(|_| self.path.is_some()) else {
             return Ok(true);
-        }
-        let busy: i64 = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        };
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         Ok(busy == 0)
     }
 

@@ -46,6 +46,67 @@ pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_LIS
 /// The schema version this build writes: the number of migrations it knows.
 pub const SCHEMA_VERSION: i64 = MIGRATION_LIST.len() as i64;
 
+// The same history for PostgreSQL: `migrations/postgres/V<n>__<name>.sql` mirrors the SQLite file
+// numbered n (same tables, columns and indexes; Postgres types), applied by refinery, which records
+// them in `refinery_schema_history`.
+mod pg_embedded {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+/// Any 64-bit key no other program on a shared server is likely to use: "slacktls" in ASCII.
+const MIGRATION_LOCK: i64 = 0x736c_6163_6b74_6c73;
+
+/// Brings a Postgres database to the current schema. Holds an advisory lock meanwhile, so two hosts
+/// starting a tool at once on a fresh database don't both create the tables.
+pub(crate) fn migrate_postgres(db: &crate::db::Db) -> Result<(), String> {
+    let conn = db.as_postgres().ok_or("not a Postgres store")?;
+    conn.with_client(|client| {
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(|e| crate::db::pg::describe(&e))?;
+        let result = pg_embedded::migrations::runner()
+            .run(client)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let unlocked = client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .map_err(|e| crate::db::pg::describe(&e));
+        result.and(unlocked.map(|_| ()))
+    })
+    .map_err(|e| e.to_string())?
+}
+
+/// The newest migration applied to a Postgres database (0 when none).
+pub(crate) fn postgres_version(db: &crate::db::Db) -> Result<i64, crate::StoreError> {
+    let exists: bool = db.query_row(
+        "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(db.query_row(
+        "SELECT coalesce(max(version), 0)::BIGINT FROM refinery_schema_history",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Every embedded Postgres migration's SQL, in order (tests name their template database by it).
+pub fn postgres_migrations_text() -> String {
+    pg_embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| format!("{}:{}\n", m.version(), m.sql().unwrap_or("")))
+        .collect()
+}
+
+/// The number of Postgres migrations embedded (must equal [`SCHEMA_VERSION`]; a test checks).
+pub fn postgres_migration_count() -> usize {
+    pg_embedded::migrations::runner().get_migrations().len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,7 +92,7 @@ impl Store {
     /// Logs `n` in state `queued`; returns its id (the ID the posted message carries).
     pub fn notification_log(&mut self, n: &NewNotification<'_>) -> Result<i64, StoreError> {
         let now = format_time(Timestamp::now());
-        self.conn().execute(
+        self.lite().execute(
             "INSERT INTO notifications (run_id, channel, status, attempts, created_at, updated_at,
                                         event, text, blocks, template, priority)
              VALUES (?1, ?2, 'queued', 0, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -100,7 +100,7 @@ impl Store {
                 n.run_id, n.channel, now, n.event, n.text, n.blocks, n.template, n.priority
             ],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        Ok(self.lite().last_insert_rowid())
     }
 
     /// Notification `id` with what was sent.

@@ -65,7 +65,7 @@ impl Store {
         address: &str,
         detail: Option<&str>,
     ) -> Result<i64, StoreError> {
-        self.conn().execute(
+        self.lite().execute(
             "INSERT INTO panel_events (at, kind, username, address, detail)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -76,7 +76,7 @@ impl Store {
                 detail
             ],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        Ok(self.lite().last_insert_rowid())
     }
 
     /// Up to `limit` events older than id `before` (all when `None`), newest first.

@@ -33,7 +33,7 @@ impl Store {
         scrub: &PersonScrub<'_>,
         dry_run: bool,
     ) -> Result<RemovedRows, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.lite_mut().transaction()?;
         let mut removed = purge_user_rows(&tx, user_id, scrub.text)?;
         removed.push((
             "export_messages",

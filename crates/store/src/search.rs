@@ -82,7 +82,7 @@ impl Store {
     /// Adds or updates `docs` (keyed by source, conversation and message id) in one transaction.
     /// A message stored with the same text, names and mentions is left alone.
     pub fn search_index_messages(&self, docs: &[SearchDoc]) -> Result<IndexStats, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         let stats = index_messages(&tx, docs)?;
         tx.commit()?;
         Ok(stats)
@@ -94,7 +94,7 @@ impl Store {
         source: &str,
         conversation_id: &str,
     ) -> Result<usize, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         let removed = delete_where(
             &tx,
             "source = ?1 AND conversation_id = ?2",
@@ -107,7 +107,7 @@ impl Store {
     /// Messages indexed, all sources.
     pub fn search_message_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
-            .conn
+            .lite()
             .query_row("SELECT count(*) FROM search_messages", [], |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -165,18 +165,18 @@ impl Store {
             ));
         }
         sql.push_str(" ORDER BY search_fts.rowid DESC LIMIT ?4");
-        self.conn
+        self.lite()
             .pragma_update(None, "cache_size", -SEARCH_CACHE_KIB)
             .map_err(StoreError::from)?;
         // Each match is a row read by id from anywhere in the file: mapped, such a read is a
         // memory access instead of a read() call per page (SQLite caps the size it maps).
-        self.conn
+        self.lite()
             .pragma_update(None, "mmap_size", SEARCH_MMAP_BYTES)
             .map_err(StoreError::from)?;
         // Matches are marked here rather than by FTS5's highlight(), which reads every row's
         // text a second time and tokenizes it: twice the cost per match for a common word.
         let terms = query_terms(&query.query);
-        let mut stmt = self.conn.prepare(&sql).map_err(StoreError::from)?;
+        let mut stmt = self.lite().prepare(&sql).map_err(StoreError::from)?;
         let mut rows = stmt.query(params_from_iter(args)).map_err(query_error)?;
         while let Some(r) = rows.next().map_err(query_error)? {
             let hit = (|| -> rusqlite::Result<SearchHit> {

@@ -46,7 +46,7 @@ impl Store {
     /// The connected workspace, if any.
     pub fn slack_connection(&self) -> Result<Option<SlackConnection>, StoreError> {
         let row = self
-            .conn
+            .lite()
             .query_row(
                 "SELECT team_id, team_name, app_id, authed_user_id, scopes, token_nonce,
                         token_sealed, connected_by, connected_at, default_channel
@@ -94,7 +94,7 @@ impl Store {
     /// Stores `c` as the connection, replacing an earlier one (a reconnect keeps nothing of it
     /// but the default channel when `c` has none).
     pub fn slack_connection_put(&self, c: &SlackConnection) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.lite().execute(
             "INSERT INTO slack_connection (id, team_id, team_name, app_id, authed_user_id, scopes,
                  token_nonce, token_sealed, connected_by, connected_at, default_channel)
              VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -123,7 +123,7 @@ impl Store {
     /// Sets (or clears, with `None`) the default notification channel. False when no workspace
     /// is connected.
     pub fn slack_set_default_channel(&self, channel: Option<&str>) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
+        let n = self.lite().execute(
             "UPDATE slack_connection SET default_channel = ?1 WHERE id = 1",
             [channel],
         )?;
@@ -133,7 +133,7 @@ impl Store {
     /// Deletes the connection and its sealed token (`secure_delete` overwrites the freed pages).
     /// False when there was none.
     pub fn slack_connection_delete(&self) -> Result<bool, StoreError> {
-        let n = self.conn.execute("DELETE FROM slack_connection", [])?;
+        let n = self.lite().execute("DELETE FROM slack_connection", [])?;
         Ok(n > 0)
     }
 }

@@ -20,7 +20,7 @@ impl Store {
     /// The cached answer for `user_id`, if it was looked up before.
     pub fn slack_user_cached(&self, user_id: &str) -> Result<Option<CachedUser>, StoreError> {
         let row: Option<(i64, Option<String>)> = self
-            .conn
+            .lite()
             .query_row(
                 "SELECT found, user_json FROM slack_users_cache WHERE user_id = ?1",
                 [user_id],
@@ -44,7 +44,7 @@ impl Store {
             CachedUser::Found(j) => (1, Some(j.as_str())),
             CachedUser::NotFound => (0, None),
         };
-        self.conn.execute(
+        self.lite().execute(
             "INSERT INTO slack_users_cache (user_id, team_id, found, user_json, fetched_at)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (user_id) DO UPDATE SET team_id = excluded.team_id,

@@ -120,7 +120,7 @@ impl Store {
         file: &str,
         fresh: bool,
     ) -> Result<(), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         if fresh {
             tx.execute(
                 "DELETE FROM tg_exports WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3",
@@ -154,7 +154,7 @@ impl Store {
         key: TgExportKey<'_>,
         messages: &[TgStoredMessage],
     ) -> Result<(), StoreError> {
-        let tx = self.conn().unchecked_transaction()?;
+        let tx = self.lite().unchecked_transaction()?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO tg_export_messages
@@ -220,7 +220,7 @@ impl Store {
         path: Option<&str>,
         note: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.lite().execute(
             "UPDATE tg_export_messages SET media_path = ?5, media_note = ?6
              WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3 AND message_id = ?4",
             params![key.out_dir, key.format, key.chat_id, message_id, path, note],

@@ -82,7 +82,7 @@ fn op_from_row(row: &Row<'_>) -> rusqlite::Result<TgOp> {
 impl Store {
     /// Records one operation now; returns its id.
     pub fn tg_op_insert(&self, op: &NewTgOp<'_>) -> Result<i64, StoreError> {
-        self.conn().execute(
+        self.lite().execute(
             "INSERT INTO tg_operations
                (at, operation, chat_id, chat_title, target_user, target_user_id, new_title, status, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -98,7 +98,7 @@ impl Store {
                 op.error
             ],
         )?;
-        Ok(self.conn().last_insert_rowid())
+        Ok(self.lite().last_insert_rowid())
     }
 
     /// Up to `limit` operations older than id `before` (all when `None`), newest first.
