@@ -146,7 +146,7 @@ rm -f "$dir/pg_hba.conf.new" "$dir/postgresql.conf.new"
 say "starting the server on 127.0.0.1:$port"
 started=true
 "${as_server_user[@]}" "$bindir/pg_ctl" start -D "$dir/data" -l "$dir/server.log" -w -t 60 >/dev/null \
-  || die "the server did not start (its log is above)"
+  || die "the server did not start (its log follows)"
 
 ready=false
 for _ in $(seq 1 60); do
@@ -156,7 +156,7 @@ for _ in $(seq 1 60); do
   fi
   sleep 0.5
 done
-$ready || die "the server does not accept connections on 127.0.0.1:$port (its log is above)"
+$ready || die "the server does not accept connections on 127.0.0.1:$port (its log follows)"
 
 # The test role: no superuser, may create databases (each test makes its own). Its password goes
 # through stdin, never a command line. The `postgres` database's public schema is opened to it too,
