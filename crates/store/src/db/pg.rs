@@ -436,13 +436,14 @@ impl ToSql for PgParam {
                 Type::FLOAT8 => (*i as f64).to_sql(ty, out),
                 Type::FLOAT4 => (*i as f32).to_sql(ty, out),
                 Type::BOOL => (*i != 0).to_sql(ty, out),
-                Type::NUMERIC => encode_numeric_int(*i, out),
+                Type::NUMERIC => encode_numeric_decimal(&i.to_string(), out),
                 _ if text_like => i.to_string().as_str().to_sql(&Type::TEXT, out),
                 _ => Err(format!("cannot send an integer as {ty}").into()),
             },
             Value::Real(f) => match *ty {
                 Type::FLOAT8 => f.to_sql(ty, out),
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                Type::NUMERIC if f.is_finite() => encode_numeric_decimal(&f.to_string(), out),
                 _ if text_like => f.to_string().as_str().to_sql(&Type::TEXT, out),
                 _ => Err(format!("cannot send a real as {ty}").into()),
             },
@@ -472,23 +473,45 @@ impl ToSql for PgParam {
     to_sql_checked!();
 }
 
-/// An integer as a NUMERIC in Postgres' binary format (base-10000 digits).
-fn encode_numeric_int(i: i64, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
-    let neg = i < 0;
-    let mut n = i.unsigned_abs();
-    let mut digits = Vec::new();
-    while n > 0 {
-        digits.push((n % 10_000) as i16);
-        n /= 10_000;
+/// A decimal number (as Rust prints integers and finite floats: no exponent) as a NUMERIC in
+/// Postgres' binary format: base-10000 digits around the decimal point.
+fn encode_numeric_decimal(text: &str, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()) {
+        return Err(format!("{text:?} is not a decimal number").into());
     }
-    digits.reverse();
-    let weight = digits.len() as i16 - 1;
-    out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
-    out.extend_from_slice(&weight.max(0).to_be_bytes());
-    out.extend_from_slice(&(if neg { 0x4000u16 } else { 0 }).to_be_bytes());
-    out.extend_from_slice(&0i16.to_be_bytes());
-    for d in digits {
-        out.extend_from_slice(&d.to_be_bytes());
+    let int = int.trim_start_matches('0');
+    let dscale = frac.len() as i16;
+    // Pad to whole groups of 4 digits on both sides of the point.
+    let int_pad = (4 - int.len() % 4) % 4;
+    let frac_pad = (4 - frac.len() % 4) % 4;
+    let digits_text = format!("{}{int}{frac}{}", "0".repeat(int_pad), "0".repeat(frac_pad));
+    let mut groups: Vec<i16> = digits_text
+        .as_bytes()
+        .chunks(4)
+        .map(|c| c.iter().fold(0i16, |acc, d| acc * 10 + i16::from(d - b'0')))
+        .collect();
+    let mut weight = ((int.len() + int_pad) / 4) as i16 - 1;
+    while groups.first() == Some(&0) {
+        groups.remove(0);
+        weight -= 1;
+    }
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    if groups.is_empty() {
+        weight = 0;
+    }
+    out.extend_from_slice(&(groups.len() as i16).to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&(if neg && !groups.is_empty() { 0x4000u16 } else { 0 }).to_be_bytes());
+    out.extend_from_slice(&dscale.to_be_bytes());
+    for g in groups {
+        out.extend_from_slice(&g.to_be_bytes());
     }
     Ok(IsNull::No)
 }
