@@ -365,6 +365,16 @@ impl Store {
             .expect("this part of slack-tools does not support PostgreSQL yet")
     }
 
+    /// Every row `sql` answers for `params`, each turned into a `T` by `from_row` (either backend).
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl db::Params,
+        from_row: impl FnMut(&db::Row<'_>) -> db::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        Ok(self.conn.query_all(sql, params, from_row)?)
+    }
+
     /// The SQLite connection of a module not yet ported to [`Db`] (panics on Postgres).
     pub(crate) fn lite(&self) -> &Connection {
         self.conn()

@@ -33,6 +33,30 @@ pub fn server_url() -> Option<String> {
     }
 }
 
+/// Runs `f` on a fresh SQLite store (a file in a temp directory) and then, when a server is
+/// configured, on a fresh Postgres database: the store's tests run on both backends.
+pub fn on_both(f: impl Fn(&mut Store)) {
+    let dir = tempfile_dir();
+    let mut lite = Store::open(&dir.join("test.db")).expect("open the SQLite test store");
+    f(&mut lite);
+    drop(lite);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(pg) = TestDb::new() {
+        let mut store = pg.open();
+        f(&mut store);
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "slack-tools-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
 /// A database of its own for one test, at the current schema; dropped on drop.
 pub struct TestDb {
     url: String,

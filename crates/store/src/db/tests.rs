@@ -5,13 +5,8 @@ use super::*;
 use crate::Store;
 use crate::test_db::TestDb;
 
-/// Runs `f` on a fresh SQLite store and, when a server is configured, a fresh Postgres one.
 fn on_both(f: impl Fn(&Store)) {
-    let lite = Store::open_in_memory().expect("sqlite");
-    f(&lite);
-    if let Some(pg) = TestDb::new() {
-        f(&pg.open());
-    }
+    crate::test_db::on_both(|s| f(s));
 }
 
 #[test]
