@@ -5,6 +5,7 @@
 //! ([`audit`] for slack-audit); a new tool adds a migration in [`migrations`] and a module here.
 
 pub mod audit;
+pub mod copy;
 pub mod db;
 pub mod export;
 pub mod insight;
@@ -16,8 +17,8 @@ pub mod purge;
 pub mod search;
 pub mod slack_connection;
 pub mod slack_users;
-pub mod tg_export;
 pub mod test_db;
+pub mod tg_export;
 pub mod tg_ops;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,6 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 
 use db::{Db, OptionalExt, params};
-
 
 pub use rusqlite;
 

@@ -17,7 +17,7 @@ mod value;
 
 use std::cell::Cell;
 
-pub use value::{FromCol, Params, ToParam, ValueRef};
+pub use value::{FromCol, Params, ToParam, Value, ValueRef};
 
 /// Builds the parameter list of one statement for either backend: `params![a, b, c]`.
 #[macro_export]
