@@ -139,6 +139,30 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+# TLS, so the tests can check sslmode=require with sslrootcert: a throwaway CA and a server
+# certificate for 127.0.0.1 signed by it (rustls refuses a self-signed CA as the server's own
+# certificate). Without openssl the server runs without TLS and that test skips.
+ssl_root=""
+if command -v openssl >/dev/null 2>&1; then
+  mkdir -p "$dir/tls"
+  if (
+    cd "$dir/tls" &&
+    openssl req -x509 -new -nodes -newkey rsa:2048 -days 2 -subj "/CN=slack-tools test CA" \
+      -keyout ca.key -out ca.crt &&
+    openssl req -new -nodes -newkey rsa:2048 -subj "/CN=127.0.0.1" -keyout server.key -out server.csr &&
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >ext.cnf &&
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile ext.cnf -out server.crt
+  ) >"$dir/tls.log" 2>&1; then
+    chmod 600 "$dir/tls/server.key"
+    [ -n "${as_server_user[*]}" ] && chown postgres "$dir/tls/server.key" "$dir/tls/server.crt"
+    printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" \
+      "$dir/tls/server.crt" "$dir/tls/server.key" >>"$dir/postgresql.conf.new"
+    ssl_root="$dir/tls/ca.crt"
+  else
+    say "openssl could not make a test certificate; the server runs without TLS ($dir/tls.log)"
+  fi
+fi
 "${as_server_user[@]}" sh -c 'cat "$1/pg_hba.conf.new" >"$1/data/pg_hba.conf" &&
   cat "$1/postgresql.conf.new" >>"$1/data/postgresql.conf"' sh "$dir"
 rm -f "$dir/pg_hba.conf.new" "$dir/postgresql.conf.new"
@@ -172,6 +196,7 @@ url="postgres://$ROLE:$password@127.0.0.1:$port/postgres"
 (
   umask 077
   printf 'export TEST_DATABASE_URL=%s\nexport SLACK_TOOLS_PG_DIR=%s\n' "$url" "$dir" >"$dir/env.sh"
+  [ -z "$ssl_root" ] || printf 'export TEST_DATABASE_SSLROOTCERT=%s\n' "$ssl_root" >>"$dir/env.sh"
   echo "$bindir" >"$dir/bindir"
   echo "port=$port" >"$dir/port"
 )

@@ -26,4 +26,4 @@ if [ -f "$dir/data/postmaster.pid" ]; then
 fi
 rm -rf "$dir"
 echo "pg-stop: stopped and removed $dir" >&2
-echo "unset TEST_DATABASE_URL SLACK_TOOLS_PG_DIR"
+echo "unset TEST_DATABASE_URL SLACK_TOOLS_PG_DIR TEST_DATABASE_SSLROOTCERT"

@@ -27,6 +27,12 @@ use super::{DbError, Result};
 pub struct PgTarget {
     config: postgres::Config,
     shown: String,
+    /// `sslrootcert=FILE`: the CA that signed the server's certificate (a private CA, as managed
+    /// servers use); the public web roots otherwise.
+    root_cert: Option<std::path::PathBuf>,
+    /// Whether the server's certificate is checked: as libpq does, for `verify-ca`/`verify-full`
+    /// or when `sslrootcert` is given; `prefer` and `require` alone only encrypt.
+    verify: bool,
 }
 
 impl fmt::Debug for PgTarget {
@@ -58,7 +64,9 @@ pub struct UrlError {
 
 impl PgTarget {
     pub fn parse(url: &str) -> Result<PgTarget, UrlError> {
-        let mut config = postgres::Config::from_str(url).map_err(|e| UrlError {
+        let (url, root_cert, verify_mode) = split_tls_options(url);
+        let verify = verify_mode || root_cert.is_some();
+        let mut config = postgres::Config::from_str(&url).map_err(|e| UrlError {
             // tokio-postgres' parse errors name the option, never its value.
             reason: e.to_string(),
         })?;
@@ -80,7 +88,12 @@ impl PgTarget {
             config.application_name("slack-tools");
         }
         let shown = shown(&config);
-        Ok(PgTarget { config, shown })
+        Ok(PgTarget {
+            config,
+            shown,
+            root_cert,
+            verify,
+        })
     }
 
     /// `postgres://user@host:port/database`: what messages and logs show.
@@ -112,18 +125,39 @@ impl PgTarget {
         let mut config = self.config.clone();
         config.dbname(dbname);
         let shown = shown(&config);
-        PgTarget { config, shown }
+        PgTarget {
+            config,
+            shown,
+            root_cert: self.root_cert.clone(),
+            verify: self.verify,
+        }
     }
 
     /// Opens a connection on its own worker thread.
     pub fn connect(&self) -> Result<PgConn, ConnectError> {
         let config = self.config.clone();
+        let fail = |reason: String| ConnectError {
+            target: self.shown.clone(),
+            host_port: self.host_port(),
+            dbname: self.dbname().to_string(),
+            user: self.user().to_string(),
+            reason,
+            code: None,
+        };
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Disable => None,
+            _ => Some(tls_connector(self.root_cert.as_deref(), self.verify).map_err(fail)?),
+        };
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("postgres".into())
             .spawn(move || {
-                let client = match config.connect(NoTls) {
+                let connected = match tls {
+                    Some(tls) => config.connect(tls),
+                    None => config.connect(NoTls),
+                };
+                let client = match connected {
                     Ok(c) => {
                         let _ = ready_tx.send(Ok(()));
                         c
@@ -174,6 +208,119 @@ impl PgTarget {
             }),
         }
     }
+}
+
+/// Takes the TLS options tokio-postgres does not read out of the URL's query: `sslrootcert=FILE`
+/// (returned), and `sslmode=verify-ca|verify-full` (returned as "verify"; both check the host name
+/// too, which rustls always does, and connect as `require`).
+fn split_tls_options(url: &str) -> (String, Option<std::path::PathBuf>, bool) {
+    let at = url.rfind('@').unwrap_or(0);
+    let Some(q) = url[at..].find('?').map(|q| q + at) else {
+        return (url.to_string(), None, false);
+    };
+    let mut root = None;
+    let mut verify = false;
+    let mut kept = Vec::new();
+    for pair in url[q + 1..].split('&') {
+        match pair.split_once('=') {
+            Some(("sslrootcert", v)) => root = Some(std::path::PathBuf::from(v)),
+            Some(("sslmode", "verify-ca" | "verify-full")) => {
+                verify = true;
+                kept.push("sslmode=require");
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let mut out = url[..q].to_string();
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    (out, root, verify)
+}
+
+/// libpq's `prefer`/`require` without a root certificate: the connection is encrypted but the
+/// server's certificate is not checked (what psql does with the same URL). `verify-full` or
+/// `sslrootcert` gives the full check.
+#[derive(Debug)]
+struct EncryptOnly(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// rustls with the public web roots, or only the CA in `root_cert`.
+fn tls_connector(
+    root_cert: Option<&std::path::Path>,
+    verify: bool,
+) -> std::result::Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    if !verify {
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(EncryptOnly(
+                provider.signature_verification_algorithms,
+            )))
+            .with_no_client_auth();
+        return Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match root_cert {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!(
+                    "sslrootcert {} holds no certificate",
+                    path.display()
+                ));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 fn shown(config: &postgres::Config) -> String {

@@ -157,3 +157,60 @@ fn postgres_schema_matches_the_sqlite_version() {
         crate::migrations::SCHEMA_VERSION
     );
 }
+
+#[test]
+fn sslmode_require_with_a_private_ca_connects_over_tls_and_a_wrong_ca_is_refused() {
+    let Some(db) = TestDb::new() else { return };
+    let Ok(ca) = std::env::var("TEST_DATABASE_SSLROOTCERT") else {
+        // pg-start.sh sets it whenever openssl could make the test certificates.
+        assert!(
+            std::env::var("CI").is_err(),
+            "TEST_DATABASE_SSLROOTCERT is not set in CI: the server has no TLS"
+        );
+        eprintln!("skipping: the test server has no TLS (TEST_DATABASE_SSLROOTCERT is not set)");
+        return;
+    };
+    for mode in ["require", "verify-full"] {
+        let url = format!("{}?sslmode={mode}&sslrootcert={ca}", db.url());
+        let s = Store::open(std::path::Path::new(&url)).expect("connects over TLS");
+        let ssl: bool = s
+            .db()
+            .query_row(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                [],
+                |r| r.get(0),
+            )
+            .expect("ssl status");
+        assert!(ssl, "sslmode={mode} gave a connection without TLS");
+    }
+    // verify-full without the private CA: the server's certificate is not trusted, so the
+    // connection is refused rather than made.
+    let url = format!("{}?sslmode=verify-full", db.url());
+    let msg = Store::open(std::path::Path::new(&url))
+        .expect_err("unknown CA")
+        .to_string();
+    assert!(
+        msg.contains("cannot connect") && msg.contains("certificate"),
+        "{msg}"
+    );
+    // As with libpq, the default (prefer) and require encrypt without checking the certificate.
+    for url in [
+        db.url().to_string(),
+        format!("{}?sslmode=require", db.url()),
+    ] {
+        let s = Store::open(std::path::Path::new(&url)).expect("connects");
+        let ssl: bool = s
+            .db()
+            .query_row(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                [],
+                |r| r.get(0),
+            )
+            .expect("ssl status");
+        assert!(
+            ssl,
+            "{} gave a connection without TLS",
+            url.split('?').nth(1).unwrap_or("prefer")
+        );
+    }
+}
