@@ -143,6 +143,11 @@ EOF
 # certificate for 127.0.0.1 signed by it (rustls refuses a self-signed CA as the server's own
 # certificate). Without openssl the server runs without TLS and that test skips.
 ssl_root=""
+if $install && ! command -v openssl >/dev/null 2>&1; then
+  say "openssl not found; installing Debian's openssl package (for the TLS test certificates)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null) >&2 \
+    || say "could not install openssl; the server runs without TLS"
+fi
 if command -v openssl >/dev/null 2>&1; then
   mkdir -p "$dir/tls"
   if (
