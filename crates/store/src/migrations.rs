@@ -76,6 +76,20 @@ pub(crate) fn migrate_postgres(db: &crate::db::Db) -> Result<(), String> {
     .map_err(|e| e.to_string())?
 }
 
+/// Applies the Postgres migrations up to `version` only: what an older build left (tests).
+#[doc(hidden)]
+pub fn migrate_postgres_to(db: &crate::db::Db, version: i32) -> Result<(), String> {
+    let conn = db.as_postgres().ok_or("not a Postgres store")?;
+    conn.with_client(move |client| {
+        pg_embedded::migrations::runner()
+            .set_target(refinery::Target::Version(version))
+            .run(client)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .map_err(|e| e.to_string())?
+}
+
 /// The newest migration applied to a Postgres database (0 when none).
 pub(crate) fn postgres_version(db: &crate::db::Db) -> Result<i64, crate::StoreError> {
     let exists: bool = db.query_row(

@@ -69,9 +69,22 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 impl TestDb {
     /// A fresh migrated database, or `None` when no server is configured (see [`server_url`]).
     pub fn new() -> Option<TestDb> {
+        Self::create(true)
+    }
+
+    /// A fresh database without any table (to test migrating from nothing or an older version).
+    pub fn empty() -> Option<TestDb> {
+        Self::create(false)
+    }
+
+    fn create(migrated: bool) -> Option<TestDb> {
         let server = server_url()?;
         let admin = PgTarget::parse(&server).expect("TEST_DATABASE_URL is a valid PostgreSQL URL");
-        let template = template(&server, &admin);
+        let template = if migrated {
+            template(&server, &admin)
+        } else {
+            "template0".to_string()
+        };
         let name = format!(
             "st_test_{}_{}_{}",
             std::process::id(),

@@ -214,3 +214,94 @@ fn sslmode_require_with_a_private_ca_connects_over_tls_and_a_wrong_ca_is_refused
         );
     }
 }
+
+#[test]
+fn a_postgres_database_of_an_older_version_is_migrated_in_place() {
+    let Some(db) = TestDb::empty() else { return };
+    let url = db.url().to_string();
+    {
+        // What a build with ten migrations left behind, with a row in it.
+        let target = crate::db::pg::PgTarget::parse(&url).expect("url");
+        let old = Db::postgres(target.connect().expect("connects"));
+        crate::migrations::migrate_postgres_to(&old, 10).expect("first ten");
+        old.execute(
+            "INSERT INTO meta (key, value) VALUES ('kept', 'from the old version')",
+            [],
+        )
+        .expect("row");
+        assert_eq!(
+            crate::migrations::postgres_version(&old).expect("version"),
+            10
+        );
+    }
+    let s = Store::open(std::path::Path::new(&url)).expect("migrates");
+    assert_eq!(
+        s.schema_version().expect("version"),
+        crate::migrations::SCHEMA_VERSION
+    );
+    assert_eq!(
+        s.meta_get("kept").expect("meta").as_deref(),
+        Some("from the old version")
+    );
+    // A table from a later migration is there now.
+    let n: i64 = s
+        .db()
+        .query_row("SELECT count(*) FROM search_messages", [], |r| r.get(0))
+        .expect("V12 table");
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn a_postgres_database_of_a_newer_version_is_refused_untouched() {
+    let Some(db) = TestDb::new() else { return };
+    {
+        let s = db.open();
+        s.db()
+            .execute(
+                "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+                 VALUES (99, 'future', '2030-01-01T00:00:00Z', '0')",
+                [],
+            )
+            .expect("a future migration");
+    }
+    let e = Store::open(std::path::Path::new(db.url())).expect_err("newer schema");
+    let msg = e.to_string();
+    assert!(msg.contains("schema version 99"), "{msg}");
+    assert!(
+        !msg.contains(db.url()),
+        "the URL with its password is not shown: {msg}"
+    );
+}
+
+#[test]
+fn hosts_opening_a_new_postgres_database_at_once_migrate_it_once() {
+    let Some(db) = TestDb::empty() else { return };
+    let url = db.url().to_string();
+    // Four "hosts" start a tool against the empty database at the same moment.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                Store::open(std::path::Path::new(&url)).map(|s| s.schema_version().ok())
+            })
+        })
+        .collect();
+    for h in handles {
+        let v = h.join().expect("thread").expect("every open succeeds");
+        assert_eq!(v, Some(crate::migrations::SCHEMA_VERSION));
+    }
+    let s = db.open();
+    let applied: i64 = s
+        .db()
+        .query_row("SELECT count(*) FROM refinery_schema_history", [], |r| {
+            r.get(0)
+        })
+        .expect("history");
+    assert_eq!(
+        applied,
+        crate::migrations::SCHEMA_VERSION,
+        "each migration once"
+    );
+}
