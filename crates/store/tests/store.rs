@@ -210,7 +210,7 @@ fn audit_runs_round_trip_through_a_file() {
         let first = run_at("2026-03-02T09:00:00Z", Some(50.0));
         let second = run_at("2026-03-09T09:00:00.25Z", None);
         let (id1, id2) = {
-            let mut store = Store::open(&path).expect("open");
+            let mut store = Store::open(path).expect("open");
             assert!(store.latest_audit_run().expect("latest").is_none());
             let id1 = store
                 .insert_audit_run(
@@ -223,7 +223,7 @@ fn audit_runs_round_trip_through_a_file() {
         };
         assert!(id2 > id1);
 
-        let store = Store::open(&path).expect("reopen");
+        let store = Store::open(path).expect("reopen");
         let latest = store.latest_audit_run().expect("latest").expect("some run");
         assert_eq!(latest.id, id2);
         assert_eq!(latest.started_at, second.started_at);
@@ -272,7 +272,7 @@ fn audit_runs_round_trip_through_a_file() {
 #[test]
 fn a_run_is_running_until_finished_and_a_dead_one_is_marked_interrupted() {
     on_both_locations(|path| {
-        let mut store = Store::open(&path).expect("open");
+        let mut store = Store::open(path).expect("open");
         let done = run_at("2026-03-02T09:00:00Z", Some(50.0));
         let first = store
             .begin_audit_run(done.started_at, "cli")
@@ -307,7 +307,7 @@ fn a_run_is_running_until_finished_and_a_dead_one_is_marked_interrupted() {
         );
         drop(store);
 
-        let mut store = Store::open(&path).expect("reopen");
+        let mut store = Store::open(path).expect("reopen");
         assert_eq!(
             store.mark_running_audit_runs_interrupted().expect("mark"),
             1
@@ -631,9 +631,9 @@ fn only_the_panels_own_running_runs_are_marked_interrupted() {
             1
         );
         let status = |s: &Store, id| s.audit_run(id).expect("read").expect("row").status;
-        assert_eq!(status(&store, panel), AuditRunStatus::Interrupted);
-        assert_eq!(status(&store, cron), AuditRunStatus::Running);
-        assert_eq!(status(&store, odd), AuditRunStatus::Running);
+        assert_eq!(status(store, panel), AuditRunStatus::Interrupted);
+        assert_eq!(status(store, cron), AuditRunStatus::Running);
+        assert_eq!(status(store, odd), AuditRunStatus::Running);
     });
 }
 
