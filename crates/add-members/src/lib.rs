@@ -103,7 +103,7 @@ fn load_audit_gaps(db: &Path) -> anyhow::Result<(i64, AuditGaps)> {
     let Some(run) = store.latest_audit_run()? else {
         return Err(UsageError::new(format!(
             "--from-audit: no audit run is stored in {}",
-            db.display()
+            store::shown_location(db)
         ))
         .with_hint("run slack-audit first (with the same --db), or pass the handles to add")
         .into());

@@ -155,7 +155,7 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    #[error("opening {}: {source}", path.display())]
+    #[error("opening {}: {source}", store::shown_location(path))]
     OpenStore {
         path: PathBuf,
         #[source]

@@ -26,6 +26,9 @@ pub mod env {
     pub const CONFIG_DIR: &str = "SLACK_TOOLS_CONFIG";
     pub const OUT_DIR: &str = "SLACK_TOOLS_OUT";
     pub const DB: &str = "SLACK_TOOLS_DB";
+    /// The store when neither `--db` nor `SLACK_TOOLS_DB` is given (the usual name for a
+    /// PostgreSQL URL on hosting platforms).
+    pub const DATABASE_URL: &str = "DATABASE_URL";
     pub const RUST_LOG: &str = "RUST_LOG";
 }
 
@@ -40,8 +43,11 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "DIR", default_value = "output", env = env::OUT_DIR)]
     pub out: PathBuf,
 
-    /// SQLite file for history and state [default: <out>/slack-tools.db; with --demo <out>/slack-tools-demo.db].
-    #[arg(long, global = true, value_name = "FILE", env = env::DB)]
+    /// Store for history and state: a SQLite file, or a postgres://user:password@host:port/dbname
+    /// URL [default: DATABASE_URL when set, else <out>/slack-tools.db; with --demo
+    /// <out>/slack-tools-demo.db].
+    // The value may hold a password: --help names the variable but never shows its value.
+    #[arg(long, global = true, value_name = "FILE|URL", env = env::DB, hide_env_values = true)]
     pub db: Option<PathBuf>,
 
     /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
@@ -58,13 +64,25 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
-    /// The database path: `--db`, else `<out>/slack-tools.db`. Demo runs default to their own
-    /// `<out>/slack-tools-demo.db`, so trying a demo never mixes into real history or state.
+    /// The store: `--db` (or `SLACK_TOOLS_DB`), else `DATABASE_URL` when set and not empty, else
+    /// `<out>/slack-tools.db`. Demo runs default to their own `<out>/slack-tools-demo.db` (not
+    /// `DATABASE_URL`), so trying a demo never mixes into real history or state.
+    ///
+    /// The value may be a PostgreSQL URL with a password: show it only through
+    /// `store::shown_location`.
     pub fn db_path(&self) -> PathBuf {
+        self.db_path_from(|name| std::env::var_os(name))
+    }
+
+    /// [`CommonArgs::db_path`] with the environment given by `get`.
+    pub fn db_path_from(&self, get: impl Fn(&str) -> Option<std::ffi::OsString>) -> PathBuf {
         match (&self.db, self.demo) {
             (Some(db), _) => db.clone(),
-            (None, false) => self.out.join("slack-tools.db"),
             (None, true) => self.out.join("slack-tools-demo.db"),
+            (None, false) => match get(env::DATABASE_URL) {
+                Some(url) if !url.is_empty() => PathBuf::from(url),
+                _ => self.out.join("slack-tools.db"),
+            },
         }
     }
 }
@@ -371,17 +389,59 @@ mod tests {
             quiet: false,
             demo: false,
         };
-        assert_eq!(common.db_path(), PathBuf::from("/tmp/x/slack-tools.db"));
+        let no_env = |_: &str| None;
+        assert_eq!(
+            common.db_path_from(no_env),
+            PathBuf::from("/tmp/x/slack-tools.db")
+        );
         let demo = CommonArgs {
             demo: true,
             ..common.clone()
         };
-        assert_eq!(demo.db_path(), PathBuf::from("/tmp/x/slack-tools-demo.db"));
+        assert_eq!(
+            demo.db_path_from(no_env),
+            PathBuf::from("/tmp/x/slack-tools-demo.db")
+        );
         let with_db = CommonArgs {
             db: Some("a.db".into()),
             ..demo
         };
-        assert_eq!(with_db.db_path(), PathBuf::from("a.db"));
+        assert_eq!(with_db.db_path_from(no_env), PathBuf::from("a.db"));
+    }
+
+    #[test]
+    fn database_url_is_the_store_when_db_is_not_given() {
+        let common = CommonArgs {
+            config: "config".into(),
+            out: "/tmp/x".into(),
+            db: None,
+            verbose: 0,
+            quiet: false,
+            demo: false,
+        };
+        let url = "postgres://u:pw@db:5432/tools";
+        let env = |name: &str| (name == env::DATABASE_URL).then(|| url.into());
+        assert_eq!(common.db_path_from(env), PathBuf::from(url));
+        // Empty is unset.
+        let empty = |name: &str| (name == env::DATABASE_URL).then(|| "".into());
+        assert_eq!(
+            common.db_path_from(empty),
+            PathBuf::from("/tmp/x/slack-tools.db")
+        );
+        // --db wins; a demo keeps its own file.
+        let given = CommonArgs {
+            db: Some("a.db".into()),
+            ..common.clone()
+        };
+        assert_eq!(given.db_path_from(env), PathBuf::from("a.db"));
+        let demo = CommonArgs {
+            demo: true,
+            ..common
+        };
+        assert_eq!(
+            demo.db_path_from(env),
+            PathBuf::from("/tmp/x/slack-tools-demo.db")
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<Outcome> {
 
 fn open_store(common: &CommonArgs) -> anyhow::Result<Store> {
     let path = common.db_path();
-    Store::open(&path).with_context(|| format!("opening {}", path.display()))
+    Store::open(&path).with_context(|| format!("opening {}", store::shown_location(&path)))
 }
 
 fn client() -> anyhow::Result<SlackClient> {

@@ -59,6 +59,16 @@ impl Dir {
 }
 
 async fn tool(dir: &Dir, sim: Option<&SimHandle>, args: &[&str]) -> Output {
+    tool_with(dir, sim, args, &[]).await
+}
+
+/// [`tool`] with more environment variables.
+async fn tool_with(
+    dir: &Dir,
+    sim: Option<&SimHandle>,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_notifications"));
     cmd.current_dir(dir.path())
         .args(args)
@@ -67,8 +77,10 @@ async fn tool(dir: &Dir, sim: Option<&SimHandle>, args: &[&str]) -> Output {
         .env_remove("SLACK_TOOLS_CONFIG")
         .env_remove("SLACK_TOOLS_OUT")
         .env_remove("SLACK_TOOLS_DB")
+        .env_remove("DATABASE_URL")
         .env_remove("RUST_LOG")
-        .env("SLACK_TOKEN", TOKEN);
+        .env("SLACK_TOKEN", TOKEN)
+        .envs(vars.iter().copied());
     match sim {
         Some(s) => cmd.env("SLACK_API_BASE", s.base_url()),
         None => cmd.env("SLACK_API_BASE", "http://127.0.0.1:9/api"),
@@ -145,6 +157,56 @@ async fn retry_failed_delivers_a_failed_notification_once() {
     assert!(all[0]["ts"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(all[0]["last_error"].is_null());
     assert!(d.db().is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_log_in_postgres_is_listed_and_retried() {
+    let Some(pg) = store::test_db::TestDb::new() else {
+        return;
+    };
+    let password = pg
+        .url()
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.rsplit_once('@'))
+        .and_then(|(u, _)| u.split_once(':'))
+        .map(|(_, pw)| pw.to_string())
+        .expect("the test URL has a password");
+    let sim = sim().await;
+    let d = Dir::new();
+    let pg_env = [("DATABASE_URL", pg.url())];
+    let out = tool_with(
+        &d,
+        Some(&sim),
+        &["test", "system_alert", "--notify", "C0OUT"],
+        &pg_env,
+    )
+    .await;
+    assert_eq!(code(&out), 1, "stderr: {}", text(&out.stderr));
+    sim.with_workspace(|ws| {
+        ws.channel_mut("C0OUT")
+            .expect("outside")
+            .members
+            .push("U0OPS".into())
+    });
+    let retried = tool_with(&d, Some(&sim), &["--retry-failed"], &pg_env).await;
+    assert_eq!(code(&retried), 0, "stderr: {}", text(&retried.stderr));
+    assert_eq!(marked(&sim, "C0OUT"), 1);
+    let listed = tool_with(&d, None, &["list", "--json"], &pg_env).await;
+    assert_eq!(code(&listed), 0, "stderr: {}", text(&listed.stderr));
+    let all: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all[0]["status"], "delivered");
+    assert_eq!(all[0]["attempts"], 2);
+    let entries = pg
+        .open()
+        .notification_entries(None, 10)
+        .expect("in Postgres");
+    assert_eq!(entries.len(), 1);
+    assert!(!d.db().exists(), "nothing went to a SQLite file");
+    for o in [&out, &retried, &listed] {
+        assert!(!text(&o.stdout).contains(&password) && !text(&o.stderr).contains(&password));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -143,15 +143,22 @@ pub fn load(dir: &Path) -> Result<NotificationsConfig, ConfigError> {
 /// connected workspace in the store at `db`) for a file that names no `default_channel`. The
 /// file's own setting wins; no store, or no connection, is no fallback.
 pub fn load_with_store(dir: &Path, db: &Path) -> Result<NotificationsConfig, ConfigError> {
-    let fallback = db
-        .is_file()
-        .then(|| store::Store::open_read_only(db).ok())
-        .flatten()
-        .and_then(|s| s.slack_connection().ok().flatten())
-        .and_then(|c| c.default_channel);
+    // Asked only when there is a file to complete: a PostgreSQL store is a connection away.
+    let fallback = || {
+        let may_exist = match store::Location::parse(db) {
+            Ok(store::Location::Sqlite(p)) => p.is_file(),
+            Ok(store::Location::Postgres(_)) => true,
+            Err(_) => false,
+        };
+        may_exist
+            .then(|| store::Store::open_read_only(db).ok())
+            .flatten()
+            .and_then(|s| s.slack_connection().ok().flatten())
+            .and_then(|c| c.default_channel)
+    };
     let path = dir.join(FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => parse_with_default(&text, &path, fallback),
+        Ok(text) => parse_with_default(&text, &path, fallback()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NotificationsConfig::default()),
         Err(_) => load(dir),
     }

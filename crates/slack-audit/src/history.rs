@@ -13,17 +13,25 @@ use store::audit::{AuditRunRow, AuditRunStatus};
 
 /// Prints up to `limit` runs from `db` (a table, or JSON with `json`).
 pub fn print_history(db: &Path, limit: usize, json: bool) -> anyhow::Result<Outcome> {
-    if !db.exists() {
+    // A file not there yet has no history (opening would create it); a PostgreSQL store is asked.
+    let absent =
+        matches!(store::Location::parse(db), Ok(store::Location::Sqlite(p)) if !p.exists());
+    if absent {
         // Opening would create an empty database; say plainly that there is no history yet.
         let mut out = std::io::stdout().lock();
         if json {
             writeln!(out, "[]")?;
         } else {
-            writeln!(out, "No audit runs recorded in {} yet.", db.display())?;
+            writeln!(
+                out,
+                "No audit runs recorded in {} yet.",
+                store::shown_location(db)
+            )?;
         }
         return Ok(Outcome::Success);
     }
-    let store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let store =
+        Store::open(db).with_context(|| format!("opening {}", store::shown_location(db)))?;
     // A few more than shown, so the oldest shown run still gets its trend past runs that did
     // not finish.
     let runs = store.list_audit_runs(limit.saturating_add(10))?;

@@ -85,8 +85,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The database a run uses: `--db`, else `<out>/slack-tools.db`; demo runs keep their own
-/// history (`<out>/slack-tools-demo.db`) so trying the demo never mixes into the real trend.
+/// The store a run uses: `--db` (a file or a PostgreSQL URL), else `DATABASE_URL`, else
+/// `<out>/slack-tools.db`; demo runs keep their own history (`<out>/slack-tools-demo.db`) so
+/// trying the demo never mixes into the real trend. Show it only through `store::shown_location`.
 pub fn history_db(common: &CommonArgs) -> PathBuf {
     common.db_path()
 }

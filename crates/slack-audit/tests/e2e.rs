@@ -532,7 +532,7 @@ async fn notify_posts_the_summary_and_logs_delivery() {
     assert_eq!(blocks[0]["type"], "header");
     let store = store::Store::open(&t.db()).expect("db");
     let (status, attempts, ts, run_id): (String, i64, Option<String>, Option<i64>) = store
-        .conn()
+        .db()
         .query_row(
             "SELECT status, attempts, message_ts, run_id FROM notifications",
             [],
@@ -553,7 +553,7 @@ async fn notify_posts_the_summary_and_logs_delivery() {
     let out = run(cmd).await;
     assert_eq!(code(&out), 1);
     let (status, error): (String, Option<String>) = store
-        .conn()
+        .db()
         .query_row(
             "SELECT status, error FROM notifications ORDER BY id DESC LIMIT 1",
             [],

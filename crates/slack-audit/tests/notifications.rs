@@ -35,13 +35,13 @@ fn marked_messages(sim: &SimHandle) -> Vec<(String, Value, String)> {
 /// (event, status, attempts, template) of every logged notification, oldest first.
 fn logged(t: &TestDir) -> Vec<(String, String, i64, String)> {
     let store = store::Store::open(&t.db()).expect("db");
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT event, status, attempts, template FROM notifications ORDER BY id")
-        .expect("query");
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .expect("rows")
-        .collect::<Result<_, _>>()
+    store
+        .db()
+        .query_all(
+            "SELECT event, status, attempts, template FROM notifications ORDER BY id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
         .expect("rows")
 }
 

@@ -9,8 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, params};
 
+use crate::db::{self, Db, DbError, OptionalExt, Row, params};
 use crate::{Store, StoreError, format_time, parse_time};
 
 /// One audit run to store.
@@ -198,32 +198,32 @@ const FINDING_COLUMNS: &str = "platform, group_id, group_name, category, require
 const NOTIFICATION_COLUMNS: &str =
     "id, run_id, channel, status, attempts, error, message_ts, created_at, updated_at";
 
-/// Row readers return `rusqlite::Result`, so conversion failures of our own are carried through
-/// rusqlite's conversion error and turned back into a `StoreError` by the caller's `?`.
-fn conversion_error(
-    column: usize,
-    err: impl std::error::Error + Send + Sync + 'static,
-) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(err))
+/// A stored value of ours (a time, a status, a JSON list) that does not parse: reported as a
+/// column error, like a type mismatch.
+fn column_error(column: usize, err: impl fmt::Display) -> DbError {
+    DbError::Column {
+        column: column.to_string(),
+        message: err.to_string(),
+    }
 }
 
-fn time_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Timestamp> {
+fn time_at(row: &Row<'_>, column: usize) -> db::Result<Timestamp> {
     let text: String = row.get(column)?;
-    parse_time(&text).map_err(|e| conversion_error(column, e))
+    parse_time(&text).map_err(|e| column_error(column, e))
 }
 
-fn optional_time_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Option<Timestamp>> {
+fn optional_time_at(row: &Row<'_>, column: usize) -> db::Result<Option<Timestamp>> {
     let text: Option<String> = row.get(column)?;
-    text.map(|t| parse_time(&t).map_err(|e| conversion_error(column, e)))
+    text.map(|t| parse_time(&t).map_err(|e| column_error(column, e)))
         .transpose()
 }
 
-fn handles_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Vec<String>> {
+fn handles_at(row: &Row<'_>, column: usize) -> db::Result<Vec<String>> {
     let text: String = row.get(column)?;
-    serde_json::from_str(&text).map_err(|e| conversion_error(column, e))
+    serde_json::from_str(&text).map_err(|e| column_error(column, e))
 }
 
-fn run_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRunRow> {
+fn run_from_row(row: &Row<'_>) -> db::Result<AuditRunRow> {
     let platforms: String = row.get(3)?;
     Ok(AuditRunRow {
         id: row.get(0)?,
@@ -241,14 +241,12 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRunRow> {
         started_by: row.get(8)?,
         status: {
             let status: String = row.get(9)?;
-            status
-                .parse()
-                .map_err(|e: String| conversion_error(9, StatusError(e)))?
+            status.parse().map_err(|e: String| column_error(9, e))?
         },
     })
 }
 
-fn finding_from_row(row: &Row<'_>) -> rusqlite::Result<Finding> {
+fn finding_from_row(row: &Row<'_>) -> db::Result<Finding> {
     Ok(Finding {
         platform: row.get(0)?,
         group_id: row.get(1)?,
@@ -262,15 +260,13 @@ fn finding_from_row(row: &Row<'_>) -> rusqlite::Result<Finding> {
     })
 }
 
-fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<NotificationRow> {
+fn notification_from_row(row: &Row<'_>) -> db::Result<NotificationRow> {
     let status: String = row.get(3)?;
     Ok(NotificationRow {
         id: row.get(0)?,
         run_id: row.get(1)?,
         channel: row.get(2)?,
-        status: status
-            .parse()
-            .map_err(|e: String| conversion_error(3, StatusError(e)))?,
+        status: status.parse().map_err(|e: String| column_error(3, e))?,
         attempts: row.get(4)?,
         error: row.get(5)?,
         message_ts: row.get(6)?,
@@ -279,13 +275,9 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<NotificationRow> {
     })
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct StatusError(String);
-
 /// Writes a run's results into its row (status `finished`) and its findings.
 fn write_results(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db,
     run_id: i64,
     run: &NewAuditRun,
     findings: &[Finding],
@@ -308,24 +300,25 @@ fn write_results(
             serde_json::to_string(&run.results)?,
         ],
     )?;
-    let mut insert = tx.prepare(
-        "INSERT INTO audit_findings (run_id, platform, group_id, group_name, category,
-             required_present, required_total, missing_required, missing_optional, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
+    // A few hundred groups at most: one statement each is fine on both backends.
     for f in findings {
-        insert.execute(params![
-            run_id,
-            f.platform,
-            f.group_id,
-            f.group_name,
-            f.category,
-            f.required_present,
-            f.required_total,
-            serde_json::to_string(&f.missing_required)?,
-            serde_json::to_string(&f.missing_optional)?,
-            f.error,
-        ])?;
+        tx.execute(
+            "INSERT INTO audit_findings (run_id, platform, group_id, group_name, category,
+                 required_present, required_total, missing_required, missing_optional, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                run_id,
+                f.platform,
+                f.group_id,
+                f.group_name,
+                f.category,
+                f.required_present,
+                f.required_total,
+                serde_json::to_string(&f.missing_required)?,
+                serde_json::to_string(&f.missing_optional)?,
+                f.error,
+            ],
+        )?;
     }
     Ok(())
 }
@@ -339,17 +332,17 @@ impl Store {
         run: &NewAuditRun,
         findings: &[Finding],
     ) -> Result<i64, StoreError> {
-        let tx = self.lite_mut().transaction()?;
-        tx.execute(
-            "INSERT INTO audit_runs (started_at, platforms, groups, groups_with_gaps,
-                                     missing_required, results_json, status)
-             VALUES (?1, '', 0, 0, 0, 'null', 'running')",
-            [format_time(run.started_at)],
-        )?;
-        let run_id = tx.last_insert_rowid();
-        write_results(&tx, run_id, run, findings)?;
-        tx.commit()?;
-        Ok(run_id)
+        self.conn.transaction(|tx| {
+            let run_id: i64 = tx.query_row(
+                "INSERT INTO audit_runs (started_at, platforms, groups, groups_with_gaps,
+                                         missing_required, results_json, status)
+                 VALUES (?1, '', 0, 0, 0, 'null', 'running') RETURNING id",
+                [format_time(run.started_at)],
+                |r| r.get(0),
+            )?;
+            write_results(tx, run_id, run, findings)?;
+            Ok(run_id)
+        })
     }
 
     /// Records that a run started at `started_at` by `started_by` (`cli`, `panel:<user>`, `demo`)
@@ -360,13 +353,13 @@ impl Store {
         started_at: Timestamp,
         started_by: &str,
     ) -> Result<i64, StoreError> {
-        self.lite().execute(
+        Ok(self.conn.query_row(
             "INSERT INTO audit_runs (started_at, platforms, groups, groups_with_gaps,
                                      missing_required, results_json, started_by, status)
-             VALUES (?1, '', 0, 0, 0, 'null', ?2, 'running')",
+             VALUES (?1, '', 0, 0, 0, 'null', ?2, 'running') RETURNING id",
             params![format_time(started_at), started_by],
-        )?;
-        Ok(self.lite().last_insert_rowid())
+            |r| r.get(0),
+        )?)
     }
 
     /// Stores the results of run `run_id` (begun with [`Store::begin_audit_run`]) and its findings
@@ -378,21 +371,20 @@ impl Store {
         run: &NewAuditRun,
         findings: &[Finding],
     ) -> Result<(), StoreError> {
-        let tx = self.lite_mut().transaction()?;
-        let exists: Option<i64> = tx
-            .query_row("SELECT id FROM audit_runs WHERE id = ?1", [run_id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound {
-                what: "audit run",
-                id: run_id,
-            });
-        }
-        write_results(&tx, run_id, run, findings)?;
-        tx.commit()?;
-        Ok(())
+        self.conn.transaction(|tx| {
+            let exists: Option<i64> = tx
+                .query_row("SELECT id FROM audit_runs WHERE id = ?1", [run_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound {
+                    what: "audit run",
+                    id: run_id,
+                });
+            }
+            write_results(tx, run_id, run, findings)
+        })
     }
 
     /// Marks run `run_id` `failed` (stopped by an error before its results were recorded), ended
@@ -404,7 +396,7 @@ impl Store {
     /// Marks run `run_id` `interrupted` if it is still `running` (its process is stopping before
     /// the end). Its end is unknown, so `finished_at` stays empty.
     pub fn mark_audit_run_interrupted(&mut self, run_id: i64) -> Result<bool, StoreError> {
-        let changed = self.lite().execute(
+        let changed = self.conn.execute(
             "UPDATE audit_runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running'",
             [run_id],
         )?;
@@ -416,7 +408,7 @@ impl Store {
     /// `running` row for one a killed process left. A run that is in fact still going (a cron
     /// `slack-audit` at that moment) still ends `finished`: [`Store::finish_audit_run`] overrides.
     pub fn mark_running_audit_runs_interrupted(&mut self) -> Result<usize, StoreError> {
-        Ok(self.lite().execute(
+        Ok(self.conn.execute(
             "UPDATE audit_runs SET status = 'interrupted' WHERE status = 'running'",
             [],
         )?)
@@ -429,9 +421,11 @@ impl Store {
         &mut self,
         started_by_prefix: &str,
     ) -> Result<usize, StoreError> {
-        Ok(self.lite().execute(
+        // The CAST tells Postgres which `length` is meant (it has several).
+        Ok(self.conn.execute(
             "UPDATE audit_runs SET status = 'interrupted'
-              WHERE status = 'running' AND substr(started_by, 1, length(?1)) = ?1",
+              WHERE status = 'running'
+                AND substr(started_by, 1, length(CAST(?1 AS TEXT))) = CAST(?1 AS TEXT)",
             [started_by_prefix],
         )?)
     }
@@ -442,7 +436,7 @@ impl Store {
         status: AuditRunStatus,
         finished_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        let changed = self.lite().execute(
+        let changed = self.conn.execute(
             "UPDATE audit_runs SET status = ?2, finished_at = coalesce(?3, finished_at)
               WHERE id = ?1",
             params![run_id, status.as_str(), finished_at.map(format_time)],
@@ -460,7 +454,7 @@ impl Store {
     pub fn audit_run(&self, run_id: i64) -> Result<Option<AuditRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM audit_runs WHERE id = ?1");
         Ok(self
-            .conn()
+            .conn
             .query_row(&sql, [run_id], run_from_row)
             .optional()?)
     }
@@ -471,7 +465,7 @@ impl Store {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM audit_runs WHERE status = 'finished' ORDER BY id DESC LIMIT 1"
         );
-        Ok(self.lite().query_row(&sql, [], run_from_row).optional()?)
+        Ok(self.conn.query_row(&sql, [], run_from_row).optional()?)
     }
 
     /// The finished run stored just before run `before_id` (for "what changed since last time").
@@ -481,7 +475,7 @@ impl Store {
              ORDER BY id DESC LIMIT 1"
         );
         Ok(self
-            .conn()
+            .conn
             .query_row(&sql, [before_id], run_from_row)
             .optional()?)
     }
@@ -491,7 +485,7 @@ impl Store {
     /// Readers that keep figures computed from finished runs (the panel's dashboard) key them by
     /// it; a finished run's results never change afterwards.
     pub fn finished_audit_runs_fingerprint(&self) -> Result<(i64, i64, String), StoreError> {
-        Ok(self.lite().query_row(
+        Ok(self.conn.query_row(
             "SELECT count(*), coalesce(max(id), 0), coalesce(max(finished_at), '')
              FROM audit_runs WHERE status = 'finished'",
             [],
@@ -503,7 +497,7 @@ impl Store {
     pub fn list_audit_runs(&self, limit: usize) -> Result<Vec<AuditRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM audit_runs ORDER BY id DESC LIMIT ?1");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_all(&sql, [limit], run_from_row)
+        self.rows(&sql, [limit], run_from_row)
     }
 
     /// One page of the history: up to `limit` runs in any state with an id below `before` (from
@@ -516,13 +510,13 @@ impl Store {
         let sql =
             format!("SELECT {RUN_COLUMNS} FROM audit_runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_all(&sql, [before.unwrap_or(i64::MAX), limit], run_from_row)
+        self.rows(&sql, [before.unwrap_or(i64::MAX), limit], run_from_row)
     }
 
     /// The full results JSON stored with run `run_id`, or `None` if there is no such run.
     pub fn audit_run_results(&self, run_id: i64) -> Result<Option<serde_json::Value>, StoreError> {
         let text: Option<String> = self
-            .conn()
+            .conn
             .query_row(
                 "SELECT results_json FROM audit_runs WHERE id = ?1",
                 [run_id],
@@ -538,7 +532,7 @@ impl Store {
             "SELECT {FINDING_COLUMNS} FROM audit_findings WHERE run_id = ?1
              ORDER BY platform, group_name, group_id"
         );
-        self.query_all(&sql, [run_id], finding_from_row)
+        self.rows(&sql, [run_id], finding_from_row)
     }
 
     /// Logs a new notification to `channel` in state `queued`; returns its id.
@@ -548,12 +542,12 @@ impl Store {
         channel: &str,
     ) -> Result<i64, StoreError> {
         let now = format_time(Timestamp::now());
-        self.lite().execute(
+        Ok(self.conn.query_row(
             "INSERT INTO notifications (run_id, channel, status, attempts, created_at, updated_at)
-             VALUES (?1, ?2, 'queued', 0, ?3, ?3)",
+             VALUES (?1, ?2, 'queued', 0, ?3, ?3) RETURNING id",
             params![run_id, channel, now],
-        )?;
-        Ok(self.lite().last_insert_rowid())
+            |r| r.get(0),
+        )?)
     }
 
     /// Moves notification `id` to `status`, checking the move is allowed (see
@@ -566,12 +560,51 @@ impl Store {
         error: Option<&str>,
         message_ts: Option<&str>,
     ) -> Result<NotificationRow, StoreError> {
-        // IMMEDIATE takes the write lock before the read, so two processes cannot both pass the
-        // transition check on the same row.
-        let tx = self
-            .conn_mut()
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let current: Option<String> = tx
+        use NotificationStatus::*;
+        // The check and the move are one statement (only rows in a state that may become
+        // `status` change), so two processes, on one host or two, cannot both pass the check
+        // on the same row.
+        let from: Vec<String> = [Queued, Sending, Delivered, Failed, Retrying]
+            .into_iter()
+            .filter(|s| s.can_become(status))
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let error = if status == Delivered { None } else { error };
+        let sql = format!(
+            "UPDATE notifications
+                SET status = ?2,
+                    attempts = attempts + CASE WHEN ?2 = 'sending' THEN 1 ELSE 0 END,
+                    error = CASE WHEN ?2 = 'delivered' THEN NULL ELSE coalesce(?3, error) END,
+                    message_ts = coalesce(?4, message_ts),
+                    updated_at = ?5
+              WHERE id = ?1 AND status IN ({})
+              RETURNING {NOTIFICATION_COLUMNS}",
+            if from.is_empty() {
+                "NULL".to_string()
+            } else {
+                from.join(", ")
+            }
+        );
+        let moved = self
+            .conn
+            .query_row(
+                &sql,
+                params![
+                    id,
+                    status.as_str(),
+                    error,
+                    message_ts,
+                    format_time(Timestamp::now())
+                ],
+                notification_from_row,
+            )
+            .optional()?;
+        if let Some(row) = moved {
+            return Ok(row);
+        }
+        // Refused: say why (no such row, or the state it is in now cannot make this move).
+        let current: Option<String> = self
+            .conn
             .query_row(
                 "SELECT status FROM notifications WHERE id = ?1",
                 [id],
@@ -584,46 +617,19 @@ impl Store {
         })?;
         let from: NotificationStatus = current
             .parse()
-            .map_err(|e: String| StoreError::Sqlite(conversion_error(0, StatusError(e))))?;
-        if !from.can_become(status) {
-            return Err(StoreError::InvalidTransition {
-                id,
-                from,
-                to: status,
-            });
-        }
-        let error = if status == NotificationStatus::Delivered {
-            None
-        } else {
-            error
-        };
-        tx.execute(
-            "UPDATE notifications
-                SET status = ?2,
-                    attempts = attempts + (?2 = 'sending'),
-                    error = CASE WHEN ?2 = 'delivered' THEN NULL ELSE coalesce(?3, error) END,
-                    message_ts = coalesce(?4, message_ts),
-                    updated_at = ?5
-              WHERE id = ?1",
-            params![
-                id,
-                status.as_str(),
-                error,
-                message_ts,
-                format_time(Timestamp::now())
-            ],
-        )?;
-        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?1");
-        let row = tx.query_row(&sql, [id], notification_from_row)?;
-        tx.commit()?;
-        Ok(row)
+            .map_err(|e: String| StoreError::Db(column_error(0, e)))?;
+        Err(StoreError::InvalidTransition {
+            id,
+            from,
+            to: status,
+        })
     }
 
     /// Notification `id`, if it exists.
     pub fn notification_get(&self, id: i64) -> Result<Option<NotificationRow>, StoreError> {
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?1");
         Ok(self
-            .conn()
+            .conn
             .query_row(&sql, [id], notification_from_row)
             .optional()?)
     }
@@ -633,6 +639,6 @@ impl Store {
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE run_id = ?1 ORDER BY id"
         );
-        self.query_all(&sql, [run_id], notification_from_row)
+        self.rows(&sql, [run_id], notification_from_row)
     }
 }

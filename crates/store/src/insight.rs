@@ -8,6 +8,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use crate::db::{Backend, Db};
 use crate::{Store, StoreError};
 
 /// Every insight table, children first (the order deletes run in).
@@ -370,10 +371,8 @@ impl Store {
         user_id: &str,
         redact: Redact<'_>,
     ) -> Result<RemovedRows, StoreError> {
-        let tx = self.lite_mut().transaction()?;
-        let removed = purge_user_rows(&tx, user_id, redact)?;
-        tx.commit()?;
-        Ok(removed)
+        self.conn
+            .transaction(|tx| purge_user_rows(tx, user_id, redact))
     }
 
     /// Whether any insight table holds `user_id` (the sync asks before scrubbing snapshots for a
@@ -396,13 +395,27 @@ impl Store {
         user_ids: &[String],
         f: impl FnOnce(&Store) -> T,
     ) -> Result<T, StoreError> {
-        let tx = self.lite().unchecked_transaction()?;
-        for id in user_ids {
-            purge_user_rows(&tx, id, &|_| None)?;
+        // The look ends as an "error" so the transaction rolls back, carrying `f`'s answer out.
+        enum Look<T> {
+            Done(T),
+            Failed(StoreError),
         }
-        let out = f(self);
-        tx.rollback()?;
-        Ok(out)
+        impl<T> From<crate::db::DbError> for Look<T> {
+            fn from(e: crate::db::DbError) -> Self {
+                Look::Failed(e.into())
+            }
+        }
+        let looked: Result<(), Look<T>> = self.conn.transaction(|tx| {
+            for id in user_ids {
+                purge_user_rows(tx, id, &|_| None).map_err(Look::Failed)?;
+            }
+            Err(Look::Done(f(self)))
+        });
+        match looked {
+            Err(Look::Done(out)) => Ok(out),
+            Err(Look::Failed(e)) => Err(e),
+            Ok(()) => unreachable!("the look always rolls back"),
+        }
     }
 
     /// Retention: events and membership snapshots older than `raw_before_us`, aggregates (and
@@ -490,16 +503,12 @@ fn bump_generation(conn: &rusqlite::Connection) -> Result<(), StoreError> {
 
 /// [`Store::insight_purge_user`] inside the caller's transaction.
 pub(crate) fn purge_user_rows(
-    tx: &rusqlite::Connection,
+    tx: &Db,
     user_id: &str,
     redact: Redact<'_>,
 ) -> Result<RemovedRows, StoreError> {
     let pairs = |sql: &str| -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = tx.prepare(sql)?;
-        let rows = stmt
-            .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        Ok(tx.query_all(sql, [user_id], |r| Ok((r.get(0)?, r.get(1)?)))?)
     };
     // Channel-day rollups are rebuilt from the per-user rows once the user's rows are gone.
     let touched = pairs(
@@ -516,7 +525,7 @@ pub(crate) fn purge_user_rows(
     for (channel, thread_ts) in &threads {
         n += tx.execute(
             "DELETE FROM insight_threads WHERE channel_id = ?1 AND thread_ts = ?2",
-            params![channel, thread_ts],
+            crate::db::params![channel, thread_ts],
         )?;
     }
     removed.push(("insight_threads", n));
@@ -540,23 +549,27 @@ pub(crate) fn purge_user_rows(
     for (channel, day) in &touched {
         tx.execute(
             "DELETE FROM insight_daily_channel WHERE channel_id = ?1 AND day = ?2",
-            params![channel, day],
+            crate::db::params![channel, day],
         )?;
         tx.execute(
             "INSERT INTO insight_daily_channel (day, channel_id, active_members, posts, replies, reactions)
              SELECT day, channel_id, count(*), sum(posts), sum(replies), sum(reactions)
              FROM insight_daily_user_channel WHERE channel_id = ?1 AND day = ?2
              GROUP BY day, channel_id",
-            params![channel, day],
+            crate::db::params![channel, day],
         )?;
     }
-    // Other people's stored text that mentions them.
-    let texts: Vec<(String, String, i64, String, String, String)> = {
-        let mut stmt = tx.prepare(
-            "SELECT channel_id, ts, kind, user_id, emoji, text FROM insight_events
-             WHERE instr(text, ?1) > 0",
-        )?;
-        stmt.query_map([user_id], |r| {
+    // Other people's stored text that mentions them (instr is strpos in Postgres).
+    let find = match tx.backend() {
+        Backend::Sqlite => "instr(text, ?1) > 0",
+        Backend::Postgres => "strpos(text, ?1) > 0",
+    };
+    let texts: Vec<(String, String, i64, String, String, String)> = tx.query_all(
+        &format!(
+            "SELECT channel_id, ts, kind, user_id, emoji, text FROM insight_events WHERE {find}"
+        ),
+        [user_id],
+        |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -565,21 +578,24 @@ pub(crate) fn purge_user_rows(
                 r.get(4)?,
                 r.get(5)?,
             ))
-        })?
-        .collect::<Result<_, _>>()?
-    };
+        },
+    )?;
     let mut redacted = 0;
     for (channel, ts, kind, user, emoji, text) in texts {
         if let Some(new) = redact(&text) {
             redacted += tx.execute(
                 "UPDATE insight_events SET text = ?6 WHERE channel_id = ?1 AND ts = ?2
                  AND kind = ?3 AND user_id = ?4 AND emoji = ?5",
-                params![channel, ts, kind, user, emoji, new],
+                crate::db::params![channel, ts, kind, user, emoji, new],
             )?;
         }
     }
     removed.push(("insight_events.text (mentions redacted)", redacted));
-    bump_generation(tx)?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('insight_generation', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
+        [],
+    )?;
     Ok(removed)
 }
 

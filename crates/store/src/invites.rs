@@ -6,9 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+use crate::db::{self, DbError, OptionalExt, Row, params};
 use crate::{Store, StoreError, format_time, parse_time};
 
 /// How an invite run ended (or that it has not yet).
@@ -135,41 +135,34 @@ const RUN_COLUMNS: &str = "id, started_at, finished_at, status, handles, from_au
 const OP_COLUMNS: &str =
     "id, run_id, at, channel_id, channel_name, users, result, error, user_errors";
 
-/// Row readers return `rusqlite::Result`; our own conversion failures travel as rusqlite's
-/// conversion error.
-fn conversion_error(
-    column: usize,
-    err: impl std::error::Error + Send + Sync + 'static,
-) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(err))
+/// A stored value of ours (a time, a status, a JSON list) that does not parse.
+fn column_error(column: usize, err: impl fmt::Display) -> DbError {
+    DbError::Column {
+        column: column.to_string(),
+        message: err.to_string(),
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct StatusError(String);
-
-fn time_at(row: &Row<'_>, column: usize) -> rusqlite::Result<Timestamp> {
+fn time_at(row: &Row<'_>, column: usize) -> db::Result<Timestamp> {
     let text: String = row.get(column)?;
-    parse_time(&text).map_err(|e| conversion_error(column, e))
+    parse_time(&text).map_err(|e| column_error(column, e))
 }
 
-fn json_at<T: serde::de::DeserializeOwned>(row: &Row<'_>, column: usize) -> rusqlite::Result<T> {
+fn json_at<T: serde::de::DeserializeOwned>(row: &Row<'_>, column: usize) -> db::Result<T> {
     let text: String = row.get(column)?;
-    serde_json::from_str(&text).map_err(|e| conversion_error(column, e))
+    serde_json::from_str(&text).map_err(|e| column_error(column, e))
 }
 
-fn run_from_row(row: &Row<'_>) -> rusqlite::Result<InviteRunRow> {
+fn run_from_row(row: &Row<'_>) -> db::Result<InviteRunRow> {
     let status: String = row.get(3)?;
     let finished: Option<String> = row.get(2)?;
     Ok(InviteRunRow {
         id: row.get(0)?,
         started_at: time_at(row, 1)?,
         finished_at: finished
-            .map(|t| parse_time(&t).map_err(|e| conversion_error(2, e)))
+            .map(|t| parse_time(&t).map_err(|e| column_error(2, e)))
             .transpose()?,
-        status: status
-            .parse()
-            .map_err(|e: String| conversion_error(3, StatusError(e)))?,
+        status: status.parse().map_err(|e: String| column_error(3, e))?,
         handles: json_at(row, 4)?,
         from_audit_run: row.get(5)?,
         channels_planned: row.get(6)?,
@@ -183,7 +176,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<InviteRunRow> {
     })
 }
 
-fn op_from_row(row: &Row<'_>) -> rusqlite::Result<InviteOpRow> {
+fn op_from_row(row: &Row<'_>) -> db::Result<InviteOpRow> {
     Ok(InviteOpRow {
         id: row.get(0)?,
         run_id: row.get(1)?,
@@ -200,10 +193,10 @@ fn op_from_row(row: &Row<'_>) -> rusqlite::Result<InviteOpRow> {
 impl Store {
     /// Records the start of an invite run (status `running`); returns its id.
     pub fn invite_run_start(&self, run: &NewInviteRun) -> Result<i64, StoreError> {
-        self.lite().execute(
+        Ok(self.conn.query_row(
             "INSERT INTO invite_runs (started_at, status, handles, from_audit_run, channels_planned,
                                       log_file)
-             VALUES (?1, 'running', ?2, ?3, ?4, ?5)",
+             VALUES (?1, 'running', ?2, ?3, ?4, ?5) RETURNING id",
             params![
                 format_time(run.started_at),
                 serde_json::to_string(&run.handles)?,
@@ -211,16 +204,16 @@ impl Store {
                 run.channels_planned,
                 run.log_file,
             ],
-        )?;
-        Ok(self.lite().last_insert_rowid())
+            |r| r.get(0),
+        )?)
     }
 
     /// Appends one operation of run `run_id`.
     pub fn invite_op_insert(&self, run_id: i64, op: &NewInviteOp) -> Result<i64, StoreError> {
-        self.lite().execute(
+        Ok(self.conn.query_row(
             "INSERT INTO invite_ops (run_id, at, channel_id, channel_name, users, result, error,
                                      user_errors)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
             params![
                 run_id,
                 format_time(op.at),
@@ -231,8 +224,8 @@ impl Store {
                 op.error,
                 serde_json::to_string(&op.user_errors)?,
             ],
-        )?;
-        Ok(self.lite().last_insert_rowid())
+            |r| r.get(0),
+        )?)
     }
 
     /// Marks run `run_id` finished with `status` and its totals.
@@ -243,7 +236,7 @@ impl Store {
         totals: &InviteTotals,
         finished_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let changed = self.lite().execute(
+        let changed = self.conn.execute(
             "UPDATE invite_runs
                 SET status = ?2, finished_at = ?3, added = ?4, already_in = ?5, skipped = ?6,
                     failed = ?7
@@ -271,7 +264,7 @@ impl Store {
     pub fn invite_run(&self, run_id: i64) -> Result<Option<InviteRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM invite_runs WHERE id = ?1");
         Ok(self
-            .conn()
+            .conn
             .query_row(&sql, [run_id], run_from_row)
             .optional()?)
     }
@@ -280,13 +273,13 @@ impl Store {
     pub fn invite_runs(&self, limit: usize) -> Result<Vec<InviteRunRow>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM invite_runs ORDER BY id DESC LIMIT ?1");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_all(&sql, [limit], run_from_row)
+        self.rows(&sql, [limit], run_from_row)
     }
 
     /// The operations of run `run_id`, in the order they happened.
     pub fn invite_ops(&self, run_id: i64) -> Result<Vec<InviteOpRow>, StoreError> {
         let sql = format!("SELECT {OP_COLUMNS} FROM invite_ops WHERE run_id = ?1 ORDER BY id");
-        self.query_all(&sql, [run_id], op_from_row)
+        self.rows(&sql, [run_id], op_from_row)
     }
 }
 
@@ -296,72 +289,76 @@ mod tests {
 
     #[test]
     fn run_and_ops_round_trip() {
-        let store = Store::open_in_memory().expect("opens");
-        let started: Timestamp = "2026-03-01T10:00:00Z".parse().expect("time");
-        let id = store
-            .invite_run_start(&NewInviteRun {
-                started_at: started,
-                handles: vec!["frank".into()],
-                from_audit_run: None,
-                channels_planned: 2,
-                log_file: Some("out/x.jsonl".into()),
-            })
-            .expect("start");
-        let running = store.invite_run(id).expect("read").expect("exists");
-        assert_eq!(running.status, InviteRunStatus::Running);
-        assert_eq!(running.finished_at, None);
+        crate::test_db::on_both(|store| {
+            let started: Timestamp = "2026-03-01T10:00:00Z".parse().expect("time");
+            let id = store
+                .invite_run_start(&NewInviteRun {
+                    started_at: started,
+                    handles: vec!["frank".into()],
+                    from_audit_run: None,
+                    channels_planned: 2,
+                    log_file: Some("out/x.jsonl".into()),
+                })
+                .expect("start");
+            let running = store.invite_run(id).expect("read").expect("exists");
+            assert_eq!(running.status, InviteRunStatus::Running);
+            assert_eq!(running.finished_at, None);
 
-        for (ch, result, error) in [("C1", "added", None), ("C2", "failed", Some("is_archived"))] {
+            for (ch, result, error) in
+                [("C1", "added", None), ("C2", "failed", Some("is_archived"))]
+            {
+                store
+                    .invite_op_insert(
+                        id,
+                        &NewInviteOp {
+                            at: started,
+                            channel_id: ch.into(),
+                            channel_name: format!("name-{ch}"),
+                            users: vec!["U1".into(), "U2".into()],
+                            result: result.into(),
+                            error: error.map(str::to_string),
+                            user_errors: vec![InviteUserError {
+                                user: "U2".into(),
+                                error: "cant_invite".into(),
+                            }],
+                        },
+                    )
+                    .expect("op");
+            }
+            let totals = InviteTotals {
+                added: 2,
+                already_in: 0,
+                skipped: 1,
+                failed: 2,
+            };
             store
-                .invite_op_insert(
-                    id,
-                    &NewInviteOp {
-                        at: started,
-                        channel_id: ch.into(),
-                        channel_name: format!("name-{ch}"),
-                        users: vec!["U1".into(), "U2".into()],
-                        result: result.into(),
-                        error: error.map(str::to_string),
-                        user_errors: vec![InviteUserError {
-                            user: "U2".into(),
-                            error: "cant_invite".into(),
-                        }],
-                    },
-                )
-                .expect("op");
-        }
-        let totals = InviteTotals {
-            added: 2,
-            already_in: 0,
-            skipped: 1,
-            failed: 2,
-        };
-        store
-            .invite_run_finish(id, InviteRunStatus::Completed, &totals, started)
-            .expect("finish");
-        let run = store.invite_run(id).expect("read").expect("exists");
-        assert_eq!(run.status, InviteRunStatus::Completed);
-        assert_eq!(run.totals, totals);
-        assert_eq!(run.handles, vec!["frank".to_string()]);
-        let ops = store.invite_ops(id).expect("ops");
-        assert_eq!(ops.len(), 2);
-        assert_eq!(ops[1].error.as_deref(), Some("is_archived"));
-        assert_eq!(ops[0].users, vec!["U1".to_string(), "U2".to_string()]);
-        assert_eq!(ops[0].user_errors[0].error, "cant_invite");
-        assert_eq!(store.invite_runs(10).expect("list").len(), 1);
+                .invite_run_finish(id, InviteRunStatus::Completed, &totals, started)
+                .expect("finish");
+            let run = store.invite_run(id).expect("read").expect("exists");
+            assert_eq!(run.status, InviteRunStatus::Completed);
+            assert_eq!(run.totals, totals);
+            assert_eq!(run.handles, vec!["frank".to_string()]);
+            let ops = store.invite_ops(id).expect("ops");
+            assert_eq!(ops.len(), 2);
+            assert_eq!(ops[1].error.as_deref(), Some("is_archived"));
+            assert_eq!(ops[0].users, vec!["U1".to_string(), "U2".to_string()]);
+            assert_eq!(ops[0].user_errors[0].error, "cant_invite");
+            assert_eq!(store.invite_runs(10).expect("list").len(), 1);
+        });
     }
 
     #[test]
     fn finishing_an_unknown_run_is_an_error() {
-        let store = Store::open_in_memory().expect("opens");
-        let err = store
-            .invite_run_finish(
-                42,
-                InviteRunStatus::Stopped,
-                &InviteTotals::default(),
-                Timestamp::now(),
-            )
-            .expect_err("no run 42");
-        assert!(matches!(err, StoreError::NotFound { id: 42, .. }));
+        crate::test_db::on_both(|store| {
+            let err = store
+                .invite_run_finish(
+                    42,
+                    InviteRunStatus::Stopped,
+                    &InviteTotals::default(),
+                    Timestamp::now(),
+                )
+                .expect_err("no run 42");
+            assert!(matches!(err, StoreError::NotFound { id: 42, .. }));
+        });
     }
 }

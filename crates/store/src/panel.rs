@@ -2,8 +2,8 @@
 //! first with a keyset cursor so the Activity page pages through it cheaply.
 
 use jiff::Timestamp;
-use rusqlite::{Row, params};
 
+use crate::db::{self, DbError, Row, params};
 use crate::{Store, StoreError, format_time, parse_time};
 
 /// What happened.
@@ -41,10 +41,11 @@ pub struct PanelEvent {
     pub detail: Option<String>,
 }
 
-fn event_from_row(row: &Row<'_>) -> rusqlite::Result<PanelEvent> {
+fn event_from_row(row: &Row<'_>) -> db::Result<PanelEvent> {
     let at: String = row.get(1)?;
-    let at = parse_time(&at).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+    let at = parse_time(&at).map_err(|e| DbError::Column {
+        column: "at".into(),
+        message: e.to_string(),
     })?;
     Ok(PanelEvent {
         id: row.get(0)?,
@@ -65,9 +66,9 @@ impl Store {
         address: &str,
         detail: Option<&str>,
     ) -> Result<i64, StoreError> {
-        self.lite().execute(
+        Ok(self.conn.query_row(
             "INSERT INTO panel_events (at, kind, username, address, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
             params![
                 format_time(Timestamp::now()),
                 kind.as_str(),
@@ -75,8 +76,8 @@ impl Store {
                 address,
                 detail
             ],
-        )?;
-        Ok(self.lite().last_insert_rowid())
+            |r| r.get(0),
+        )?)
     }
 
     /// Up to `limit` events older than id `before` (all when `None`), newest first.
@@ -86,7 +87,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<PanelEvent>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_all(
+        self.rows(
             "SELECT id, at, kind, username, address, detail FROM panel_events
              WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
             params![before.unwrap_or(i64::MAX), limit],
@@ -101,25 +102,26 @@ mod tests {
 
     #[test]
     fn events_page_newest_first() {
-        let store = Store::open_in_memory().expect("opens");
-        let a = store
-            .panel_event_insert(
-                PanelEventKind::LoginFailed,
-                "eve",
-                "10.0.0.1",
-                Some("bad password"),
-            )
-            .expect("insert");
-        let b = store
-            .panel_event_insert(PanelEventKind::LoginOk, "ann", "127.0.0.1", None)
-            .expect("insert");
-        let page = store.panel_events(None, 1).expect("reads");
-        assert_eq!(page.len(), 1);
-        assert_eq!((page[0].id, page[0].kind.as_str()), (b, "login_ok"));
-        let next = store.panel_events(Some(b), 10).expect("reads");
-        assert_eq!(next.len(), 1);
-        assert_eq!(next[0].id, a);
-        assert_eq!(next[0].detail.as_deref(), Some("bad password"));
+        crate::test_db::on_both(|store| {
+            let a = store
+                .panel_event_insert(
+                    PanelEventKind::LoginFailed,
+                    "eve",
+                    "10.0.0.1",
+                    Some("bad password"),
+                )
+                .expect("insert");
+            let b = store
+                .panel_event_insert(PanelEventKind::LoginOk, "ann", "127.0.0.1", None)
+                .expect("insert");
+            let page = store.panel_events(None, 1).expect("reads");
+            assert_eq!(page.len(), 1);
+            assert_eq!((page[0].id, page[0].kind.as_str()), (b, "login_ok"));
+            let next = store.panel_events(Some(b), 10).expect("reads");
+            assert_eq!(next.len(), 1);
+            assert_eq!(next[0].id, a);
+            assert_eq!(next[0].detail.as_deref(), Some("bad password"));
+        });
     }
 
     #[test]
@@ -131,5 +133,16 @@ mod tests {
         assert!(ro.panel_events(None, 5).expect("reads").is_empty());
         let err = ro.panel_event_insert(PanelEventKind::Logout, "a", "b", None);
         assert!(err.is_err(), "a query_only store must refuse writes");
+
+        // On Postgres the session is read-only.
+        if let Some(pg) = crate::test_db::TestDb::new() {
+            drop(pg.open());
+            let ro = Store::open_read_only(std::path::Path::new(pg.url())).expect("opens");
+            assert!(ro.panel_events(None, 5).expect("reads").is_empty());
+            let err = ro
+                .panel_event_insert(PanelEventKind::Logout, "a", "b", None)
+                .expect_err("a read-only session must refuse writes");
+            assert!(err.to_string().contains("read-only"), "{err}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use rusqlite::{OptionalExtension, params, params_from_iter};
 
+use crate::db::Db;
 use crate::{Store, StoreError};
 
 /// Rows per time key: messages in the same microsecond get consecutive ids.
@@ -461,19 +462,30 @@ fn mark_ascii(text: &[u8], terms: &[Term]) -> Vec<Range<usize>> {
 }
 
 /// Purge support: removes `user_id`'s messages and rewrites the messages that mention them
-/// (their name in the text becomes `@(removed)`). Returns (deleted, rewritten).
-pub(crate) fn purge_person(
-    tx: &rusqlite::Connection,
-    user_id: &str,
-) -> Result<(usize, usize), StoreError> {
-    let deleted = delete_where(tx, "sender_id = ?1", [user_id])?;
-    let rows: Vec<(i64, String, String)> = {
-        let mut stmt = tx.prepare(
-            "SELECT id, text, mentions FROM search_messages WHERE instr(mentions, ?1) > 0",
+/// (their name in the text becomes `@(removed)`). Returns (deleted, rewritten). On Postgres the
+/// `tsv` column follows `text` by itself; SQLite's FTS5 table is kept in step here.
+pub(crate) fn purge_person(tx: &Db, user_id: &str) -> Result<(usize, usize), StoreError> {
+    if !tx.is_postgres() {
+        tx.execute(
+            "INSERT INTO search_fts (search_fts, rowid, text)
+             SELECT 'delete', id, text FROM search_messages WHERE sender_id = ?1",
+            [user_id],
         )?;
-        stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?
+    }
+    let deleted = tx.execute(
+        "DELETE FROM search_messages WHERE sender_id = ?1",
+        [user_id],
+    )?;
+    let find = match tx.backend() {
+        crate::db::Backend::Sqlite => {
+            "SELECT id, text, mentions FROM search_messages WHERE instr(mentions, ?1) > 0"
+        }
+        crate::db::Backend::Postgres => {
+            "SELECT id, text, mentions FROM search_messages WHERE strpos(mentions, ?1) > 0"
+        }
     };
+    let rows: Vec<(i64, String, String)> =
+        tx.query_all(find, [user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let mut rewritten = 0;
     for (id, mut text, mentions) in rows {
         let Ok(list) = serde_json::from_str::<Vec<(String, String)>>(&mentions) else {
@@ -488,18 +500,20 @@ pub(crate) fn purge_person(
                 text = text.replace(&format!("@{name}"), "@(removed)");
             }
         }
-        tx.execute(
-            "INSERT INTO search_fts (search_fts, rowid, text)
-             SELECT 'delete', id, text FROM search_messages WHERE id = ?1",
-            [id],
-        )?;
-        tx.execute(
-            "INSERT INTO search_fts (rowid, text) VALUES (?1, ?2)",
-            params![id, text],
-        )?;
+        if !tx.is_postgres() {
+            tx.execute(
+                "INSERT INTO search_fts (search_fts, rowid, text)
+                 SELECT 'delete', id, text FROM search_messages WHERE id = ?1",
+                [id],
+            )?;
+            tx.execute(
+                "INSERT INTO search_fts (rowid, text) VALUES (?1, ?2)",
+                crate::db::params![id, text],
+            )?;
+        }
         rewritten += tx.execute(
             "UPDATE search_messages SET text = ?2, mentions = ?3 WHERE id = ?1",
-            params![id, text, serde_json::to_string(&kept)?],
+            crate::db::params![id, text, serde_json::to_string(&kept)?],
         )?;
     }
     Ok((deleted, rewritten))

@@ -4,8 +4,8 @@
 //! token in clear.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
 
+use crate::db::{OptionalExt, params};
 use crate::{Store, StoreError, format_time, parse_time};
 
 /// The connection as stored. `Debug` shows the sealed token's length only.
@@ -46,7 +46,7 @@ impl Store {
     /// The connected workspace, if any.
     pub fn slack_connection(&self) -> Result<Option<SlackConnection>, StoreError> {
         let row = self
-            .lite()
+            .conn
             .query_row(
                 "SELECT team_id, team_name, app_id, authed_user_id, scopes, token_nonce,
                         token_sealed, connected_by, connected_at, default_channel
@@ -54,16 +54,16 @@ impl Store {
                 [],
                 |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Vec<u8>>(5)?,
-                        r.get::<_, Vec<u8>>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, String>(8)?,
-                        r.get::<_, Option<String>>(9)?,
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<Option<String>>(2)?,
+                        r.get::<String>(3)?,
+                        r.get::<String>(4)?,
+                        r.get::<Vec<u8>>(5)?,
+                        r.get::<Vec<u8>>(6)?,
+                        r.get::<String>(7)?,
+                        r.get::<String>(8)?,
+                        r.get::<Option<String>>(9)?,
                     ))
                 },
             )
@@ -94,7 +94,7 @@ impl Store {
     /// Stores `c` as the connection, replacing an earlier one (a reconnect keeps nothing of it
     /// but the default channel when `c` has none).
     pub fn slack_connection_put(&self, c: &SlackConnection) -> Result<(), StoreError> {
-        self.lite().execute(
+        self.conn.execute(
             "INSERT INTO slack_connection (id, team_id, team_name, app_id, authed_user_id, scopes,
                  token_nonce, token_sealed, connected_by, connected_at, default_channel)
              VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -103,7 +103,7 @@ impl Store {
                  authed_user_id = excluded.authed_user_id, scopes = excluded.scopes,
                  token_nonce = excluded.token_nonce, token_sealed = excluded.token_sealed,
                  connected_by = excluded.connected_by, connected_at = excluded.connected_at,
-                 default_channel = COALESCE(excluded.default_channel, default_channel)",
+                 default_channel = COALESCE(excluded.default_channel, slack_connection.default_channel)",
             params![
                 c.team_id,
                 c.team_name,
@@ -123,7 +123,7 @@ impl Store {
     /// Sets (or clears, with `None`) the default notification channel. False when no workspace
     /// is connected.
     pub fn slack_set_default_channel(&self, channel: Option<&str>) -> Result<bool, StoreError> {
-        let n = self.lite().execute(
+        let n = self.conn.execute(
             "UPDATE slack_connection SET default_channel = ?1 WHERE id = 1",
             [channel],
         )?;
@@ -133,7 +133,7 @@ impl Store {
     /// Deletes the connection and its sealed token (`secure_delete` overwrites the freed pages).
     /// False when there was none.
     pub fn slack_connection_delete(&self) -> Result<bool, StoreError> {
-        let n = self.lite().execute("DELETE FROM slack_connection", [])?;
+        let n = self.conn.execute("DELETE FROM slack_connection", [])?;
         Ok(n > 0)
     }
 }
@@ -159,25 +159,26 @@ mod tests {
 
     #[test]
     fn put_read_channel_and_delete() {
-        let store = Store::open_in_memory().expect("store");
-        assert_eq!(store.slack_connection().expect("read"), None);
-        assert!(!store.slack_set_default_channel(Some("#x")).expect("set"));
-        store.slack_connection_put(&sample()).expect("put");
-        assert_eq!(store.slack_connection().expect("read"), Some(sample()));
-        assert!(
-            store
-                .slack_set_default_channel(Some("#alerts"))
-                .expect("set")
-        );
-        // A reconnect keeps the channel an admin chose.
-        let mut again = sample();
-        again.team_name = "Acme 2".into();
-        store.slack_connection_put(&again).expect("put");
-        let read = store.slack_connection().expect("read").expect("row");
-        assert_eq!(read.team_name, "Acme 2");
-        assert_eq!(read.default_channel.as_deref(), Some("#alerts"));
-        assert!(!format!("{read:?}").contains("[2, 2"));
-        assert!(store.slack_connection_delete().expect("delete"));
-        assert_eq!(store.slack_connection().expect("read"), None);
+        crate::test_db::on_both(|store| {
+            assert_eq!(store.slack_connection().expect("read"), None);
+            assert!(!store.slack_set_default_channel(Some("#x")).expect("set"));
+            store.slack_connection_put(&sample()).expect("put");
+            assert_eq!(store.slack_connection().expect("read"), Some(sample()));
+            assert!(
+                store
+                    .slack_set_default_channel(Some("#alerts"))
+                    .expect("set")
+            );
+            // A reconnect keeps the channel an admin chose.
+            let mut again = sample();
+            again.team_name = "Acme 2".into();
+            store.slack_connection_put(&again).expect("put");
+            let read = store.slack_connection().expect("read").expect("row");
+            assert_eq!(read.team_name, "Acme 2");
+            assert_eq!(read.default_channel.as_deref(), Some("#alerts"));
+            assert!(!format!("{read:?}").contains("[2, 2"));
+            assert!(store.slack_connection_delete().expect("delete"));
+            assert_eq!(store.slack_connection().expect("read"), None);
+        });
     }
 }

@@ -2,8 +2,8 @@
 //! recorded as it happens, newest first with a keyset cursor for the panel's Activity page.
 
 use jiff::Timestamp;
-use rusqlite::{Row, params};
 
+use crate::db::{self, DbError, Row, params};
 use crate::{Store, StoreError, format_time, parse_time};
 
 /// How one operation ended.
@@ -60,10 +60,11 @@ pub struct TgOp {
     pub error: Option<String>,
 }
 
-fn op_from_row(row: &Row<'_>) -> rusqlite::Result<TgOp> {
+fn op_from_row(row: &Row<'_>) -> db::Result<TgOp> {
     let at: String = row.get(1)?;
-    let at = parse_time(&at).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+    let at = parse_time(&at).map_err(|e| DbError::Column {
+        column: "at".into(),
+        message: e.to_string(),
     })?;
     Ok(TgOp {
         id: row.get(0)?,
@@ -82,10 +83,10 @@ fn op_from_row(row: &Row<'_>) -> rusqlite::Result<TgOp> {
 impl Store {
     /// Records one operation now; returns its id.
     pub fn tg_op_insert(&self, op: &NewTgOp<'_>) -> Result<i64, StoreError> {
-        self.lite().execute(
+        Ok(self.conn.query_row(
             "INSERT INTO tg_operations
                (at, operation, chat_id, chat_title, target_user, target_user_id, new_title, status, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
             params![
                 format_time(Timestamp::now()),
                 op.operation,
@@ -97,14 +98,14 @@ impl Store {
                 op.status.as_str(),
                 op.error
             ],
-        )?;
-        Ok(self.lite().last_insert_rowid())
+            |r| r.get(0),
+        )?)
     }
 
     /// Up to `limit` operations older than id `before` (all when `None`), newest first.
     pub fn tg_ops(&self, before: Option<i64>, limit: usize) -> Result<Vec<TgOp>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_all(
+        self.rows(
             "SELECT id, at, operation, chat_id, chat_title, target_user, target_user_id, new_title,
                     status, error
              FROM tg_operations WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
@@ -120,64 +121,66 @@ mod tests {
 
     #[test]
     fn operations_page_newest_first() {
-        let store = Store::open_in_memory().expect("opens");
-        let a = store
-            .tg_op_insert(&NewTgOp {
-                operation: "remove-user",
-                chat_id: -1001,
-                chat_title: "iBTC <> Acme",
-                target_user: Some("@nftaddie"),
-                target_user_id: Some(6),
-                new_title: None,
-                status: TgOpStatus::Failed,
-                error: Some("FLOOD_WAIT 30s"),
-            })
-            .expect("insert");
-        let b = store
-            .tg_op_insert(&NewTgOp {
-                operation: "rename",
-                chat_id: -1002,
-                chat_title: "iBTC <> Globex",
-                target_user: None,
-                target_user_id: None,
-                new_title: Some("Acme <> Globex"),
-                status: TgOpStatus::Done,
-                error: None,
-            })
-            .expect("insert");
-        let page = store.tg_ops(None, 1).expect("reads");
-        assert_eq!(page.len(), 1);
-        assert_eq!(
-            (
-                page[0].id,
-                page[0].operation.as_str(),
-                page[0].status.as_str()
-            ),
-            (b, "rename", "done")
-        );
-        assert_eq!(page[0].new_title.as_deref(), Some("Acme <> Globex"));
-        let next = store.tg_ops(Some(b), 10).expect("reads");
-        assert_eq!(next.len(), 1);
-        assert_eq!(next[0].id, a);
-        assert_eq!(
-            (next[0].target_user_id, next[0].error.as_deref()),
-            (Some(6), Some("FLOOD_WAIT 30s"))
-        );
+        crate::test_db::on_both(|store| {
+            let a = store
+                .tg_op_insert(&NewTgOp {
+                    operation: "remove-user",
+                    chat_id: -1001,
+                    chat_title: "iBTC <> Acme",
+                    target_user: Some("@nftaddie"),
+                    target_user_id: Some(6),
+                    new_title: None,
+                    status: TgOpStatus::Failed,
+                    error: Some("FLOOD_WAIT 30s"),
+                })
+                .expect("insert");
+            let b = store
+                .tg_op_insert(&NewTgOp {
+                    operation: "rename",
+                    chat_id: -1002,
+                    chat_title: "iBTC <> Globex",
+                    target_user: None,
+                    target_user_id: None,
+                    new_title: Some("Acme <> Globex"),
+                    status: TgOpStatus::Done,
+                    error: None,
+                })
+                .expect("insert");
+            let page = store.tg_ops(None, 1).expect("reads");
+            assert_eq!(page.len(), 1);
+            assert_eq!(
+                (
+                    page[0].id,
+                    page[0].operation.as_str(),
+                    page[0].status.as_str()
+                ),
+                (b, "rename", "done")
+            );
+            assert_eq!(page[0].new_title.as_deref(), Some("Acme <> Globex"));
+            let next = store.tg_ops(Some(b), 10).expect("reads");
+            assert_eq!(next.len(), 1);
+            assert_eq!(next[0].id, a);
+            assert_eq!(
+                (next[0].target_user_id, next[0].error.as_deref()),
+                (Some(6), Some("FLOOD_WAIT 30s"))
+            );
+        });
     }
 
     #[test]
     fn unknown_operation_is_refused_by_the_schema() {
-        let store = Store::open_in_memory().expect("opens");
-        let err = store.tg_op_insert(&NewTgOp {
-            operation: "delete-chat",
-            chat_id: 1,
-            chat_title: "x",
-            target_user: None,
-            target_user_id: None,
-            new_title: None,
-            status: TgOpStatus::Done,
-            error: None,
+        crate::test_db::on_both(|store| {
+            let err = store.tg_op_insert(&NewTgOp {
+                operation: "delete-chat",
+                chat_id: 1,
+                chat_title: "x",
+                target_user: None,
+                target_user_id: None,
+                new_title: None,
+                status: TgOpStatus::Done,
+                error: None,
+            });
+            assert!(err.is_err(), "the CHECK constraint must refuse it");
         });
-        assert!(err.is_err(), "the CHECK constraint must refuse it");
     }
 }

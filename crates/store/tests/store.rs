@@ -1,6 +1,8 @@
 //! The store against real SQLite files in temp dirs: migrations, version guard, audit history and
 //! notification delivery states.
 
+use std::path::Path;
+
 use jiff::Timestamp;
 use serde_json::json;
 use store::audit::{AuditRunStatus, Finding, NewAuditRun, NotificationStatus};
@@ -16,6 +18,16 @@ fn table_names(store: &Store) -> Vec<String> {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows")
+}
+
+/// Runs `f` with where a store lives, first a SQLite file, then (with a server) a fresh Postgres
+/// database: for tests that open the store more than once.
+fn on_both_locations(f: impl Fn(&Path)) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    f(&dir.path().join("db.sqlite"));
+    if let Some(pg) = store::test_db::TestDb::new() {
+        f(Path::new(pg.url()));
+    }
 }
 
 fn run_at(ts: &str, coverage: Option<f64>) -> NewAuditRun {
@@ -194,167 +206,168 @@ fn newer_database_is_refused_untouched() {
 
 #[test]
 fn audit_runs_round_trip_through_a_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("db.sqlite");
-    let first = run_at("2026-03-02T09:00:00Z", Some(50.0));
-    let second = run_at("2026-03-09T09:00:00.25Z", None);
-    let (id1, id2) = {
-        let mut store = Store::open(&path).expect("open");
-        assert!(store.latest_audit_run().expect("latest").is_none());
-        let id1 = store
-            .insert_audit_run(
-                &first,
-                &[finding("C1", &["alice", "bob"]), finding("C2", &["alice"])],
-            )
-            .expect("insert 1");
-        let id2 = store.insert_audit_run(&second, &[]).expect("insert 2");
-        (id1, id2)
-    };
-    assert!(id2 > id1);
+    on_both_locations(|path| {
+        let first = run_at("2026-03-02T09:00:00Z", Some(50.0));
+        let second = run_at("2026-03-09T09:00:00.25Z", None);
+        let (id1, id2) = {
+            let mut store = Store::open(path).expect("open");
+            assert!(store.latest_audit_run().expect("latest").is_none());
+            let id1 = store
+                .insert_audit_run(
+                    &first,
+                    &[finding("C1", &["alice", "bob"]), finding("C2", &["alice"])],
+                )
+                .expect("insert 1");
+            let id2 = store.insert_audit_run(&second, &[]).expect("insert 2");
+            (id1, id2)
+        };
+        assert!(id2 > id1);
 
-    let store = Store::open(&path).expect("reopen");
-    let latest = store.latest_audit_run().expect("latest").expect("some run");
-    assert_eq!(latest.id, id2);
-    assert_eq!(latest.started_at, second.started_at);
-    assert_eq!(latest.finished_at, second.finished_at);
-    assert_eq!(latest.coverage, None);
+        let store = Store::open(path).expect("reopen");
+        let latest = store.latest_audit_run().expect("latest").expect("some run");
+        assert_eq!(latest.id, id2);
+        assert_eq!(latest.started_at, second.started_at);
+        assert_eq!(latest.finished_at, second.finished_at);
+        assert_eq!(latest.coverage, None);
 
-    let prev = store
-        .previous_audit_run(id2)
-        .expect("previous")
-        .expect("some run");
-    assert_eq!(prev.id, id1);
-    assert_eq!(prev.platforms, vec!["slack".to_string()]);
-    assert_eq!(
-        (prev.groups, prev.groups_with_gaps, prev.missing_required),
-        (3, 1, 2)
-    );
-    assert_eq!(prev.coverage, Some(50.0));
-    assert!(store.previous_audit_run(id1).expect("previous").is_none());
+        let prev = store
+            .previous_audit_run(id2)
+            .expect("previous")
+            .expect("some run");
+        assert_eq!(prev.id, id1);
+        assert_eq!(prev.platforms, vec!["slack".to_string()]);
+        assert_eq!(
+            (prev.groups, prev.groups_with_gaps, prev.missing_required),
+            (3, 1, 2)
+        );
+        assert_eq!(prev.coverage, Some(50.0));
+        assert!(store.previous_audit_run(id1).expect("previous").is_none());
 
-    let listed = store.list_audit_runs(10).expect("list");
-    assert_eq!(
-        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![id2, id1]
-    );
-    assert_eq!(store.list_audit_runs(1).expect("list").len(), 1);
+        let listed = store.list_audit_runs(10).expect("list");
+        assert_eq!(
+            listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![id2, id1]
+        );
+        assert_eq!(store.list_audit_runs(1).expect("list").len(), 1);
 
-    assert_eq!(
-        store.audit_run_results(id1).expect("results"),
-        Some(first.results.clone())
-    );
-    assert_eq!(store.audit_run_results(9999).expect("results"), None);
+        assert_eq!(
+            store.audit_run_results(id1).expect("results"),
+            Some(first.results.clone())
+        );
+        assert_eq!(store.audit_run_results(9999).expect("results"), None);
 
-    let findings = store.audit_findings(id1).expect("findings");
-    assert_eq!(findings.len(), 2);
-    assert_eq!(findings[0].group_id, "C1");
-    assert_eq!(
-        findings[0].missing_required,
-        vec!["alice".to_string(), "bob".to_string()]
-    );
-    assert_eq!(findings[0].missing_optional, vec!["frank".to_string()]);
-    assert_eq!(findings[1].required_total, 2);
-    assert!(store.audit_findings(id2).expect("findings").is_empty());
+        let findings = store.audit_findings(id1).expect("findings");
+        assert_eq!(findings.len(), 2);
+        assert_eq!(findings[0].group_id, "C1");
+        assert_eq!(
+            findings[0].missing_required,
+            vec!["alice".to_string(), "bob".to_string()]
+        );
+        assert_eq!(findings[0].missing_optional, vec!["frank".to_string()]);
+        assert_eq!(findings[1].required_total, 2);
+        assert!(store.audit_findings(id2).expect("findings").is_empty());
+    });
 }
 
 #[test]
 fn a_run_is_running_until_finished_and_a_dead_one_is_marked_interrupted() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("db.sqlite");
-    let mut store = Store::open(&path).expect("open");
-    let done = run_at("2026-03-02T09:00:00Z", Some(50.0));
-    let first = store
-        .begin_audit_run(done.started_at, "cli")
-        .expect("begin 1");
-    let row = store.audit_run(first).expect("read").expect("row");
-    assert_eq!(
-        (row.status, row.started_by.as_deref(), row.finished_at),
-        (AuditRunStatus::Running, Some("cli"), None)
-    );
-    assert!(
-        store.latest_audit_run().expect("latest").is_none(),
-        "a run going on has no results to compare with"
-    );
-    store
-        .finish_audit_run(first, &done, &[finding("C1", &["alice"])])
-        .expect("finish");
-    let row = store.audit_run(first).expect("read").expect("row");
-    assert_eq!(row.status, AuditRunStatus::Finished);
-    assert_eq!(row.finished_at, done.finished_at);
-    assert_eq!((row.groups, row.coverage), (3, Some(50.0)));
-    assert_eq!(store.audit_findings(first).expect("findings").len(), 1);
+    on_both_locations(|path| {
+        let mut store = Store::open(path).expect("open");
+        let done = run_at("2026-03-02T09:00:00Z", Some(50.0));
+        let first = store
+            .begin_audit_run(done.started_at, "cli")
+            .expect("begin 1");
+        let row = store.audit_run(first).expect("read").expect("row");
+        assert_eq!(
+            (row.status, row.started_by.as_deref(), row.finished_at),
+            (AuditRunStatus::Running, Some("cli"), None)
+        );
+        assert!(
+            store.latest_audit_run().expect("latest").is_none(),
+            "a run going on has no results to compare with"
+        );
+        store
+            .finish_audit_run(first, &done, &[finding("C1", &["alice"])])
+            .expect("finish");
+        let row = store.audit_run(first).expect("read").expect("row");
+        assert_eq!(row.status, AuditRunStatus::Finished);
+        assert_eq!(row.finished_at, done.finished_at);
+        assert_eq!((row.groups, row.coverage), (3, Some(50.0)));
+        assert_eq!(store.audit_findings(first).expect("findings").len(), 1);
 
-    // A second run dies mid-way, a third fails: neither is the latest finished run.
-    let dead = store
-        .begin_audit_run(Timestamp::now(), "panel:ana")
-        .expect("begin 2");
-    let failed = store.begin_audit_run(Timestamp::now(), "demo").expect("3");
-    store.fail_audit_run(failed).expect("fail");
-    assert_eq!(
-        store.latest_audit_run().expect("latest").map(|r| r.id),
-        Some(first)
-    );
-    drop(store);
+        // A second run dies mid-way, a third fails: neither is the latest finished run.
+        let dead = store
+            .begin_audit_run(Timestamp::now(), "panel:ana")
+            .expect("begin 2");
+        let failed = store.begin_audit_run(Timestamp::now(), "demo").expect("3");
+        store.fail_audit_run(failed).expect("fail");
+        assert_eq!(
+            store.latest_audit_run().expect("latest").map(|r| r.id),
+            Some(first)
+        );
+        drop(store);
 
-    let mut store = Store::open(&path).expect("reopen");
-    assert_eq!(
-        store.mark_running_audit_runs_interrupted().expect("mark"),
-        1
-    );
-    let statuses: Vec<(i64, AuditRunStatus, Option<String>)> = store
-        .list_audit_runs(10)
-        .expect("list")
-        .into_iter()
-        .map(|r| (r.id, r.status, r.started_by))
-        .collect();
-    assert_eq!(
-        statuses,
-        vec![
-            (failed, AuditRunStatus::Failed, Some("demo".into())),
-            (dead, AuditRunStatus::Interrupted, Some("panel:ana".into())),
-            (first, AuditRunStatus::Finished, Some("cli".into())),
-        ]
-    );
-    let failed_row = store.audit_run(failed).expect("read").expect("row");
-    assert!(failed_row.finished_at.is_some(), "a failed run has an end");
-    assert_eq!(
-        store.mark_running_audit_runs_interrupted().expect("mark"),
-        0
-    );
-    assert!(matches!(
-        store.fail_audit_run(9999),
-        Err(StoreError::NotFound { .. })
-    ));
+        let mut store = Store::open(path).expect("reopen");
+        assert_eq!(
+            store.mark_running_audit_runs_interrupted().expect("mark"),
+            1
+        );
+        let statuses: Vec<(i64, AuditRunStatus, Option<String>)> = store
+            .list_audit_runs(10)
+            .expect("list")
+            .into_iter()
+            .map(|r| (r.id, r.status, r.started_by))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                (failed, AuditRunStatus::Failed, Some("demo".into())),
+                (dead, AuditRunStatus::Interrupted, Some("panel:ana".into())),
+                (first, AuditRunStatus::Finished, Some("cli".into())),
+            ]
+        );
+        let failed_row = store.audit_run(failed).expect("read").expect("row");
+        assert!(failed_row.finished_at.is_some(), "a failed run has an end");
+        assert_eq!(
+            store.mark_running_audit_runs_interrupted().expect("mark"),
+            0
+        );
+        assert!(matches!(
+            store.fail_audit_run(9999),
+            Err(StoreError::NotFound { .. })
+        ));
+    });
 }
 
 #[test]
 fn history_pages_newest_first_by_cursor() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
-    let r1 = store
-        .insert_audit_run(&run_at("2026-03-01T09:00:00Z", Some(0.5)), &[])
-        .expect("run 1");
-    let r2 = store
-        .insert_audit_run(&run_at("2026-03-08T09:00:00Z", Some(0.5)), &[])
-        .expect("run 2");
-    let running = store
-        .begin_audit_run("2026-03-15T09:00:00Z".parse().expect("time"), "cli")
-        .expect("begin");
-    let r4 = store
-        .insert_audit_run(&run_at("2026-03-22T09:00:00Z", Some(0.5)), &[])
-        .expect("run 4");
+    store::test_db::on_both(|store| {
+        let r1 = store
+            .insert_audit_run(&run_at("2026-03-01T09:00:00Z", Some(0.5)), &[])
+            .expect("run 1");
+        let r2 = store
+            .insert_audit_run(&run_at("2026-03-08T09:00:00Z", Some(0.5)), &[])
+            .expect("run 2");
+        let running = store
+            .begin_audit_run("2026-03-15T09:00:00Z".parse().expect("time"), "cli")
+            .expect("begin");
+        let r4 = store
+            .insert_audit_run(&run_at("2026-03-22T09:00:00Z", Some(0.5)), &[])
+            .expect("run 4");
 
-    // Pages of two, newest first, every state; the cursor is the last id of a page.
-    let ids = |rows: Vec<store::audit::AuditRunRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(
-        ids(store.audit_runs_page(None, 2).expect("p1")),
-        vec![r4, running]
-    );
-    assert_eq!(
-        ids(store.audit_runs_page(Some(running), 2).expect("p2")),
-        vec![r2, r1]
-    );
-    assert!(store.audit_runs_page(Some(r1), 2).expect("p3").is_empty());
+        // Pages of two, newest first, every state; the cursor is the last id of a page.
+        let ids =
+            |rows: Vec<store::audit::AuditRunRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.audit_runs_page(None, 2).expect("p1")),
+            vec![r4, running]
+        );
+        assert_eq!(
+            ids(store.audit_runs_page(Some(running), 2).expect("p2")),
+            vec![r2, r1]
+        );
+        assert!(store.audit_runs_page(Some(r1), 2).expect("p3").is_empty());
+    });
 }
 
 #[test]
@@ -389,164 +402,170 @@ fn runs_recorded_before_migration_7_get_a_status_from_their_end() {
 
 #[test]
 fn failed_insert_leaves_no_partial_run() {
-    let mut store = Store::open_in_memory().expect("open");
-    // The same group twice in one run violates UNIQUE(run_id, platform, group_id).
-    let err = store
-        .insert_audit_run(
-            &run_at("2026-03-02T09:00:00Z", Some(1.0)),
-            &[finding("C1", &[]), finding("C1", &[])],
-        )
-        .expect_err("duplicate finding must fail");
-    assert!(matches!(err, StoreError::Sqlite(_)), "{err:?}");
-    assert!(
-        store.latest_audit_run().expect("latest").is_none(),
-        "the run row was rolled back"
-    );
+    store::test_db::on_both(|store| {
+        // The same group twice in one run violates UNIQUE(run_id, platform, group_id).
+        let err = store
+            .insert_audit_run(
+                &run_at("2026-03-02T09:00:00Z", Some(1.0)),
+                &[finding("C1", &[]), finding("C1", &[])],
+            )
+            .expect_err("duplicate finding must fail");
+        assert!(
+            matches!(&err, StoreError::Db(e) if e.is_unique_violation()),
+            "{err:?}"
+        );
+        assert!(
+            store.latest_audit_run().expect("latest").is_none(),
+            "the run row was rolled back"
+        );
+    });
 }
 
 #[test]
 fn notification_goes_through_retry_to_delivery() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
-    let run = store
-        .insert_audit_run(&run_at("2026-03-02T09:00:00Z", Some(80.0)), &[])
-        .expect("run");
-    let id = store
-        .notification_create(Some(run), "#growth")
-        .expect("create");
+    store::test_db::on_both(|store| {
+        let run = store
+            .insert_audit_run(&run_at("2026-03-02T09:00:00Z", Some(80.0)), &[])
+            .expect("run");
+        let id = store
+            .notification_create(Some(run), "#growth")
+            .expect("create");
 
-    let n = store.notification_get(id).expect("get").expect("exists");
-    assert_eq!(
-        (n.status, n.attempts, n.channel.as_str()),
-        (NotificationStatus::Queued, 0, "#growth")
-    );
+        let n = store.notification_get(id).expect("get").expect("exists");
+        assert_eq!(
+            (n.status, n.attempts, n.channel.as_str()),
+            (NotificationStatus::Queued, 0, "#growth")
+        );
 
-    use NotificationStatus::*;
-    let n = store
-        .notification_update_status(id, Sending, None, None)
-        .expect("sending");
-    assert_eq!((n.status, n.attempts), (Sending, 1));
-    let n = store
-        .notification_update_status(id, Retrying, Some("ratelimited"), None)
-        .expect("retry");
-    assert_eq!(
-        (n.status, n.error.as_deref()),
-        (Retrying, Some("ratelimited"))
-    );
-    let n = store
-        .notification_update_status(id, Sending, None, None)
-        .expect("sending again");
-    assert_eq!(
-        (n.attempts, n.error.as_deref()),
-        (2, Some("ratelimited")),
-        "last error kept while retrying"
-    );
-    let n = store
-        .notification_update_status(id, Delivered, None, Some("1712345678.000100"))
-        .expect("delivered");
-    assert_eq!(n.status, Delivered);
-    assert_eq!(n.attempts, 2);
-    assert_eq!(n.error, None, "delivery clears the error");
-    assert_eq!(n.message_ts.as_deref(), Some("1712345678.000100"));
-    assert!(n.updated_at >= n.created_at);
+        use NotificationStatus::*;
+        let n = store
+            .notification_update_status(id, Sending, None, None)
+            .expect("sending");
+        assert_eq!((n.status, n.attempts), (Sending, 1));
+        let n = store
+            .notification_update_status(id, Retrying, Some("ratelimited"), None)
+            .expect("retry");
+        assert_eq!(
+            (n.status, n.error.as_deref()),
+            (Retrying, Some("ratelimited"))
+        );
+        let n = store
+            .notification_update_status(id, Sending, None, None)
+            .expect("sending again");
+        assert_eq!(
+            (n.attempts, n.error.as_deref()),
+            (2, Some("ratelimited")),
+            "last error kept while retrying"
+        );
+        let n = store
+            .notification_update_status(id, Delivered, None, Some("1712345678.000100"))
+            .expect("delivered");
+        assert_eq!(n.status, Delivered);
+        assert_eq!(n.attempts, 2);
+        assert_eq!(n.error, None, "delivery clears the error");
+        assert_eq!(n.message_ts.as_deref(), Some("1712345678.000100"));
+        assert!(n.updated_at >= n.created_at);
 
-    let err = store
-        .notification_update_status(id, Sending, None, None)
-        .expect_err("delivered is final");
-    assert!(
-        matches!(
-            err,
-            StoreError::InvalidTransition {
-                from: Delivered,
-                to: Sending,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_eq!(store.notifications_for_run(run).expect("list").len(), 1);
+        let err = store
+            .notification_update_status(id, Sending, None, None)
+            .expect_err("delivered is final");
+        assert!(
+            matches!(
+                err,
+                StoreError::InvalidTransition {
+                    from: Delivered,
+                    to: Sending,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(store.notifications_for_run(run).expect("list").len(), 1);
+    });
 }
 
 #[test]
 fn notification_rejects_skipping_states_and_unknown_ids() {
     use NotificationStatus::*;
-    let mut store = Store::open_in_memory().expect("open");
-    let id = store.notification_create(None, "C0GROWTH").expect("create");
-    let err = store
-        .notification_update_status(id, Delivered, None, None)
-        .expect_err("queued -> delivered");
-    assert!(
-        matches!(
-            err,
-            StoreError::InvalidTransition {
-                from: Queued,
-                to: Delivered,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    // The rejected move changed nothing.
-    assert_eq!(
-        store
-            .notification_get(id)
-            .expect("get")
-            .expect("exists")
-            .status,
-        Queued
-    );
+    store::test_db::on_both(|store| {
+        let id = store.notification_create(None, "C0GROWTH").expect("create");
+        let err = store
+            .notification_update_status(id, Delivered, None, None)
+            .expect_err("queued -> delivered");
+        assert!(
+            matches!(
+                err,
+                StoreError::InvalidTransition {
+                    from: Queued,
+                    to: Delivered,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // The rejected move changed nothing.
+        assert_eq!(
+            store
+                .notification_get(id)
+                .expect("get")
+                .expect("exists")
+                .status,
+            Queued
+        );
 
-    store
-        .notification_update_status(id, Sending, None, None)
-        .expect("sending");
-    let n = store
-        .notification_update_status(id, Failed, Some("channel_not_found"), None)
-        .expect("failed");
-    assert_eq!(
-        (n.status, n.error.as_deref()),
-        (Failed, Some("channel_not_found"))
-    );
-    assert!(
         store
-            .notification_update_status(id, Retrying, None, None)
-            .is_err(),
-        "failed is final"
-    );
+            .notification_update_status(id, Sending, None, None)
+            .expect("sending");
+        let n = store
+            .notification_update_status(id, Failed, Some("channel_not_found"), None)
+            .expect("failed");
+        assert_eq!(
+            (n.status, n.error.as_deref()),
+            (Failed, Some("channel_not_found"))
+        );
+        assert!(
+            store
+                .notification_update_status(id, Retrying, None, None)
+                .is_err(),
+            "failed is final"
+        );
 
-    let err = store
-        .notification_update_status(4242, Sending, None, None)
-        .expect_err("no such id");
-    assert!(
-        matches!(err, StoreError::NotFound { id: 4242, .. }),
-        "{err:?}"
-    );
+        let err = store
+            .notification_update_status(4242, Sending, None, None)
+            .expect_err("no such id");
+        assert!(
+            matches!(err, StoreError::NotFound { id: 4242, .. }),
+            "{err:?}"
+        );
+    });
 }
 
 #[test]
 fn deleting_a_run_cascades_to_findings_and_detaches_notifications() {
-    let mut store = Store::open_in_memory().expect("open");
-    let run = store
-        .insert_audit_run(
-            &run_at("2026-03-02T09:00:00Z", None),
-            &[finding("C1", &["a"])],
-        )
-        .expect("run");
-    let n = store
-        .notification_create(Some(run), "#growth")
-        .expect("notification");
-    store
-        .conn()
-        .execute("DELETE FROM audit_runs WHERE id = ?1", [run])
-        .expect("delete");
-    assert!(store.audit_findings(run).expect("findings").is_empty());
-    assert_eq!(
+    store::test_db::on_both(|store| {
+        let run = store
+            .insert_audit_run(
+                &run_at("2026-03-02T09:00:00Z", None),
+                &[finding("C1", &["a"])],
+            )
+            .expect("run");
+        let n = store
+            .notification_create(Some(run), "#growth")
+            .expect("notification");
         store
-            .notification_get(n)
-            .expect("get")
-            .expect("kept")
-            .run_id,
-        None
-    );
+            .db()
+            .execute("DELETE FROM audit_runs WHERE id = ?1", [run])
+            .expect("delete");
+        assert!(store.audit_findings(run).expect("findings").is_empty());
+        assert_eq!(
+            store
+                .notification_get(n)
+                .expect("get")
+                .expect("kept")
+                .run_id,
+            None
+        );
+    });
 }
 
 #[test]
@@ -596,24 +615,102 @@ fn wal_is_checkpointed_every_32_mb_not_every_4() {
 
 #[test]
 fn only_the_panels_own_running_runs_are_marked_interrupted() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(&dir.path().join("s.db")).expect("opens");
-    let cron = store.begin_audit_run(Timestamp::now(), "cli").expect("cli");
-    let panel = store
-        .begin_audit_run(Timestamp::now(), "panel:ana")
-        .expect("panel");
-    // The prefix is matched exactly (no LIKE wildcards).
-    let odd = store
-        .begin_audit_run(Timestamp::now(), "panelXana")
-        .expect("odd");
-    assert_eq!(
-        store
-            .mark_running_audit_runs_interrupted_started_by("panel:")
-            .expect("mark"),
-        1
-    );
-    let status = |s: &Store, id| s.audit_run(id).expect("read").expect("row").status;
-    assert_eq!(status(&store, panel), AuditRunStatus::Interrupted);
-    assert_eq!(status(&store, cron), AuditRunStatus::Running);
-    assert_eq!(status(&store, odd), AuditRunStatus::Running);
+    store::test_db::on_both(|store| {
+        let cron = store.begin_audit_run(Timestamp::now(), "cli").expect("cli");
+        let panel = store
+            .begin_audit_run(Timestamp::now(), "panel:ana")
+            .expect("panel");
+        // The prefix is matched exactly (no LIKE wildcards).
+        let odd = store
+            .begin_audit_run(Timestamp::now(), "panelXana")
+            .expect("odd");
+        assert_eq!(
+            store
+                .mark_running_audit_runs_interrupted_started_by("panel:")
+                .expect("mark"),
+            1
+        );
+        let status = |s: &Store, id| s.audit_run(id).expect("read").expect("row").status;
+        assert_eq!(status(store, panel), AuditRunStatus::Interrupted);
+        assert_eq!(status(store, cron), AuditRunStatus::Running);
+        assert_eq!(status(store, odd), AuditRunStatus::Running);
+    });
+}
+
+#[test]
+fn of_two_processes_moving_one_notification_only_one_succeeds() {
+    use NotificationStatus::*;
+    on_both_locations(|path| {
+        let mut a = Store::open(path).expect("open a");
+        let mut b = Store::open(path).expect("open b");
+        for _ in 0..20 {
+            let id = a.notification_create(None, "#growth").expect("create");
+            let barrier = std::sync::Barrier::new(2);
+            let go = |store: &mut Store| {
+                barrier.wait();
+                store.notification_update_status(id, Sending, None, None)
+            };
+            let wins = std::thread::scope(|s| {
+                let (go, ra, rb) = (&go, &mut a, &mut b);
+                let ta = s.spawn(move || go(ra));
+                let tb = s.spawn(move || go(rb));
+                [ta.join().expect("a"), tb.join().expect("b")]
+            });
+            let ok = wins.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(ok, 1, "exactly one sender may take it: {wins:?}");
+            let refused = wins
+                .iter()
+                .find_map(|r| r.as_ref().err())
+                .expect("one refused");
+            assert!(
+                matches!(
+                    refused,
+                    StoreError::InvalidTransition {
+                        from: Sending,
+                        to: Sending,
+                        ..
+                    }
+                ),
+                "{refused:?}"
+            );
+            let n = a.notification_get(id).expect("get").expect("row");
+            assert_eq!((n.status, n.attempts), (Sending, 1));
+        }
+    });
+}
+
+#[test]
+fn runs_begun_at_once_by_two_processes_both_land_in_the_history() {
+    on_both_locations(|path| {
+        let mut a = Store::open(path).expect("open a");
+        let mut b = Store::open(path).expect("open b");
+        let barrier = std::sync::Barrier::new(2);
+        let go = |store: &mut Store| {
+            barrier.wait();
+            let id = store
+                .begin_audit_run(Timestamp::now(), "cli")
+                .expect("begin");
+            store
+                .finish_audit_run(
+                    id,
+                    &run_at("2026-03-02T09:00:00Z", Some(1.0)),
+                    &[finding("C1", &["a"])],
+                )
+                .expect("finish");
+            id
+        };
+        let ids = std::thread::scope(|s| {
+            let (go, ra, rb) = (&go, &mut a, &mut b);
+            let ta = s.spawn(move || go(ra));
+            let tb = s.spawn(move || go(rb));
+            [ta.join().expect("a"), tb.join().expect("b")]
+        });
+        assert_ne!(ids[0], ids[1]);
+        let runs = a.list_audit_runs(10).expect("list");
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| r.status == AuditRunStatus::Finished));
+        for id in ids {
+            assert_eq!(a.audit_findings(id).expect("findings").len(), 1);
+        }
+    });
 }

@@ -170,7 +170,10 @@ impl Session {
             .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
         if let Some(store) = guard.as_ref() {
             store.tg_op_insert(op).with_context(|| {
-                format!("recording the operation in {}", self.db_path.display())
+                format!(
+                    "recording the operation in {}",
+                    store::shown_location(&self.db_path)
+                )
             })?;
         }
         Ok(())

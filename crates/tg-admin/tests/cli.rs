@@ -62,6 +62,8 @@ impl Env {
             .args(args)
             .env("TELEGRAM_FIXTURE", self.fixture_path())
             .env_remove("RUST_LOG")
+            .env_remove("SLACK_TOOLS_DB")
+            .env_remove("DATABASE_URL")
             .current_dir(self.dir.path())
             // No terminal: stdin is not a TTY, as under cron.
             .stdin(Stdio::null())
@@ -302,6 +304,33 @@ fn changes_are_recorded_in_the_store_and_dry_runs_are_not() {
             ),
         ]
     );
+}
+
+#[test]
+fn changes_are_recorded_in_a_postgres_store_without_showing_its_password() {
+    let Some(pg) = store::test_db::TestDb::new() else {
+        return;
+    };
+    let password = pg
+        .url()
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.rsplit_once('@'))
+        .and_then(|(u, _)| u.split_once(':'))
+        .map(|(_, pw)| pw.to_string())
+        .expect("the test URL has a password");
+    let env = Env::new();
+    let o = env.run(&["remove-user", "nftaddie", "--yes", "--db", pg.url()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stdout(&o).contains(&password) && !stderr(&o).contains(&password));
+    let ops = stored_ops(Path::new(pg.url()));
+    let removed: Vec<i64> = ops
+        .iter()
+        .filter(|o| o.0 == "remove-user" && o.5 == "done")
+        .map(|o| o.1)
+        .collect();
+    assert_eq!(removed, vec![-1001, -1002], "{ops:?}");
+    assert!(!env.out().join("slack-tools.db").exists());
 }
 
 #[test]

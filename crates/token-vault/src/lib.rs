@@ -6,6 +6,8 @@
 //! The key comes from `SLACK_TOOLS_SECRET_KEY` (32 bytes as base64 or 64 hex digits) or, when that
 //! is unset, from a key file next to the store (`slack-tools.key` in the database's directory),
 //! created 0600 on first use. Both the panel and the tools find it from the store's path alone.
+//! A PostgreSQL store has no directory of its own, and its hosts share the token: there the key
+//! must come from `SLACK_TOOLS_SECRET_KEY` (the same on every host).
 
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -16,8 +18,8 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use secrecy::{ExposeSecret, SecretString};
 use slack_client::ClientConfig;
-use store::Store;
 use store::slack_connection::SlackConnection;
+use store::{Location, Store};
 
 /// Environment variable holding the key (base64 or hex of 32 bytes).
 pub const KEY_ENV: &str = "SLACK_TOOLS_SECRET_KEY";
@@ -37,6 +39,11 @@ pub enum VaultError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the store {target} is a PostgreSQL database, which has no directory for a key file: \
+         {KEY_ENV} must be set to seal or open the Slack token"
+    )]
+    KeyRequired { target: String },
     #[error("the stored Slack token cannot be opened with this key (tampered, or the key changed)")]
     Sealed,
     #[error("cannot seal the Slack token")]
@@ -65,6 +72,11 @@ impl VaultError {
                      panel (Slack page)"
                 ))
             }
+            VaultError::KeyRequired { .. } => Some(format!(
+                "set {KEY_ENV} to 32 random bytes (openssl rand -base64 32), the same on every host \
+                 that runs the tools or the admin panel against this database; if Slack was \
+                 connected with another key, connect it again in the admin panel (Slack page)"
+            )),
             VaultError::Sealed => Some(format!(
                 "use the {KEY_ENV} (or key file) the token was connected with, or connect Slack \
                  again in the admin panel (Slack page)"
@@ -126,7 +138,8 @@ impl VaultKey {
 
     /// The key for the store at `db_path`: [`KEY_ENV`] from `get`, else the key file. With
     /// `create`, a missing key file is made (0600, atomically, never replacing one another
-    /// process made first); without it a missing file is `Ok(None)`.
+    /// process made first); without it a missing file is `Ok(None)`. A PostgreSQL store needs
+    /// [`KEY_ENV`] ([`VaultError::KeyRequired`]).
     pub fn resolve(
         get: impl Fn(&str) -> Option<String>,
         db_path: &Path,
@@ -134,6 +147,12 @@ impl VaultKey {
     ) -> Result<Option<VaultKey>, VaultError> {
         if let Some(v) = get(KEY_ENV).filter(|v| !v.trim().is_empty()) {
             return VaultKey::parse(&v).map(Some);
+        }
+        if let Ok(Location::Postgres(target)) = Location::parse(db_path) {
+            // "Next to" a URL would be a directory named after it, password and all.
+            return Err(VaultError::KeyRequired {
+                target: target.shown().to_string(),
+            });
         }
         let path = key_file_for(db_path);
         let io = |source| VaultError::KeyFileIo {
@@ -275,7 +294,13 @@ pub fn client_config_from(
     db_path: &Path,
 ) -> Result<ClientConfig, slack_client::Error> {
     let set = |name: &str| get(name).is_some_and(|v| !v.trim().is_empty());
-    if set("SLACK_TOKEN") || set("SLACK_USER_TOKEN") || !db_path.is_file() {
+    // A file that is not there holds no token; a PostgreSQL store is asked.
+    let may_hold_one = match Location::parse(db_path) {
+        Ok(Location::Sqlite(path)) => path.is_file(),
+        Ok(Location::Postgres(_)) => true,
+        Err(_) => false,
+    };
+    if set("SLACK_TOKEN") || set("SLACK_USER_TOKEN") || !may_hold_one {
         return ClientConfig::from_lookup(&get);
     }
     let config_err = |e: VaultError| slack_client::Error::Config {
@@ -423,5 +448,61 @@ mod tests {
                 .is_some_and(|h| h.contains("connect Slack again")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_postgres_store_needs_the_key_from_the_environment() {
+        let Some(pg) = store::test_db::TestDb::new() else {
+            return;
+        };
+        let db = Path::new(pg.url());
+        let none = |_: &str| None;
+        let err = VaultKey::resolve(none, db, true).expect_err("no key file for a URL");
+        assert!(matches!(err, VaultError::KeyRequired { .. }), "{err}");
+        assert!(err.to_string().contains(KEY_ENV), "{err}");
+        assert!(err.hint().is_some_and(|h| h.contains("openssl rand")));
+        // Nothing was made "next to" the URL (it would be a directory named after it).
+        assert!(!Path::new("postgres:").exists());
+
+        let key_hex = "33".repeat(32);
+        let with_key = |name: &str| (name == KEY_ENV).then(|| key_hex.clone());
+        let key = VaultKey::resolve(with_key, db, true)
+            .expect("key")
+            .expect("from the environment");
+        save(
+            &pg.open(),
+            &key,
+            &Grant {
+                team_id: "T1".into(),
+                team_name: "Acme".into(),
+                app_id: None,
+                authed_user_id: "U1".into(),
+                scopes: vec!["users:read".into()],
+                token: SecretString::from("xoxp-in-postgres"),
+            },
+            "admin",
+        )
+        .expect("save");
+        let cfg = client_config_from(with_key, db).expect("stored token");
+        assert_eq!(cfg.token.expose_secret(), "xoxp-in-postgres");
+        let err = client_config_from(none, db).expect_err("no key");
+        assert!(
+            matches!(err, slack_client::Error::Config { .. }),
+            "a settings problem (exit 2): {err}"
+        );
+        assert!(err.to_string().contains(KEY_ENV), "{err}");
+        assert!(err.hint().is_some_and(|h| h.contains(KEY_ENV)), "{err}");
+        let shown = store::shown_location(db);
+        assert!(err.to_string().contains(&shown), "names the store: {err}");
+        // The test role's password (user:PASSWORD@host) is not in the message.
+        let password = pg
+            .url()
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split('@').next())
+            .and_then(|u| u.split(':').nth(1))
+            .expect("the test URL has a password");
+        assert!(!err.to_string().contains(password), "{err}");
+        assert!(!err.to_string().contains("xoxp-in-postgres"));
     }
 }

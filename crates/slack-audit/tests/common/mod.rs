@@ -72,6 +72,8 @@ impl TestDir {
             .env_remove("SLACK_TOOLS_CONFIG")
             .env_remove("SLACK_TOOLS_OUT")
             .env_remove("SLACK_TOOLS_DB")
+            .env_remove("DATABASE_URL")
+            .env_remove("SLACK_TOOLS_SECRET_KEY")
             .env_remove("RUST_LOG")
             .env_remove("TELEGRAM_FIXTURE")
             .env_remove("TELEGRAM_API_ID")
@@ -326,6 +328,38 @@ pub fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// The password in a PostgreSQL URL (`scheme://user:PASSWORD@host...`), for checks that it never
+/// shows.
+pub fn url_password(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, pw)| pw)
+        .filter(|pw| !pw.is_empty())
+        .expect("the test URL has a password")
+}
+
+/// Asserts `secret` is in no file under `root` (reports, logs, exports a run wrote).
+pub fn assert_no_file_holds(root: &Path, secret: &str) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            assert_no_file_holds(&p, secret);
+        } else {
+            let bytes = std::fs::read(&p).expect("readable file");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds the database password",
+                p.display()
+            );
+        }
+    }
 }
 
 /// Every file under `root` is 0600 and every directory (root included) 0700: what a run makes.
