@@ -86,8 +86,9 @@ pub enum StoreError {
     #[error(transparent)]
     Url(#[from] db::pg::UrlError),
 
+    /// Boxed: it is the largest variant, and `StoreError` travels in every `Result` of the store.
     #[error(transparent)]
-    Connect(#[from] db::pg::ConnectError),
+    Connect(Box<db::pg::ConnectError>),
 
     #[error(
         "the database {target} has schema version {found}, but this build only knows up to {supported}\n\
@@ -128,14 +129,22 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub enum Location {
     Sqlite(PathBuf),
-    Postgres(db::pg::PgTarget),
+    Postgres(Box<db::pg::PgTarget>),
+}
+
+impl From<Box<db::pg::ConnectError>> for StoreError {
+    fn from(e: Box<db::pg::ConnectError>) -> StoreError {
+        StoreError::Connect(e)
+    }
 }
 
 impl Location {
     /// Reads `--db`: a URL names Postgres, anything else is a file path.
     pub fn parse(arg: &Path) -> Result<Location, StoreError> {
         match arg.to_str() {
-            Some(s) if db::pg::is_url(s) => Ok(Location::Postgres(db::pg::PgTarget::parse(s)?)),
+            Some(s) if db::pg::is_url(s) => {
+                Ok(Location::Postgres(Box::new(db::pg::PgTarget::parse(s)?)))
+            }
             _ => Ok(Location::Sqlite(arg.to_path_buf())),
         }
     }
@@ -258,7 +267,7 @@ impl Store {
         Ok(Store {
             conn: Db::postgres(conn),
             path: None,
-            location: Some(Location::Postgres(target.clone())),
+            location: Some(Location::Postgres(Box::new(target.clone()))),
         })
     }
 
