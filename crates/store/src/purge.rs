@@ -33,7 +33,8 @@ impl Store {
         scrub: &PersonScrub<'_>,
         dry_run: bool,
     ) -> Result<RemovedRows, StoreError> {
-        let tx = self.lite_mut().transaction()?;
+        // Unchecked: search::purge_person runs on `self.conn` inside this same transaction.
+        let tx = self.lite().unchecked_transaction()?;
         let mut removed = purge_user_rows(&tx, user_id, scrub.text)?;
         removed.push((
             "export_messages",
@@ -71,7 +72,7 @@ impl Store {
             "invite_runs.handles (rewritten)",
             drop_handles(&tx, scrub.handles)?,
         ));
-        let (deleted, rewritten) = crate::search::purge_person(&tx, user_id)?;
+        let (deleted, rewritten) = crate::search::purge_person(&self.conn, user_id)?;
         removed.push(("search_messages", deleted));
         removed.push(("search_messages.text (rewritten)", rewritten));
         removed.push((
