@@ -131,7 +131,6 @@ async fn serve_all(panel: &Panel) -> Served {
     get("/api/v1/activity/telegram").await;
     get("/api/v1/activity/notifications").await;
     get("/api/v1/slack").await;
-    drop(get);
     assert!(
         audits["items"].as_array().is_some_and(|a| a.len() == 2),
         "two audits: {audits:#}"
