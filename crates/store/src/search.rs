@@ -565,38 +565,76 @@ fn search_pg<E: From<StoreError>>(
     }
     sql.push_str(" ORDER BY m.id DESC LIMIT ?4");
     let terms = query_terms(&query.query);
-    let hits = conn
-        .query_all(&sql, &args, |r| {
-            let id: i64 = r.get(0)?;
-            let text: String = r.get(7)?;
-            let matches = mark(&text, &terms);
-            Ok(SearchHit {
-                source: r.get(1)?,
-                conversation_id: r.get(2)?,
-                conversation_name: r.get(3)?,
-                msg_id: r.get(4)?,
-                time_us: id.div_euclid(SLOTS),
-                sender_id: r.get(5)?,
-                sender_name: r.get(6)?,
-                text,
-                matches,
-            })
+    let hit = |r: &db::Row<'_>| -> db::Result<SearchHit> {
+        let id: i64 = r.get(0)?;
+        let text: String = r.get(7)?;
+        let matches = mark(&text, &terms);
+        Ok(SearchHit {
+            source: r.get(1)?,
+            conversation_id: r.get(2)?,
+            conversation_name: r.get(3)?,
+            msg_id: r.get(4)?,
+            time_us: id.div_euclid(SLOTS),
+            sender_id: r.get(5)?,
+            sender_name: r.get(6)?,
+            text,
+            matches,
         })
-        .map_err(|e| match &e {
-            // The translation should leave nothing for to_tsquery to refuse; if it does, the
-            // query text is still what is wrong.
-            db::DbError::Postgres(pe)
-                if pe.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR) =>
-            {
-                StoreError::SearchQuery(e.to_string())
-            }
-            _ => StoreError::Db(e),
-        })?;
-    for hit in hits {
-        f(hit)?;
+    };
+    let query_failed = |e: db::DbError| match &e {
+        // The translation should leave nothing for to_tsquery to refuse; if it does, the query
+        // text is still what is wrong.
+        db::DbError::Postgres(pe)
+            if pe.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR) =>
+        {
+            StoreError::SearchQuery(e.to_string())
+        }
+        _ => StoreError::Db(e),
+    };
+    if query.limit <= SEARCH_PAGE {
+        let hits = conn.query_all(&sql, &args, hit).map_err(query_failed)?;
+        for h in hits {
+            f(h)?;
+        }
+        return Ok(());
     }
-    Ok(())
+    // Postgres hands over a whole result at once: for many matches a cursor is read a page at a
+    // time, so memory stays flat as on SQLite (the cursor lives in a read transaction).
+    enum Stop<E> {
+        Db(db::DbError),
+        Caller(E),
+    }
+    impl<E> From<db::DbError> for Stop<E> {
+        fn from(e: db::DbError) -> Self {
+            Stop::Db(e)
+        }
+    }
+    let read = conn.transaction(|tx| -> Result<(), Stop<E>> {
+        tx.execute(
+            &format!("DECLARE search_hits NO SCROLL CURSOR FOR {sql}"),
+            &args,
+        )
+        .map_err(|e| Stop::Caller(query_failed(e).into()))?;
+        loop {
+            let page = tx.query_all(&format!("FETCH {SEARCH_PAGE} FROM search_hits"), (), hit)?;
+            let last = page.len() < SEARCH_PAGE;
+            for h in page {
+                f(h).map_err(Stop::Caller)?;
+            }
+            if last {
+                return Ok(());
+            }
+        }
+    });
+    match read {
+        Ok(()) => Ok(()),
+        Err(Stop::Db(e)) => Err(StoreError::from(e).into()),
+        Err(Stop::Caller(e)) => Err(e),
+    }
 }
+
+/// Matches read per round trip on Postgres when a search asks for more.
+const SEARCH_PAGE: usize = 1000;
 
 /// Translates a query in FTS5's syntax (the one `slack-export search` documents: words, all of
 /// which must match, `"a phrase"`, `OR`, `NOT`, `AND`, parentheses, `prefix*`, the `text:`
@@ -1276,5 +1314,45 @@ pub(crate) mod tests {
             let e = to_tsquery(q).expect_err(q);
             assert!(e.contains(why), "{q}: {e}");
         }
+    }
+
+    #[test]
+    fn more_matches_than_a_page_come_newest_first_and_stop_at_the_limit() {
+        crate::test_db::on_both(|store| {
+            let store = &*store;
+            let n = SEARCH_PAGE * 2 + 500;
+            let docs: Vec<SearchDoc> = (0..n)
+                .map(|i| {
+                    let sender = if i % 2 == 0 { "U1" } else { "U2" };
+                    doc("C1", &i.to_string(), 1000 + i as i64, sender, "common word")
+                })
+                .collect();
+            store.search_index_messages(&docs).expect("index");
+            let ids = |limit: usize, sender: Option<&str>| -> Vec<usize> {
+                store
+                    .search(&SearchQuery {
+                        query: "common".into(),
+                        sender: sender.map(str::to_string),
+                        limit,
+                        ..SearchQuery::default()
+                    })
+                    .expect("search")
+                    .iter()
+                    .map(|h| h.msg_id.parse().expect("number"))
+                    .collect()
+            };
+            let all = ids(n + 10, None);
+            assert_eq!(all, (0..n).rev().collect::<Vec<_>>());
+            assert_eq!(ids(SEARCH_PAGE + 7, None), all[..SEARCH_PAGE + 7]);
+            let theirs = ids(n, Some("name u2"));
+            assert_eq!(theirs.len(), n / 2);
+            assert!(theirs.iter().all(|i| i % 2 == 1));
+            let bad = store.search(&SearchQuery {
+                query: "foo:bar".into(),
+                limit: n,
+                ..SearchQuery::default()
+            });
+            assert!(matches!(bad, Err(StoreError::SearchQuery(_))), "{bad:?}");
+        });
     }
 }
