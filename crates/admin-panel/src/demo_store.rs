@@ -103,8 +103,12 @@ pub fn run_tool(
 pub async fn fill(env: &demo::DemoEnv, db: &Path, out: &Path) -> anyhow::Result<()> {
     let base = env.sim.base_url();
     let config = env.config_dir.clone();
-    // The tools run in `out`, so relative paths would point elsewhere for them.
-    let db = std::path::absolute(db).context("resolving --db")?;
+    // The tools run in `out`, so relative paths would point elsewhere for them (a PostgreSQL
+    // URL is no path, and is passed on as it is).
+    let db = match store::Location::parse(db) {
+        Ok(store::Location::Postgres(_)) => db.to_path_buf(),
+        _ => std::path::absolute(db).context("resolving --db")?,
+    };
     let out = std::path::absolute(out).context("resolving --out")?;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;

@@ -24,7 +24,7 @@ pub enum AppError {
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
     #[error("database: {0}")]
-    Sqlite(#[from] store::rusqlite::Error),
+    Db(#[from] store::db::DbError),
     #[error("internal error: {0}")]
     Internal(String),
     /// The panel's configuration (team.json, insight.json) is missing or invalid: shown, as the
@@ -42,9 +42,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Self::TooManySessions | Self::Config(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Store(_) | Self::Sqlite(_) | Self::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::Store(_) | Self::Db(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

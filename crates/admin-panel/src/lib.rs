@@ -316,7 +316,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 Err(e) => return Err(e).context("removing the previous demo store"),
             }
         }
-        tracing::info!("filling the demo store {}", settings.db.display());
+        tracing::info!(
+            "filling the demo store {}",
+            store::shown_location(&settings.db)
+        );
         let env = rt.block_on(demo::DemoEnv::start())?;
         rt.block_on(demo_store::fill(&env, &settings.db, &settings.out_dir))?;
         // Runs from the demo panel audit the same sim the demo history came from (Slack only,
@@ -347,7 +350,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = settings.db.clone();
     let state = AppState::new(settings, users, runs)
-        .with_context(|| format!("opening the store {}", db.display()))?;
+        // A PostgreSQL URL is shown without its password.
+        .with_context(|| format!("opening the store {}", store::shown_location(&db)))?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow::Error::new(
             UsageError::new(format!("cannot listen on {listen}: {e}")).with_hint(

@@ -132,7 +132,7 @@ mod tests {
 
         // The run is deleted and its id reused by a newer run.
         store
-            .conn()
+            .db()
             .execute("DELETE FROM audit_runs WHERE id = ?1", [id])
             .expect("deletes");
         let reused = insert(&mut store, "2026-01-08T09:00:00Z", "new");

@@ -183,7 +183,9 @@ pub fn run_search(args: &SearchArgs, db: PathBuf) -> anyhow::Result<Outcome> {
             .with_hint("give a word to find: slack-export search invoice")
             .into());
     }
-    if !db.exists() {
+    // A PostgreSQL URL names a server, not a file: Store::open says so if it is not there.
+    let is_file = matches!(store::Location::parse(&db), Ok(store::Location::Sqlite(_)));
+    if is_file && !db.exists() {
         return Err(UsageError::new(format!("no store at {}", db.display()))
             .with_hint("export something first (slack-export CHANNEL), or point --db at the store the exports used")
             .into());

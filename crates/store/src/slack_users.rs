@@ -2,8 +2,8 @@
 //! members of another organisation that `users.list` never returns, kept across runs so each ID
 //! costs one call ever, including the IDs Slack answered `user_not_found` for.
 
+use crate::db::{OptionalExt, params};
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
 
 use crate::{Store, StoreError, format_time};
 
@@ -20,7 +20,7 @@ impl Store {
     /// The cached answer for `user_id`, if it was looked up before.
     pub fn slack_user_cached(&self, user_id: &str) -> Result<Option<CachedUser>, StoreError> {
         let row: Option<(i64, Option<String>)> = self
-            .lite()
+            .conn
             .query_row(
                 "SELECT found, user_json FROM slack_users_cache WHERE user_id = ?1",
                 [user_id],
@@ -44,7 +44,7 @@ impl Store {
             CachedUser::Found(j) => (1, Some(j.as_str())),
             CachedUser::NotFound => (0, None),
         };
-        self.lite().execute(
+        self.conn.execute(
             "INSERT INTO slack_users_cache (user_id, team_id, found, user_json, fetched_at)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (user_id) DO UPDATE SET team_id = excluded.team_id,
@@ -62,7 +62,10 @@ mod tests {
 
     #[test]
     fn answers_are_kept_and_replaced() {
-        let store = Store::open_in_memory().expect("store");
+        crate::test_db::on_both(answers_are_kept_and_replaced_on);
+    }
+
+    fn answers_are_kept_and_replaced_on(store: &mut Store) {
         assert_eq!(store.slack_user_cached("U1").expect("read"), None);
         store
             .slack_user_put(

@@ -3,10 +3,9 @@
 //! stored id; the export files are regenerated whole from these rows, so a killed run that is
 //! resumed writes the same bytes as one uninterrupted run.
 
-use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, params};
-
+use crate::db::{self, Backend, OptionalExt, Row, params};
 use crate::{Store, StoreError, format_time, parse_time};
+use jiff::Timestamp;
 
 /// Which export: the output directory (absolute), the format, and the chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +46,11 @@ pub struct TgStoredMessage {
     pub media_note: Option<String>,
 }
 
-fn message_from_row(row: &Row<'_>) -> rusqlite::Result<TgStoredMessage> {
+fn message_from_row(row: &Row<'_>) -> db::Result<TgStoredMessage> {
     let at: String = row.get(2)?;
-    let at = parse_time(&at).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+    let at = parse_time(&at).map_err(|e| db::DbError::Column {
+        column: "at".into(),
+        message: e.to_string(),
     })?;
     Ok(TgStoredMessage {
         message_id: row.get(0)?,
@@ -71,18 +71,18 @@ impl Store {
     /// The stored state of a chat's export, `None` when it was never exported to this output.
     pub fn tg_export_chat(&self, key: TgExportKey<'_>) -> Result<Option<TgExportChat>, StoreError> {
         let row = self
-            .conn()
+            .conn
             .query_row(
                 "SELECT chat_title, chat_kind, file, last_message_id, exported_at FROM tg_exports
                  WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3",
                 params![key.out_dir, key.format, key.chat_id],
                 |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, String>(4)?,
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<i64>(3)?,
+                        r.get::<String>(4)?,
                     ))
                 },
             )
@@ -102,7 +102,7 @@ impl Store {
     /// Every chat exported to this output, in any format, with the format and its file: a new
     /// chat never takes a name another chat's export there has (their media folders would mix).
     pub fn tg_export_files(&self, out_dir: &str) -> Result<Vec<(i64, String, String)>, StoreError> {
-        self.query_all(
+        self.rows(
             "SELECT chat_id, format, file FROM tg_exports WHERE out_dir = ?1
              ORDER BY chat_id, format",
             params![out_dir],
@@ -120,7 +120,7 @@ impl Store {
         file: &str,
         fresh: bool,
     ) -> Result<(), StoreError> {
-        let tx = self.lite().unchecked_transaction()?;
+        self.conn.transaction(|tx| {
         if fresh {
             tx.execute(
                 "DELETE FROM tg_exports WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3",
@@ -143,8 +143,8 @@ impl Store {
                 format_time(Timestamp::now())
             ],
         )?;
-        tx.commit()?;
         Ok(())
+        })
     }
 
     /// Stores one page of messages and moves `last_message_id` past it, in one transaction: a
@@ -154,47 +154,55 @@ impl Store {
         key: TgExportKey<'_>,
         messages: &[TgStoredMessage],
     ) -> Result<(), StoreError> {
-        let tx = self.lite().unchecked_transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO tg_export_messages
-                   (out_dir, format, chat_id, message_id, chat_title, at, sender_id, sender_name,
-                    sender_username, text, reply_to, media, media_path, media_note)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                 ON CONFLICT (out_dir, format, chat_id, message_id) DO UPDATE SET
-                   chat_title = excluded.chat_title, at = excluded.at,
-                   sender_id = excluded.sender_id, sender_name = excluded.sender_name,
-                   sender_username = excluded.sender_username, text = excluded.text,
-                   reply_to = excluded.reply_to, media = excluded.media",
-            )?;
-            for m in messages {
-                insert.execute(params![
-                    key.out_dir,
-                    key.format,
-                    key.chat_id,
-                    m.message_id,
-                    m.chat_title,
-                    format_time(m.at),
-                    m.sender_id,
-                    m.sender_name,
-                    m.sender_username,
-                    m.text,
-                    m.reply_to,
-                    m.media,
-                    m.media_path,
-                    m.media_note
-                ])?;
-            }
-        }
-        if let Some(last) = messages.iter().map(|m| m.message_id).max() {
-            tx.execute(
+        // The larger of two values is spelled differently (one place knows both texts).
+        let raise_last = match self.conn.backend() {
+            Backend::Sqlite => {
                 "UPDATE tg_exports SET last_message_id = max(last_message_id, ?4)
-                 WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3",
-                params![key.out_dir, key.format, key.chat_id, last],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+                 WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3"
+            }
+            Backend::Postgres => {
+                "UPDATE tg_exports SET last_message_id = greatest(last_message_id, ?4)
+                 WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3"
+            }
+        };
+        self.conn.transaction(|tx| {
+            for m in messages {
+                tx.execute(
+                    "INSERT INTO tg_export_messages
+                       (out_dir, format, chat_id, message_id, chat_title, at, sender_id, sender_name,
+                        sender_username, text, reply_to, media, media_path, media_note)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     ON CONFLICT (out_dir, format, chat_id, message_id) DO UPDATE SET
+                       chat_title = excluded.chat_title, at = excluded.at,
+                       sender_id = excluded.sender_id, sender_name = excluded.sender_name,
+                       sender_username = excluded.sender_username, text = excluded.text,
+                       reply_to = excluded.reply_to, media = excluded.media",
+                    params![
+                        key.out_dir,
+                        key.format,
+                        key.chat_id,
+                        m.message_id,
+                        m.chat_title,
+                        format_time(m.at),
+                        m.sender_id,
+                        m.sender_name,
+                        m.sender_username,
+                        m.text,
+                        m.reply_to,
+                        m.media,
+                        m.media_path,
+                        m.media_note
+                    ],
+                )?;
+            }
+            if let Some(last) = messages.iter().map(|m| m.message_id).max() {
+                tx.execute(
+                    raise_last,
+                    params![key.out_dir, key.format, key.chat_id, last],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Every stored message of a chat's export, by message id.
@@ -202,7 +210,7 @@ impl Store {
         &self,
         key: TgExportKey<'_>,
     ) -> Result<Vec<TgStoredMessage>, StoreError> {
-        self.query_all(
+        self.rows(
             "SELECT message_id, chat_title, at, sender_id, sender_name, sender_username, text,
                     reply_to, media, media_path, media_note
              FROM tg_export_messages WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3
@@ -220,7 +228,7 @@ impl Store {
         path: Option<&str>,
         note: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.lite().execute(
+        self.conn.execute(
             "UPDATE tg_export_messages SET media_path = ?5, media_note = ?6
              WHERE out_dir = ?1 AND format = ?2 AND chat_id = ?3 AND message_id = ?4",
             params![key.out_dir, key.format, key.chat_id, message_id, path, note],
@@ -251,7 +259,10 @@ mod tests {
 
     #[test]
     fn pages_accumulate_and_a_fresh_export_forgets_them() {
-        let store = Store::open_in_memory().expect("opens");
+        crate::test_db::on_both(pages_accumulate_on);
+    }
+
+    fn pages_accumulate_on(store: &mut Store) {
         let key = TgExportKey {
             out_dir: "/out",
             format: "text",

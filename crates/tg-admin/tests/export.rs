@@ -409,8 +409,8 @@ fn stored_rows(db: &Path) -> i64 {
         return 0;
     };
     store
-        .conn()
-        .query_row("SELECT count(*) FROM tg_export_messages", [], |r| r.get(0))
+        .db()
+        .query_row("SELECT count(*) FROM tg_export_messages", (), |r| r.get(0))
         .unwrap_or(0)
 }
 
@@ -483,6 +483,109 @@ fn a_killed_export_resumed_writes_the_same_files_as_an_uninterrupted_run() {
         want,
         "the resumed export differs from the uninterrupted one"
     );
+}
+
+/// The password of a PostgreSQL URL (`postgres://user:PASSWORD@host/db`).
+fn url_password(url: &str) -> String {
+    let authority = url.split("://").nth(1).expect("a URL");
+    let userinfo = authority.rsplit_once('@').expect("the URL names a user").0;
+    let password = userinfo.split_once(':').expect("the URL has a password").1;
+    assert!(password.len() >= 4, "a password long enough to look for");
+    password.to_string()
+}
+
+#[test]
+fn on_postgres_a_killed_export_resumes_to_the_files_of_an_uninterrupted_sqlite_run() {
+    let Some(pg) = store::test_db::TestDb::new() else {
+        return;
+    };
+    let password = url_password(pg.url());
+    // As above: 16 messages, 2 per page, each page 300 ms.
+    let json = fixture(
+        r#""slow": [{"op": "history_page", "ms": 300}],"#,
+        &more_messages(10, 17),
+    );
+    let chat = CHAT.to_string();
+    let args = [
+        "export",
+        &chat,
+        "--tz",
+        "UTC",
+        "--format",
+        "json",
+        "--media",
+        "--max-file-size",
+        "100K",
+    ];
+    let clean = Env::new(&json);
+    let o = clean.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let on_pg = [&["--db", pg.url()][..], &args[..]].concat();
+    let killed = Env::new(&json);
+    let mut child = killed.spawn(&on_pg);
+    let db = Path::new(pg.url());
+    let started = Instant::now();
+    loop {
+        let rows = stored_rows(db);
+        if rows >= 4 {
+            assert!(rows < 16, "the run finished before it could be killed");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no page stored in 30s"
+        );
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert!(!killed.out().join(format!("{STEM}.json")).exists());
+    assert!(
+        !killed.out().join("slack-tools.db").exists(),
+        "the store is on PostgreSQL, not in a file"
+    );
+    let before = stored_rows(db);
+    assert_eq!(before % 2, 0, "half a page stored");
+
+    let mut resume = on_pg.clone();
+    resume.push("--resume");
+    let o = killed.run(&resume);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("iBTC <> Acme"))
+        .expect("summary row");
+    let new = (16 - before).to_string();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert!(cells.windows(2).any(|w| w == ["16", new.as_str()]), "{row}");
+    assert_eq!(
+        export_tree(&killed.out()),
+        export_tree(&clean.out()),
+        "the export resumed on PostgreSQL differs from the uninterrupted one on SQLite"
+    );
+    // The messages are in the search index on PostgreSQL, newest first.
+    let hits = pg
+        .open()
+        .search(&store::search::SearchQuery {
+            query: "later".into(),
+            limit: 100,
+            ..Default::default()
+        })
+        .expect("searches");
+    let ids: Vec<&str> = hits.iter().map(|h| h.msg_id.as_str()).collect();
+    assert_eq!(ids, ["17", "16", "15", "14", "13", "12", "11", "10"]);
+
+    for stream in [&o.stdout, &o.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains(&password));
+    }
+    for (rel, bytes) in tree(killed.dir.path()) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&password),
+            "the password is in {rel}"
+        );
+    }
 }
 
 #[test]

@@ -93,19 +93,16 @@ fn newest_first<T>(
     sql: &str,
     before: Option<i64>,
     limit: usize,
-    row: impl FnMut(&store::rusqlite::Row<'_>) -> store::rusqlite::Result<T>,
+    row: impl FnMut(&store::db::Row<'_>) -> store::db::Result<T>,
 ) -> AppResult<Vec<T>> {
-    let mut stmt = s.conn().prepare(sql)?;
-    let rows = stmt
-        .query_map(
-            (
-                before.unwrap_or(i64::MAX),
-                i64::try_from(limit + 1).unwrap_or(i64::MAX),
-            ),
-            row,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    Ok(s.db().query_all(
+        sql,
+        [
+            before.unwrap_or(i64::MAX),
+            i64::try_from(limit + 1).unwrap_or(i64::MAX),
+        ],
+        row,
+    )?)
 }
 
 fn invites(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<InviteRun>> {
@@ -160,7 +157,7 @@ fn notifications(s: &Store, before: Option<i64>, limit: usize) -> AppResult<Vec<
             Ok(Notification {
                 id: r.get(0)?,
                 run_id: r.get(1)?,
-                event: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                event: r.get::<Option<String>>(7)?.unwrap_or_default(),
                 channel: r.get(2)?,
                 status: match state.as_str() {
                     "delivered" | "failed" => state.clone(),

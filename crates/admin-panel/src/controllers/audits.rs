@@ -773,7 +773,7 @@ fn report(
         .unwrap_or_default();
     // File names have second resolution: when another run started in the same second, the file
     // may be the other run's, so it is regenerated instead.
-    let same_second: i64 = s.conn().query_row(
+    let same_second: i64 = s.db().query_row(
         "SELECT COUNT(*) FROM audit_runs WHERE substr(started_at, 1, 19) = substr(?1, 1, 19)",
         [store::format_time(run.row.started_at)],
         |r| r.get(0),

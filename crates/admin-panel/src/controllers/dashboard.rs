@@ -13,7 +13,7 @@ use axum::routing::get;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use store::Store;
-use store::rusqlite::OptionalExtension;
+use store::db::OptionalExt;
 
 use crate::auth::Viewer;
 use crate::controllers::groups::group_href;
@@ -314,7 +314,7 @@ fn platform_figures(
 
 fn last_insight_sync(store: &Store) -> AppResult<Option<SyncRun>> {
     Ok(store
-        .conn()
+        .db()
         .query_row(
             "SELECT started_at, finished_at, status, channels, events FROM insight_sync_runs
              ORDER BY run_id DESC LIMIT 1",
@@ -335,7 +335,7 @@ fn last_insight_sync(store: &Store) -> AppResult<Option<SyncRun>> {
 fn last_export(store: &Store) -> AppResult<Option<ExportRun>> {
     // An export is one output directory (export_key); the newest is the one touched last.
     Ok(store
-        .conn()
+        .db()
         .query_row(
             "SELECT MAX(updated_at), COUNT(*), SUM(complete) FROM export_channels
              WHERE export_key = (SELECT export_key FROM export_channels ORDER BY updated_at DESC LIMIT 1)",

@@ -212,7 +212,6 @@ fn hidden_by(store: &Store, cfg: &InsightConfig) -> AppResult<HashSet<String>> {
             format!("{e} (hint: {})", e.hint().unwrap_or_default()),
         )),
         Err(insight_collect::OptOutError::Store(e)) => Err(e.into()),
-        Err(insight_collect::OptOutError::Sqlite(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
     }
 }
@@ -227,18 +226,11 @@ struct ShownChannel {
 /// Stored channels minus opted-out ones and private ones not opted in (insight.json now, which
 /// may be stricter than when they were synced).
 fn shown_channels(store: &Store, cfg: &InsightConfig) -> AppResult<Vec<ShownChannel>> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT channel_id, name, is_private FROM insight_channels ORDER BY name")?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, bool>(2)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = store.db().query_all(
+        "SELECT channel_id, name, is_private FROM insight_channels ORDER BY name",
+        (),
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<bool>(2)?)),
+    )?;
     Ok(rows
         .into_iter()
         .filter(|(id, name, private)| {
@@ -442,14 +434,16 @@ fn load_inner(
     let mut user_names = Vec::new();
     if !wanted_users.is_empty() {
         let mut ids = HashSet::new();
-        let mut stmt = store.conn().prepare(
-            "SELECT user_id, name FROM insight_users WHERE user_id = ?1 OR lower(name) = lower(?1)
-             OR lower(display_name) = lower(?1)",
-        )?;
         for w in &wanted_users {
-            let found: Vec<(String, String)> = stmt
-                .query_map([w], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?
+            let found: Vec<(String, String)> = store
+                .db()
+                .query_all(
+                    "SELECT user_id, name FROM insight_users
+                     WHERE user_id = ?1 OR lower(name) = lower(?1)
+                       OR lower(display_name) = lower(?1)",
+                    [w],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
                 .into_iter()
                 .filter(|(id, _)| !hidden.contains(id))
                 .collect();
@@ -475,12 +469,14 @@ fn load_inner(
     let m = insight::compute(store, period, &cohort, &cfg.tz, &cfg.timezone)
         .map_err(|e| AppError::Internal(format!("computing metrics: {e}")))?;
     let departments = {
-        let mut stmt = store.conn().prepare(
-            "SELECT DISTINCT user_id, department FROM insight_users WHERE department IS NOT NULL",
-        )?;
-        let mut d: Vec<String> = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?
+        let mut d: Vec<String> = store
+            .db()
+            .query_all(
+                "SELECT DISTINCT user_id, department FROM insight_users
+                 WHERE department IS NOT NULL",
+                (),
+                |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+            )?
             .into_iter()
             .filter(|(id, _)| !hidden.contains(id))
             .map(|(_, d)| d)

@@ -262,13 +262,12 @@ fn stored_slack_users(
     store: &Store,
     hidden: &HashSet<String>,
 ) -> AppResult<Vec<roster::PlatformUser>> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT user_id, name, display_name, deleted FROM insight_users")?;
-    let users = stmt
-        .query_map([], |r| {
-            let text = |i| -> store::rusqlite::Result<Option<String>> {
-                Ok(r.get::<_, String>(i).ok().filter(|s| !s.trim().is_empty()))
+    let users = store.db().query_all(
+        "SELECT user_id, name, display_name, deleted FROM insight_users",
+        (),
+        |r| {
+            let text = |i: usize| -> store::db::Result<Option<String>> {
+                Ok(r.get::<String>(i).ok().filter(|s| !s.trim().is_empty()))
             };
             Ok(roster::PlatformUser {
                 id: r.get(0)?,
@@ -277,8 +276,8 @@ fn stored_slack_users(
                 deleted: r.get(3)?,
                 ..roster::PlatformUser::default()
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(users
         .into_iter()
         .filter(|u| !hidden.contains(&u.id))
