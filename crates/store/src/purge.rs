@@ -33,57 +33,86 @@ impl Store {
         scrub: &PersonScrub<'_>,
         dry_run: bool,
     ) -> Result<RemovedRows, StoreError> {
-        let tx = self.lite_mut().transaction()?;
-        let mut removed = purge_user_rows(&tx, user_id, scrub.text)?;
-        removed.push((
-            "export_messages",
-            tx.execute("DELETE FROM export_messages WHERE user = ?1", [user_id])?,
-        ));
-        removed.push((
-            "slack_users_cache",
-            tx.execute(
-                "DELETE FROM slack_users_cache WHERE user_id = ?1",
-                [user_id],
-            )?,
-        ));
-        removed.push((
-            "export_messages.raw (rewritten)",
-            rewrite_json(
-                &tx,
-                "SELECT channel, ts_key, raw FROM export_messages WHERE instr(raw, ?1) > 0",
-                "UPDATE export_messages SET raw = ?3 WHERE channel = ?1 AND ts_key = ?2",
-                user_id,
-                scrub.json,
-            )?,
-        ));
-        let mut invites = 0;
-        for column in ["users", "user_errors"] {
-            invites += rewrite_json(
-                &tx,
-                &format!("SELECT id, 0, {column} FROM invite_ops WHERE instr({column}, ?1) > 0"),
-                &format!("UPDATE invite_ops SET {column} = ?3 WHERE id = ?1 AND 0 = ?2"),
-                user_id,
-                scrub.json,
-            )?;
+        // The dry run ends as an "error" so the transaction rolls back, carrying the counts out.
+        enum End {
+            DryRun(RemovedRows),
+            Failed(StoreError),
         }
-        removed.push(("invite_ops (rewritten)", invites));
-        removed.push((
-            "invite_runs.handles (rewritten)",
-            drop_handles(&tx, scrub.handles)?,
-        ));
-        let (deleted, rewritten) = crate::search::purge_person(&tx, user_id)?;
-        removed.push(("search_messages", deleted));
-        removed.push(("search_messages.text (rewritten)", rewritten));
-        removed.push((
-            "notifications (rewritten)",
-            redact_notifications(&tx, user_id, scrub.handles)?,
-        ));
-        if dry_run {
-            tx.rollback()?;
-        } else {
-            tx.commit()?;
+        impl From<crate::db::DbError> for End {
+            fn from(e: crate::db::DbError) -> Self {
+                End::Failed(e.into())
+            }
         }
-        Ok(removed)
+        impl From<StoreError> for End {
+            fn from(e: StoreError) -> Self {
+                End::Failed(e)
+            }
+        }
+        impl From<rusqlite::Error> for End {
+            fn from(e: rusqlite::Error) -> Self {
+                End::Failed(e.into())
+            }
+        }
+        let ended = self.conn.transaction(|db| -> Result<RemovedRows, End> {
+            let mut removed = purge_user_rows(db, user_id, scrub.text)?;
+            // The rest is not ported to store::db yet (SQLite only).
+            let tx = db
+                .as_sqlite()
+                .expect("this part of slack-tools does not support PostgreSQL yet");
+            removed.push((
+                "export_messages",
+                tx.execute("DELETE FROM export_messages WHERE user = ?1", [user_id])?,
+            ));
+            removed.push((
+                "slack_users_cache",
+                tx.execute(
+                    "DELETE FROM slack_users_cache WHERE user_id = ?1",
+                    [user_id],
+                )?,
+            ));
+            removed.push((
+                "export_messages.raw (rewritten)",
+                rewrite_json(
+                    &tx,
+                    "SELECT channel, ts_key, raw FROM export_messages WHERE instr(raw, ?1) > 0",
+                    "UPDATE export_messages SET raw = ?3 WHERE channel = ?1 AND ts_key = ?2",
+                    user_id,
+                    scrub.json,
+                )?,
+            ));
+            let mut invites = 0;
+            for column in ["users", "user_errors"] {
+                invites += rewrite_json(
+                    &tx,
+                    &format!(
+                        "SELECT id, 0, {column} FROM invite_ops WHERE instr({column}, ?1) > 0"
+                    ),
+                    &format!("UPDATE invite_ops SET {column} = ?3 WHERE id = ?1 AND 0 = ?2"),
+                    user_id,
+                    scrub.json,
+                )?;
+            }
+            removed.push(("invite_ops (rewritten)", invites));
+            removed.push((
+                "invite_runs.handles (rewritten)",
+                drop_handles(&tx, scrub.handles)?,
+            ));
+            let (deleted, rewritten) = crate::search::purge_person(&tx, user_id)?;
+            removed.push(("search_messages", deleted));
+            removed.push(("search_messages.text (rewritten)", rewritten));
+            removed.push((
+                "notifications (rewritten)",
+                redact_notifications(&tx, user_id, scrub.handles)?,
+            ));
+            if dry_run {
+                return Err(End::DryRun(removed));
+            }
+            Ok(removed)
+        });
+        match ended {
+            Ok(removed) | Err(End::DryRun(removed)) => Ok(removed),
+            Err(End::Failed(e)) => Err(e),
+        }
     }
 }
 
