@@ -212,7 +212,6 @@ fn hidden_by(store: &Store, cfg: &InsightConfig) -> AppResult<HashSet<String>> {
             format!("{e} (hint: {})", e.hint().unwrap_or_default()),
         )),
         Err(insight_collect::OptOutError::Store(e)) => Err(e.into()),
-        Err(insight_collect::OptOutError::Sqlite(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
     }
 }
