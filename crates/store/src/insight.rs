@@ -847,9 +847,9 @@ mod tests {
         };
         store.insight_store_channel(&batch).expect("first");
         store.insight_store_channel(&batch).expect("second");
-        assert_eq!(count(&store, "SELECT count(*) FROM insight_events"), 2);
+        assert_eq!(count(store, "SELECT count(*) FROM insight_events"), 2);
         assert_eq!(
-            count(&store, "SELECT reactions FROM insight_daily_channel"),
+            count(store, "SELECT reactions FROM insight_daily_channel"),
             1
         );
         // The reaction was taken back: re-fetching the message without it removes it.
@@ -861,11 +861,11 @@ mod tests {
             })
             .expect("third");
         assert_eq!(
-            count(&store, "SELECT count(*) FROM insight_events WHERE kind = 2"),
+            count(store, "SELECT count(*) FROM insight_events WHERE kind = 2"),
             0
         );
         assert_eq!(
-            count(&store, "SELECT reactions FROM insight_daily_channel"),
+            count(store, "SELECT reactions FROM insight_daily_channel"),
             0
         );
         let removed = store.insight_purge_user("U1", &|_| None).expect("purge");
@@ -875,12 +875,12 @@ mod tests {
                 .any(|(t, n)| *t == "insight_events" && *n == 1)
         );
         assert_eq!(
-            count(&store, "SELECT count(*) FROM insight_daily_channel"),
+            count(store, "SELECT count(*) FROM insight_daily_channel"),
             0
         );
         assert_eq!(
             count(
-                &store,
+                store,
                 "SELECT count(*) FROM insight_members WHERE user_id = 'U1'"
             ),
             0
@@ -902,7 +902,7 @@ mod tests {
         let run = store
             .insight_begin_run("2026-01-01T00:00:00Z")
             .expect("begins");
-        moved(&store, "insight_begin_run", true);
+        moved(store, "insight_begin_run", true);
         store
             .insight_upsert_users(&[InsightUser {
                 user_id: "U1".into(),
@@ -937,25 +937,25 @@ mod tests {
         store.insight_mark_unscoped("C1", 5).expect("marks");
         store.insight_mark_scoped("C1").expect("marks");
         moved(
-            &store,
+            store,
             "a sync's users, channel batches and scope marks",
             false,
         );
         store
             .insight_finish_run(run, "2026-01-01T00:01:00Z", "ok", 1, 1)
             .expect("finishes");
-        moved(&store, "insight_finish_run", true);
+        moved(store, "insight_finish_run", true);
         // A look at the store without a person is rolled back, generation included.
         store
             .insight_without_users(&["U1".to_string()], |_| ())
             .expect("looks");
-        moved(&store, "insight_without_users", false);
+        moved(store, "insight_without_users", false);
         store.insight_purge_user("U1", &|_| None).expect("purges");
-        moved(&store, "insight_purge_user", true);
+        moved(store, "insight_purge_user", true);
         store.insight_prune(i64::MAX, "2027-01-01").expect("prunes");
-        moved(&store, "insight_prune", true);
+        moved(store, "insight_prune", true);
         store.insight_delete_channel("C1").expect("deletes");
-        moved(&store, "insight_delete_channel", true);
+        moved(store, "insight_delete_channel", true);
     }
 
     #[test]

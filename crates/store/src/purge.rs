@@ -73,7 +73,7 @@ impl Store {
             removed.push((
                 "export_messages.raw (rewritten)",
                 rewrite_json(
-                    &tx,
+                    tx,
                     "SELECT channel, ts_key, raw FROM export_messages WHERE instr(raw, ?1) > 0",
                     "UPDATE export_messages SET raw = ?3 WHERE channel = ?1 AND ts_key = ?2",
                     user_id,
@@ -83,7 +83,7 @@ impl Store {
             let mut invites = 0;
             for column in ["users", "user_errors"] {
                 invites += rewrite_json(
-                    &tx,
+                    tx,
                     &format!(
                         "SELECT id, 0, {column} FROM invite_ops WHERE instr({column}, ?1) > 0"
                     ),
@@ -95,14 +95,14 @@ impl Store {
             removed.push(("invite_ops (rewritten)", invites));
             removed.push((
                 "invite_runs.handles (rewritten)",
-                drop_handles(&tx, scrub.handles)?,
+                drop_handles(tx, scrub.handles)?,
             ));
-            let (deleted, rewritten) = crate::search::purge_person(&tx, user_id)?;
+            let (deleted, rewritten) = crate::search::purge_person(tx, user_id)?;
             removed.push(("search_messages", deleted));
             removed.push(("search_messages.text (rewritten)", rewritten));
             removed.push((
                 "notifications (rewritten)",
-                redact_notifications(&tx, user_id, scrub.handles)?,
+                redact_notifications(tx, user_id, scrub.handles)?,
             ));
             if dry_run {
                 return Err(End::DryRun(removed));
