@@ -16,8 +16,8 @@ pub mod purge;
 pub mod search;
 pub mod slack_connection;
 pub mod slack_users;
-pub mod test_db;
 pub mod tg_export;
+pub mod test_db;
 pub mod tg_ops;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +27,7 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 
 use db::{Db, OptionalExt, params};
+
 
 pub use rusqlite;
 

@@ -89,10 +89,7 @@ impl TestDb {
         loop {
             match conn.with_client({
                 let sql = sql.clone();
-                move |c| {
-                    c.batch_execute(&sql)
-                        .map_err(|e| crate::db::pg::describe(&e))
-                }
+                move |c| c.batch_execute(&sql).map_err(|e| crate::db::pg::describe(&e))
             }) {
                 Ok(Ok(())) => break,
                 Ok(Err(e)) if tries < 50 && e.contains("being accessed by other users") => {
@@ -146,11 +143,7 @@ pub fn with_dbname(url: &str, name: &str) -> String {
     };
     let authority_end = before_query
         .rfind('@')
-        .map(|at| {
-            at + before_query[at..]
-                .find('/')
-                .unwrap_or(before_query.len() - at)
-        })
+        .map(|at| at + before_query[at..].find('/').unwrap_or(before_query.len() - at))
         .unwrap_or_else(|| before_query.find('/').unwrap_or(before_query.len()));
     format!(
         "{}{}/{name}{query}",

@@ -177,10 +177,7 @@ impl PgTarget {
 }
 
 fn shown(config: &postgres::Config) -> String {
-    let user = config
-        .get_user()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
+    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
     let host = match config.get_hosts().first() {
         Some(postgres::config::Host::Tcp(h)) => h.clone(),
         Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
@@ -307,10 +304,7 @@ impl PgConn {
         self.call(move |w| f(&mut w.client))
     }
 
-    fn call<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Worker) -> R + Send + 'static,
-    ) -> Result<R> {
+    fn call<R: Send + 'static>(&self, f: impl FnOnce(&mut Worker) -> R + Send + 'static) -> Result<R> {
         let (tx, rx) = mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or(DbError::Disconnected)?;
         jobs.send(Box::new(move |w| {
@@ -514,14 +508,7 @@ fn encode_numeric_decimal(text: &str, out: &mut BytesMut) -> std::result::Result
     }
     out.extend_from_slice(&(groups.len() as i16).to_be_bytes());
     out.extend_from_slice(&weight.to_be_bytes());
-    out.extend_from_slice(
-        &(if neg && !groups.is_empty() {
-            0x4000u16
-        } else {
-            0
-        })
-        .to_be_bytes(),
-    );
+    out.extend_from_slice(&(if neg && !groups.is_empty() { 0x4000u16 } else { 0 }).to_be_bytes());
     out.extend_from_slice(&dscale.to_be_bytes());
     for g in groups {
         out.extend_from_slice(&g.to_be_bytes());
@@ -535,7 +522,9 @@ struct Numeric(Value);
 impl<'a> FromSql<'a> for Numeric {
     fn from_sql(_ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
         let rd = |i: usize| -> std::result::Result<i16, BoxError> {
-            let b = raw.get(i..i + 2).ok_or("NUMERIC value is cut short")?;
+            let b = raw
+                .get(i..i + 2)
+                .ok_or("NUMERIC value is cut short")?;
             Ok(i16::from_be_bytes([b[0], b[1]]))
         };
         let ndigits = rd(0)? as usize;
@@ -564,9 +553,7 @@ impl<'a> FromSql<'a> for Numeric {
         let last_pos = weight - ndigits as i32 + 1;
         if last_pos > 0 && ndigits > 0 {
             for _ in 0..last_pos.min(weight + 1) {
-                whole = whole
-                    .checked_mul(10_000)
-                    .ok_or("NUMERIC value is too large")?;
+                whole = whole.checked_mul(10_000).ok_or("NUMERIC value is too large")?;
             }
         }
         let neg = sign == 0x4000;
@@ -612,19 +599,11 @@ pub(crate) fn column(row: &postgres::Row, i: usize) -> std::result::Result<Value
             Value::Real(v.into())
         }),
         Type::NUMERIC => opt(row.try_get::<_, Option<Numeric>>(i).map_err(err)?, |n| n.0),
-        Type::BYTEA => opt(
-            row.try_get::<_, Option<Vec<u8>>>(i).map_err(err)?,
-            Value::Blob,
-        ),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => opt(
-            row.try_get::<_, Option<String>>(i).map_err(err)?,
-            Value::Text,
-        ),
-        other => {
-            return Err(format!(
-                "has the Postgres type {other}, which the store does not read"
-            ));
+        Type::BYTEA => opt(row.try_get::<_, Option<Vec<u8>>>(i).map_err(err)?, Value::Blob),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+            opt(row.try_get::<_, Option<String>>(i).map_err(err)?, Value::Text)
         }
+        other => return Err(format!("has the Postgres type {other}, which the store does not read")),
     })
 }
 
@@ -642,22 +621,13 @@ mod tests {
             translate_placeholders("SELECT a FROM t WHERE b = ?2 AND c = ?1"),
             "SELECT a FROM t WHERE b = $2 AND c = $1"
         );
-        assert_eq!(
-            translate_placeholders("VALUES (?, ?, ?)"),
-            "VALUES ($1, $2, $3)"
-        );
+        assert_eq!(translate_placeholders("VALUES (?, ?, ?)"), "VALUES ($1, $2, $3)");
         assert_eq!(
             translate_placeholders("SELECT '?1', \"a?\" -- ?3\n, ?1 /* ? */"),
             "SELECT '?1', \"a?\" -- ?3\n, $1 /* ? */"
         );
-        assert_eq!(
-            translate_placeholders("SELECT 'it''s ?', ?"),
-            "SELECT 'it''s ?', $1"
-        );
-        assert_eq!(
-            translate_placeholders("x = 'é' AND y = ?1"),
-            "x = 'é' AND y = $1"
-        );
+        assert_eq!(translate_placeholders("SELECT 'it''s ?', ?"), "SELECT 'it''s ?', $1");
+        assert_eq!(translate_placeholders("x = 'é' AND y = ?1"), "x = 'é' AND y = $1");
     }
 
     #[test]
@@ -666,12 +636,11 @@ mod tests {
             .expect("parses");
         assert_eq!(t.shown(), "postgres://alice@db.example:6543/slack");
         assert!(!format!("{t:?} {t}").contains("s3cret"));
-        let e =
-            PgTarget::parse("postgres://alice:s3cret-pw@db.example:6543").expect_err("no database");
+        let e = PgTarget::parse("postgres://alice:s3cret-pw@db.example:6543")
+            .expect_err("no database");
         assert!(!e.to_string().contains("s3cret"), "{e}");
         assert!(e.to_string().contains("names no database"), "{e}");
-        let e =
-            PgTarget::parse("postgresql://alice:s3cret-pw@h/db?sslmode=bogus").expect_err("bad");
+        let e = PgTarget::parse("postgresql://alice:s3cret-pw@h/db?sslmode=bogus").expect_err("bad");
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 }

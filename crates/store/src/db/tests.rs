@@ -88,9 +88,7 @@ fn a_failed_transaction_leaves_nothing_and_a_committed_one_everything() {
         assert!(e.is_unique_violation(), "{e}");
         assert!(db.is_autocommit());
         let n: i64 = db
-            .query_row("SELECT count(*) FROM meta WHERE key = 'a'", [], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT count(*) FROM meta WHERE key = 'a'", [], |r| r.get(0))
             .expect("count");
         assert_eq!(n, 0, "the first insert was rolled back");
         db.transaction(|tx| -> Result<(), DbError> {
@@ -128,7 +126,9 @@ fn a_wrong_password_or_a_closed_port_is_a_clear_error_without_the_password() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
-    let closed = format!("postgres://u:secret-Zq9@127.0.0.1:{port}/somedb?connect_timeout=2");
+    let closed = format!(
+        "postgres://u:secret-Zq9@127.0.0.1:{port}/somedb?connect_timeout=2"
+    );
     let msg = Store::open(std::path::Path::new(&closed))
         .expect_err("nothing listens")
         .to_string();
