@@ -343,16 +343,18 @@ pub fn compute(
         snapshots,
         hidden_threads,
     };
-    let now = core(&ctx, period)?;
+    // Read once for the period: the channel figures and the channel-day rows both use them.
+    let lat_now = latencies(&ctx, period)?;
+    let now = core(&ctx, period, &lat_now)?;
     let previous = period.previous();
-    let before = core(&ctx, previous)?;
+    let before = core(&ctx, previous, &latencies(&ctx, previous)?)?;
     let week_over_week = changes(&now, &before);
     Ok(Metrics {
         period,
         previous,
         timezone: timezone_name.to_string(),
         active_windows: active_windows(&ctx, period)?,
-        channel_days: channel_days(&ctx, period)?,
+        channel_days: channel_days(&ctx, period, lat_now)?,
         heatmap: heatmap(&ctx, period)?,
         user_channel: now.rows,
         channels: now.channels,
@@ -441,10 +443,13 @@ fn median(values: &mut [f64]) -> Option<f64> {
     })
 }
 
+/// Reply latencies (s) per (channel, day).
+type Latencies = HashMap<(String, String), Vec<f64>>;
+
 fn latencies(
     ctx: &Ctx<'_>,
     period: Period,
-) -> Result<HashMap<(String, String), Vec<f64>>, MetricsError> {
+) -> Result<Latencies, MetricsError> {
     let (since, until) = period.days_text();
     let mut out: HashMap<(String, String), Vec<f64>> = HashMap::new();
     // Each value list is only ever sorted for a median, so the order rows come in does not matter.
@@ -467,7 +472,8 @@ fn latencies(
     Ok(out)
 }
 
-fn core(ctx: &Ctx<'_>, period: Period) -> Result<Core, MetricsError> {
+/// `lat`: [`latencies`] of `period`.
+fn core(ctx: &Ctx<'_>, period: Period, lat: &Latencies) -> Result<Core, MetricsError> {
     let (since, until) = period.days_text();
     // channel -> user -> (posts, replies, reactions)
     let mut activity: HashMap<String, HashMap<String, (u64, u64, u64)>> = HashMap::new();
@@ -494,8 +500,8 @@ fn core(ctx: &Ctx<'_>, period: Period) -> Result<Core, MetricsError> {
         )?;
     }
     let mut lat_by_channel: HashMap<String, Vec<f64>> = HashMap::new();
-    for ((channel, _day), v) in latencies(ctx, period)? {
-        lat_by_channel.entry(channel).or_default().extend(v);
+    for ((channel, _day), v) in lat {
+        lat_by_channel.entry(channel.clone()).or_default().extend(v);
     }
     let mut rows = Vec::new();
     let mut channels = Vec::new();
@@ -647,9 +653,13 @@ fn changes(now: &Core, before: &Core) -> Vec<Change> {
     out
 }
 
-fn channel_days(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ChannelDay>, MetricsError> {
+/// `lat`: [`latencies`] of `period`.
+fn channel_days(
+    ctx: &Ctx<'_>,
+    period: Period,
+    mut lat: Latencies,
+) -> Result<Vec<ChannelDay>, MetricsError> {
     let (since, until) = period.days_text();
-    let mut lat = latencies(ctx, period)?;
     let mut stored: HashMap<(String, String), (u64, u64, u64, u64)> = HashMap::new();
     ctx.store.db().query_each(
         "SELECT channel_id, day, active_members, posts, replies, reactions
