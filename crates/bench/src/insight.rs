@@ -6,6 +6,12 @@
 //! 3. A 90-day database of (up to) 10M events written straight into the store's insight tables:
 //!    `insight-report` over the full range against DuckDB doing the same aggregation over the same
 //!    rows (`scripts/insight_duckdb.py`), ours/duckdb (target < 2).
+//!
+//! With `INSIGHT_BENCH_PG=postgres://...` (any database on a server; the bench creates and drops
+//! its own `slack_tools_bench_insight` there) parts 2 and 3 also run on PostgreSQL, printed next
+//! to SQLite's: the same sync into a fresh database, and the same generated rows (copied from the
+//! SQLite file with COPY, then VACUUM ANALYZE) reported by the same binary, whose CSVs must match byte
+//! for byte. Goal: PostgreSQL within 1.5x of SQLite for both.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -124,14 +130,33 @@ impl SyncRun {
 }
 
 fn run_sync(base: &str, dir: &Path, config: &Path, scale: &str) -> anyhow::Result<SyncRun> {
+    run_sync_into(
+        base,
+        dir,
+        dir.join("insight.db").as_os_str(),
+        &dir.join("out"),
+        config,
+        scale,
+    )
+}
+
+/// [`run_sync`] into any `--db` (a file or a Postgres URL) and snapshot directory.
+fn run_sync_into(
+    base: &str,
+    dir: &Path,
+    db: &std::ffi::OsStr,
+    out_dir: &Path,
+    config: &Path,
+    scale: &str,
+) -> anyhow::Result<SyncRun> {
     let started = Instant::now();
     let out = Command::new(sim::bin_dir().join("insight-sync"))
         .args(["--quiet", "--config"])
         .arg(config)
         .arg("--db")
-        .arg(dir.join("insight.db"))
+        .arg(db)
         .arg("--out")
-        .arg(dir.join("out"))
+        .arg(out_dir)
         .env("SLACK_API_BASE", base)
         .env("SLACK_TOKEN", TOKEN)
         .env("SLACK_RATE_SCALE", scale)
@@ -284,12 +309,154 @@ fn ingest(root: &Path, ws_path: &Path) -> anyhow::Result<()> {
     )?;
     let run = run_sync(&sim.base_url, &dir, &config, "0")?;
     let events = run.figure("events");
+    let lite_rate = events as f64 / run.wall.as_secs_f64();
     println!("insight.ingest.summary (limits off): {}", run.summary);
     println!(
-        "insight.ingest.events_per_s (limits off, fresh database, whole sync incl. snapshots): {:.0} ({events} events in {:.1}s)",
-        events as f64 / run.wall.as_secs_f64(),
+        "insight.ingest.events_per_s (limits off, fresh database, whole sync incl. snapshots): {lite_rate:.0} ({events} events in {:.1}s)",
         run.wall.as_secs_f64()
     );
+    if let Some(server) = pg_server() {
+        let url = fresh_pg(&server)?;
+        let run = run_sync_into(
+            &sim.base_url,
+            &dir,
+            std::ffi::OsStr::new(&url),
+            &dir.join("out-pg"),
+            &config,
+            "0",
+        )?;
+        let pg_events = run.figure("events");
+        let pg_rate = pg_events as f64 / run.wall.as_secs_f64();
+        println!(
+            "insight.ingest.postgres.events_per_s (the same sync into a fresh PostgreSQL database): {pg_rate:.0} ({pg_events} events in {:.1}s)",
+            run.wall.as_secs_f64()
+        );
+        println!(
+            "insight.ingest.sqlite/postgres events/s (goal <= 1.5): {:.2}",
+            lite_rate / pg_rate
+        );
+        drop_pg(&server)?;
+    }
+    Ok(())
+}
+
+/// Name of the database the PostgreSQL side creates (and drops) on `INSIGHT_BENCH_PG`'s server.
+const PG_BENCH_DB: &str = "slack_tools_bench_insight";
+
+/// `INSIGHT_BENCH_PG`: a PostgreSQL server (any database on it) for the side-by-side figures.
+fn pg_server() -> Option<String> {
+    std::env::var("INSIGHT_BENCH_PG")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// Runs one statement outside a transaction on the server's own database.
+fn pg_admin(server: &str, sql: String) -> anyhow::Result<()> {
+    let target = store::db::pg::PgTarget::parse(server)?;
+    let conn = target.connect()?;
+    conn.with_client(move |c| c.batch_execute(&sql))?
+        .map_err(|e| anyhow::anyhow!(store::db::pg::describe(&e)))
+}
+
+/// A fresh, migrated [`PG_BENCH_DB`]; its URL.
+fn fresh_pg(server: &str) -> anyhow::Result<String> {
+    drop_pg_now(server)?;
+    pg_admin(server, format!("CREATE DATABASE {PG_BENCH_DB}"))?;
+    let url = store::test_db::with_dbname(server, PG_BENCH_DB);
+    Store::open(Path::new(&url))?;
+    Ok(url)
+}
+
+/// Drops [`PG_BENCH_DB`], unless `INSIGHT_BENCH_DIR` asks to keep what the run made (then the
+/// next run replaces it).
+fn drop_pg(server: &str) -> anyhow::Result<()> {
+    if std::env::var_os("INSIGHT_BENCH_DIR").is_some() {
+        return Ok(());
+    }
+    drop_pg_now(server)
+}
+
+fn drop_pg_now(server: &str) -> anyhow::Result<()> {
+    pg_admin(
+        server,
+        format!("DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)"),
+    )
+}
+
+/// Copies every insight table of the SQLite file `lite` into the Postgres database `url` with
+/// COPY (a reader thread streams SQLite's rows as COPY text), then VACUUM ANALYZE, as autovacuum
+/// would have run after a sync wrote them.
+fn copy_to_postgres(lite: &Path, url: &str) -> anyhow::Result<()> {
+    use store::rusqlite::types::ValueRef;
+    let store = Store::open(Path::new(url))?;
+    let pg = store.db().as_postgres().context("a PostgreSQL store")?;
+    // Parents before children (the list is children first).
+    for table in store::insight::INSIGHT_TABLES.iter().rev() {
+        let lite_conn = store::rusqlite::Connection::open(lite)?;
+        let cols: Vec<String> = {
+            let mut stmt =
+                lite_conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let list = cols.join(", ");
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let select = format!("SELECT {list} FROM {table}");
+        let reader = std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut stmt = lite_conn.prepare(&select)?;
+            let n = stmt.column_count();
+            let mut rows = stmt.query([])?;
+            let mut buf = Vec::with_capacity(1 << 20);
+            while let Some(r) = rows.next()? {
+                for i in 0..n {
+                    if i > 0 {
+                        buf.push(b'\t');
+                    }
+                    match r.get_ref(i)? {
+                        ValueRef::Null => buf.extend_from_slice(b"\\N"),
+                        ValueRef::Integer(v) => write!(buf, "{v}")?,
+                        ValueRef::Real(v) => write!(buf, "{v}")?,
+                        ValueRef::Text(t) => {
+                            for &b in t {
+                                match b {
+                                    b'\\' => buf.extend_from_slice(b"\\\\"),
+                                    b'\t' => buf.extend_from_slice(b"\\t"),
+                                    b'\n' => buf.extend_from_slice(b"\\n"),
+                                    b'\r' => buf.extend_from_slice(b"\\r"),
+                                    _ => buf.push(b),
+                                }
+                            }
+                        }
+                        ValueRef::Blob(_) => bail!("a blob in {select}"),
+                    }
+                }
+                buf.push(b'\n');
+                if buf.len() >= 1 << 20 {
+                    if tx.send(std::mem::take(&mut buf)).is_err() {
+                        return Ok(()); // the writer failed; its error is reported
+                    }
+                    buf.reserve(1 << 20);
+                }
+            }
+            let _ = tx.send(buf);
+            Ok(())
+        });
+        let copy = format!("COPY {table} ({list}) FROM STDIN");
+        let written = pg.with_client(move |c| -> Result<u64, String> {
+            let mut w = c.copy_in(&copy).map_err(|e| store::db::pg::describe(&e))?;
+            for chunk in rx {
+                w.write_all(&chunk).map_err(|e| e.to_string())?;
+            }
+            w.finish().map_err(|e| store::db::pg::describe(&e))
+        })?;
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the SQLite reader of {table} panicked"))??;
+        written.map_err(|e| anyhow::anyhow!("COPY {table}: {e}"))?;
+    }
+    // Autovacuum does this after a sync's writes; right after COPY the first reader would
+    // otherwise pay for setting every row's hint bits, and no index-only scan could be used.
+    store.db().execute_batch("VACUUM ANALYZE")?;
     Ok(())
 }
 
@@ -766,6 +933,26 @@ fn user_channel_totals(path: &Path) -> anyhow::Result<[u64; 4]> {
     Ok(t)
 }
 
+/// Whether two report directories hold the same CSV files with the same bytes.
+fn same_csvs(a: &Path, b: &Path) -> anyhow::Result<bool> {
+    let list = |d: &Path| -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+        let mut m = BTreeMap::new();
+        for e in std::fs::read_dir(d)? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "csv") {
+                m.insert(
+                    p.display()
+                        .to_string()
+                        .replace(&d.display().to_string(), ""),
+                    std::fs::read(&p)?,
+                );
+            }
+        }
+        Ok(m)
+    };
+    Ok(list(a)? == list(b)?)
+}
+
 /// Part 3: insight-report over the full 90 days against DuckDB over the same rows.
 fn report_vs_duckdb(root: &Path) -> anyhow::Result<()> {
     let dir = root.join("report");
@@ -804,6 +991,57 @@ fn report_vs_duckdb(root: &Path) -> anyhow::Result<()> {
         .context("running insight-report")?;
     let ours = started.elapsed().as_secs_f64();
     anyhow::ensure!(out.success(), "insight-report failed ({out})");
+    println!("insight.report.ours_s (insight-report process, full range, csv): {ours:.2}");
+
+    if let Some(server) = pg_server() {
+        let url = fresh_pg(&server)?;
+        let started = Instant::now();
+        copy_to_postgres(&db, &url)?;
+        println!(
+            "insight.report.postgres_fill_s (the same rows copied from the SQLite file, then VACUUM ANALYZE): {:.0}",
+            started.elapsed().as_secs_f64()
+        );
+        // Alternating runs, best of each: on a shared machine one run of either can be slowed
+        // by whatever else runs (the fill's own checkpoint included).
+        let report = |db: &std::ffi::OsStr, out: &Path| -> anyhow::Result<f64> {
+            let started = Instant::now();
+            let status = Command::new(sim::bin_dir().join("insight-report"))
+                .args(["--quiet", "--config"])
+                .arg(&config)
+                .arg("--db")
+                .arg(db)
+                .arg("--out")
+                .arg(out)
+                .args(["--since", &since, "--until", &until, "--format", "csv"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .context("running insight-report")?;
+            anyhow::ensure!(status.success(), "insight-report failed ({status})");
+            Ok(started.elapsed().as_secs_f64())
+        };
+        let pg_out = dir.join("ours-pg");
+        let (mut lite_runs, mut pg_runs) = (vec![ours], Vec::new());
+        for _ in 0..3 {
+            pg_runs.push(report(std::ffi::OsStr::new(&url), &pg_out)?);
+            lite_runs.push(report(db.as_os_str(), &dir.join("ours-again"))?);
+        }
+        let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        let (lite_s, pg_s) = (best(&lite_runs), best(&pg_runs));
+        let same = same_csvs(&ours_out, &pg_out)?;
+        println!(
+            "insight.report.postgres_s (the same report on PostgreSQL, best of {:.2?}): {pg_s:.2}; sqlite best of {:.2?}: {lite_s:.2}; postgres/sqlite (goal <= 1.5): {:.2}; CSV files {}",
+            pg_runs,
+            lite_runs,
+            pg_s / lite_s,
+            if same { "byte-identical" } else { "DIFFER" }
+        );
+        drop_pg(&server)?;
+    }
+    if std::env::var("INSIGHT_BENCH_DUCKDB").is_ok_and(|v| v == "0") {
+        std::io::stdout().flush()?;
+        return Ok(());
+    }
 
     let csv_dir = dir.join("csv");
     let started = Instant::now();
@@ -835,7 +1073,6 @@ fn report_vs_duckdb(root: &Path) -> anyhow::Result<()> {
     let ours_t = user_channel_totals(&ours_out.join("user_channel_metrics.csv"))?;
     let duck_t = user_channel_totals(&duck_out.join("aggregates/user_channel_metrics.csv"))?;
     let raw_t = user_channel_totals(&duck_out.join("raw/user_channel_metrics.csv"))?;
-    println!("insight.report.ours_s (insight-report process, full range, csv): {ours:.2}");
     println!(
         "insight.report.duckdb_s (same tables insight-report reads, in memory, {} threads; load from CSV {:.1}s and SQLite->CSV export {export_s:.1}s not counted): {agg:.2}",
         res["threads"],

@@ -13,8 +13,6 @@ use crate::OPT_OUT_APPLIED_KEY;
 pub enum OptOutError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
-    #[error("database error: {0}")]
-    Sqlite(#[from] store::rusqlite::Error),
     /// The list changed since the last sync and an entry matches nobody stored: it may be someone
     /// no reader can recognise (an email), so the caller must refuse rather than show them.
     #[error(
@@ -50,24 +48,25 @@ pub fn opted_out_since_sync(
     if cfg.opt_out_users.is_empty() {
         return Ok(Vec::new());
     }
-    let users: Vec<roster::PlatformUser> = {
-        let mut stmt = store
-            .conn()
-            .prepare("SELECT user_id, name, display_name, deleted FROM insight_users")?;
-        stmt.query_map([], |r| {
-            let text = |i| -> store::rusqlite::Result<Option<String>> {
-                Ok(r.get::<_, String>(i).ok().filter(|s| !s.trim().is_empty()))
-            };
-            Ok(roster::PlatformUser {
-                id: r.get(0)?,
-                username: text(1)?,
-                display_name: text(2)?,
-                deleted: r.get(3)?,
-                ..roster::PlatformUser::default()
-            })
-        })?
-        .collect::<Result<_, _>>()?
-    };
+    let users: Vec<roster::PlatformUser> = store
+        .db()
+        .query_all(
+            "SELECT user_id, name, display_name, deleted FROM insight_users",
+            [],
+            |r| {
+                let text = |i| -> store::db::Result<Option<String>> {
+                    Ok(r.get::<Option<String>>(i)?.filter(|s| !s.trim().is_empty()))
+                };
+                Ok(roster::PlatformUser {
+                    id: r.get(0)?,
+                    username: text(1)?,
+                    display_name: text(2)?,
+                    deleted: r.get(3)?,
+                    ..roster::PlatformUser::default()
+                })
+            },
+        )
+        .map_err(store::StoreError::from)?;
     let index = roster::UserIndex::new(&users);
     let mut ids = Vec::new();
     let mut unmatched = Vec::new();

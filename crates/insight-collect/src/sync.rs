@@ -31,12 +31,10 @@ const CONCURRENCY: usize = 8;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyncError {
-    #[error(
-        "another insight-sync is running on {} (lock file {})",
-        db.display(),
-        lock.display()
-    )]
-    Locked { db: PathBuf, lock: PathBuf },
+    /// `db` is the path or the URL without its password; `lock` says which lock (a file, or an
+    /// advisory lock in the Postgres database).
+    #[error("another insight-sync is running on {db} ({lock})")]
+    Locked { db: String, lock: String },
     #[error("cannot use the lock file {}: {source}", path.display())]
     LockIo {
         path: PathBuf,
@@ -176,15 +174,40 @@ impl std::fmt::Display for SyncSummary {
     }
 }
 
-/// An exclusive lock on `<db>.insight-lock`, held for the life of the value. The OS releases it
-/// when the process dies, so a killed sync never blocks the next one.
+/// The advisory lock key of insight-sync in a Postgres database ("insight" in ASCII). Advisory
+/// locks are per database, so syncs into different databases on one server never meet.
+pub const PG_LOCK_KEY: i64 = 0x0069_6e73_6967_6874;
+
+/// The sync lock, held for the life of the value: an exclusive lock on `<db>.insight-lock` for a
+/// SQLite file, a session advisory lock for a Postgres database (so syncs on different hosts are
+/// kept apart too). The OS or the server releases it when the process dies, so a killed sync
+/// never blocks the next one.
 #[derive(Debug)]
 pub struct SyncLock {
-    _file: std::fs::File,
+    _held: Held,
 }
 
-/// Takes the sync lock of `db` or fails at once if another sync holds it.
+enum Held {
+    File(std::fs::File),
+    /// The connection whose session holds the advisory lock; closing it releases the lock.
+    Postgres(store::db::pg::PgConn),
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Held::File(file) => f.debug_tuple("File").field(file).finish(),
+            Held::Postgres(c) => f.debug_tuple("Postgres").field(&c.shown()).finish(),
+        }
+    }
+}
+
+/// Takes the sync lock of `db` (a path or a Postgres URL) or fails at once if another sync holds
+/// it.
 pub fn lock(db: &Path) -> Result<SyncLock, SyncError> {
+    if let store::Location::Postgres(target) = store::Location::parse(db)? {
+        return lock_postgres(&target);
+    }
     let path = PathBuf::from(format!("{}.insight-lock", db.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         private_files::create_dir_all(dir).map_err(|source| SyncError::LockIo {
@@ -202,13 +225,37 @@ pub fn lock(db: &Path) -> Result<SyncLock, SyncError> {
             source,
         })?;
     match file.try_lock() {
-        Ok(()) => Ok(SyncLock { _file: file }),
+        Ok(()) => Ok(SyncLock {
+            _held: Held::File(file),
+        }),
         Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Locked {
-            db: db.to_path_buf(),
-            lock: path,
+            db: db.display().to_string(),
+            lock: format!("lock file {}", path.display()),
         }),
         Err(std::fs::TryLockError::Error(source)) => Err(SyncError::LockIo { path, source }),
     }
+}
+
+/// The Postgres side of [`lock`]: `pg_try_advisory_lock` on a connection of the lock's own, held
+/// open for the run (another host's sync sees it; the server drops it with the session).
+fn lock_postgres(target: &store::db::pg::PgTarget) -> Result<SyncLock, SyncError> {
+    let conn = target.connect().map_err(store::StoreError::from)?;
+    let got = conn
+        .with_client(|c| {
+            c.query_one("SELECT pg_try_advisory_lock($1)", &[&PG_LOCK_KEY])
+                .and_then(|r| r.try_get::<_, bool>(0))
+        })
+        .map_err(store::StoreError::from)?
+        .map_err(|e| store::StoreError::from(store::db::DbError::from(e)))?;
+    if !got {
+        return Err(SyncError::Locked {
+            db: target.shown().to_string(),
+            lock: format!("advisory lock {PG_LOCK_KEY} in that database"),
+        });
+    }
+    Ok(SyncLock {
+        _held: Held::Postgres(conn),
+    })
 }
 
 /// The IDs of the opted-out users. An identifier matching several users opts all of them out:

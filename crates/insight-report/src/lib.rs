@@ -14,6 +14,7 @@ use cli_support::{CommonArgs, Outcome, UsageError};
 use insight::{Cohort, InsightConfig, Period};
 use jiff::civil::Date;
 use store::Store;
+use store::db::OptionalExt;
 
 /// Engagement metrics (participation, active windows, channel and team activity, week over week)
 /// from the database insight-sync fills.
@@ -86,7 +87,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         (cli.common.config.clone(), cli.common.db_path(), None)
     };
     let cfg = insight::load_config(&config_dir).map_err(config_error)?;
-    if !db.exists() {
+    // A Postgres URL names a server: whether the database is there is the connection's to say.
+    if matches!(store::Location::parse(&db)?, store::Location::Sqlite(_)) && !db.exists() {
         return Err(UsageError::new(format!("no database at {}", db.display()))
             .with_hint("run insight-sync first, or point --db at its database")
             .into());
@@ -182,14 +184,12 @@ fn cohort(store: &Store, cli: &Cli) -> anyhow::Result<Cohort> {
         let mut ids = HashSet::new();
         for ident in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let ident = ident.trim_start_matches('@');
-            let found: Vec<String> = {
-                let mut stmt = store.conn().prepare(
-                    "SELECT user_id FROM insight_users WHERE user_id = ?1 OR lower(name) = lower(?1)
-                     OR lower(display_name) = lower(?1)",
-                )?;
-                stmt.query_map([ident], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?
-            };
+            let found: Vec<String> = store.db().query_all(
+                "SELECT user_id FROM insight_users WHERE user_id = ?1 OR lower(name) = lower(?1)
+                 OR lower(display_name) = lower(?1)",
+                [ident],
+                |r| r.get(0),
+            )?;
             if found.is_empty() {
                 return Err(
                     UsageError::new(format!("--users: {ident:?} is not a stored user"))
@@ -206,13 +206,13 @@ fn cohort(store: &Store, cli: &Cli) -> anyhow::Result<Cohort> {
         for ch in &cli.channels {
             let ch = ch.trim().trim_start_matches('#');
             let id: Option<String> = store
-                .conn()
+                .db()
                 .query_row(
                     "SELECT channel_id FROM insight_channels WHERE channel_id = ?1 OR name = ?1",
                     [ch],
                     |r| r.get(0),
                 )
-                .ok();
+                .optional()?;
             match id {
                 Some(id) => ids.insert(id),
                 None => {

@@ -163,7 +163,7 @@ async fn a_person_opted_out_after_the_last_sync_is_in_no_report_output() {
     // The report changed nothing: the next sync erases them (with their snapshots).
     let stored: i64 = Store::open(&db)
         .expect("db")
-        .conn()
+        .db()
         .query_row(
             "SELECT count(*) FROM insight_users WHERE user_id = ?1",
             [&author],

@@ -158,11 +158,9 @@ async fn find(
         return find_email(ident, slack).await;
     }
     let users = |sql: &str, arg: &str| -> anyhow::Result<Vec<(String, String)>> {
-        let mut stmt = store.conn().prepare(sql)?;
-        let rows = stmt
-            .query_map([arg], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        Ok(store
+            .db()
+            .query_all(sql, [arg], |r| Ok((r.get(0)?, r.get(1)?)))?)
     };
     if let Some((id, name)) = users(
         "SELECT user_id, name FROM insight_users WHERE user_id = upper(?1)",

@@ -183,7 +183,7 @@ fn db_mentions(db: &Path, needle: &str) -> usize {
         };
         for col in cols {
             let c: i64 = store
-                .conn()
+                .db()
                 .query_row(
                     &format!("SELECT count(*) FROM {table} WHERE CAST({col} AS TEXT) LIKE '%' || ?1 || '%'"),
                     [needle],
@@ -239,7 +239,7 @@ async fn privacy_opt_out_private_opt_in_revoke_and_no_text() {
     }
     let store = Store::open(&opts.db).expect("open");
     let private_id: String = store
-        .conn()
+        .db()
         .query_row(
             "SELECT channel_id FROM insight_channels WHERE is_private = 1",
             [],
@@ -247,7 +247,7 @@ async fn privacy_opt_out_private_opt_in_revoke_and_no_text() {
         )
         .expect("the opted-in private channel is stored");
     let texts: i64 = store
-        .conn()
+        .db()
         .query_row(
             "SELECT count(*) FROM insight_events WHERE text IS NOT NULL",
             [],
@@ -479,7 +479,7 @@ async fn purge_user_and_prune_remove_rows_and_snapshot_traces() {
     // The most active stored user.
     let victim: String = Store::open(&opts.db)
         .expect("open")
-        .conn()
+        .db()
         .query_row(
             "SELECT user_id FROM insight_events GROUP BY user_id ORDER BY count(*) DESC LIMIT 1",
             [],
@@ -515,7 +515,7 @@ async fn purge_user_and_prune_remove_rows_and_snapshot_traces() {
     short.retention.aggregate_days = 1;
     let mut store = Store::open(&opts.db).expect("open");
     let old_before: i64 = store
-        .conn()
+        .db()
         .query_row("SELECT count(*) FROM insight_daily_user_channel", [], |r| {
             r.get(0)
         })
@@ -524,7 +524,7 @@ async fn purge_user_and_prune_remove_rows_and_snapshot_traces() {
     assert!(rows > 0);
     let cutoff = jiff::Timestamp::now().as_microsecond() - 86_400_000_000;
     let stale: i64 = store
-        .conn()
+        .db()
         .query_row(
             "SELECT count(*) FROM insight_events WHERE at_us < ?1",
             [cutoff],
@@ -533,7 +533,7 @@ async fn purge_user_and_prune_remove_rows_and_snapshot_traces() {
         .expect("count");
     assert_eq!(stale, 0);
     let after: i64 = store
-        .conn()
+        .db()
         .query_row("SELECT count(*) FROM insight_daily_user_channel", [], |r| {
             r.get(0)
         })
@@ -613,7 +613,7 @@ async fn json_summary_is_one_document_with_the_sync_counts() {
     assert!(expected.events > 0 && expected.channels > 0, "{expected:?}");
     let store = Store::open(&dir.path().join("insight.db")).expect("db");
     let last_run: i64 = store
-        .conn()
+        .db()
         .query_row("SELECT max(rowid) FROM insight_sync_runs", [], |r| r.get(0))
         .expect("run id");
     assert_eq!(doc["run_id"].as_i64(), Some(last_run));
@@ -749,7 +749,7 @@ async fn opt_out_after_collection_leaves_no_byte_in_the_db_wal_or_snapshots() {
     assert_eq!(traces(&opts, &victim.needles), Vec::<String>::new());
     // The mention in someone else's kept text was redacted, not the message dropped.
     let redacted: i64 = reader
-        .conn()
+        .db()
         .query_row(
             "SELECT count(*) FROM insight_events WHERE text LIKE '%<@redacted>%'",
             [],
@@ -834,7 +834,7 @@ async fn opt_out_entry_matching_nobody_stops_the_sync_before_anything_is_written
         let store = Store::open(&dir.join("insight.db")).expect("db");
         for table in ["insight_users", "insight_sync_runs", "insight_events"] {
             let n: i64 = store
-                .conn()
+                .db()
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
                 .expect("count");
             assert_eq!(n, 0, "{table} is empty");
@@ -984,7 +984,7 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
             ])
             .expect("index");
         store
-            .conn()
+            .db()
             .execute(
                 "INSERT INTO invite_runs (started_at, status, channels_planned, handles)
                  VALUES ('2026-01-01T00:00:00.000Z', 'completed', 1, ?1)",
@@ -992,7 +992,7 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
             )
             .expect("invite run");
         store
-            .conn()
+            .db()
             .execute(
                 "INSERT INTO invite_ops (run_id, at, channel_id, channel_name, users, result)
                  VALUES (1, '2026-01-01T00:00:01.000Z', 'C0EXPORT', 'general', ?1, 'added')",
@@ -1149,12 +1149,12 @@ async fn purge_user_is_exact_asks_first_and_reaches_spool_invite_log_and_snapsho
         "{spooled:?}"
     );
     let invited: String = store
-        .conn()
+        .db()
         .query_row("SELECT users FROM invite_ops", [], |r| r.get(0))
         .expect("op");
     assert_eq!(invited, r#"["U0OTHER01"]"#);
     let asked: String = store
-        .conn()
+        .db()
         .query_row("SELECT handles FROM invite_runs", [], |r| r.get(0))
         .expect("run");
     assert_eq!(asked, r#"["someone"]"#);

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use store::Store;
-use store::rusqlite::{self, params};
+use store::db::{self, params};
 
 use crate::time::{day_start_us, rfc3339_local};
 
@@ -22,7 +22,7 @@ pub enum MetricsError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Db(#[from] db::DbError),
     #[error("the period {since}..{until} is empty: --since is after --until")]
     EmptyPeriod { since: Date, until: Date },
 }
@@ -254,80 +254,82 @@ pub fn compute(
             until: period.until,
         });
     }
-    let conn = store.conn();
+    let conn = store.db();
     let mut users = HashMap::new();
-    {
-        let mut stmt =
-            conn.prepare("SELECT user_id, name, display_name, department FROM insight_users")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
+    conn.query_each(
+        "SELECT user_id, name, display_name, department FROM insight_users",
+        [],
+        |r| {
             let id: String = r.get(0)?;
-            if cohort.hidden_users.contains(&id) {
-                continue;
+            if !cohort.hidden_users.contains(&id) {
+                users.insert(
+                    id,
+                    UserInfo {
+                        name: r.get(1)?,
+                        display_name: r.get(2)?,
+                        department: r.get(3)?,
+                    },
+                );
             }
-            users.insert(
-                id,
-                UserInfo {
-                    name: r.get(1)?,
-                    display_name: r.get(2)?,
-                    department: r.get(3)?,
-                },
-            );
-        }
-    }
+            Ok(())
+        },
+    )?;
     let mut channels = BTreeMap::new();
-    {
-        let mut stmt = conn.prepare("SELECT channel_id, name, is_private FROM insight_channels")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
+    conn.query_each(
+        "SELECT channel_id, name, is_private FROM insight_channels",
+        [],
+        |r| {
             let id: String = r.get(0)?;
             if cohort.has_channel(&id) {
                 channels.insert(id, (r.get(1)?, r.get(2)?));
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     let mut snapshots: HashMap<String, Vec<Snapshot>> = HashMap::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT s.channel_id, s.run_id, s.taken_us, count(m.user_id) FROM insight_member_snapshots s
-             LEFT JOIN insight_members m ON m.run_id = s.run_id AND m.channel_id = s.channel_id
-             GROUP BY s.run_id, s.channel_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
+    conn.query_each(
+        "SELECT s.channel_id, s.run_id, s.taken_us, count(m.user_id) FROM insight_member_snapshots s
+         LEFT JOIN insight_members m ON m.run_id = s.run_id AND m.channel_id = s.channel_id
+         GROUP BY s.run_id, s.channel_id, s.taken_us",
+        [],
+        |r| {
             let id: String = r.get(0)?;
             if channels.contains_key(&id) {
                 snapshots.entry(id).or_default().push(Snapshot {
                     run_id: r.get(1)?,
                     taken_us: r.get(2)?,
-                    members: r.get::<_, i64>(3)? as u64,
+                    members: r.get::<i64>(3)? as u64,
                 });
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     let mut hidden_threads = HashSet::new();
     for user in &cohort.hidden_users {
         // A hidden member does not count in a snapshot's size.
-        let mut stmt = conn
-            .prepare_cached("SELECT run_id, channel_id FROM insight_members WHERE user_id = ?1")?;
-        let mut rows = stmt.query([user])?;
-        while let Some(r) = rows.next()? {
-            let (run_id, channel): (i64, String) = (r.get(0)?, r.get(1)?);
-            if let Some(s) = snapshots
-                .get_mut(&channel)
-                .and_then(|l| l.iter_mut().find(|s| s.run_id == run_id))
-            {
-                s.members = s.members.saturating_sub(1);
-            }
-        }
-        let mut stmt = conn.prepare_cached(
+        conn.query_each(
+            "SELECT run_id, channel_id FROM insight_members WHERE user_id = ?1",
+            [user],
+            |r| {
+                let (run_id, channel): (i64, String) = (r.get(0)?, r.get(1)?);
+                if let Some(s) = snapshots
+                    .get_mut(&channel)
+                    .and_then(|l| l.iter_mut().find(|s| s.run_id == run_id))
+                {
+                    s.members = s.members.saturating_sub(1);
+                }
+                Ok(())
+            },
+        )?;
+        conn.query_each(
             "SELECT DISTINCT channel_id, thread_ts FROM insight_events
              WHERE user_id = ?1 AND kind < 2 AND thread_ts IS NOT NULL",
+            [user],
+            |r| {
+                hidden_threads.insert((r.get(0)?, r.get(1)?));
+                Ok(())
+            },
         )?;
-        let mut rows = stmt.query([user])?;
-        while let Some(r) = rows.next()? {
-            hidden_threads.insert((r.get(0)?, r.get(1)?));
-        }
     }
     for list in snapshots.values_mut() {
         list.sort_by_key(|s| (s.taken_us, s.run_id));
@@ -341,16 +343,18 @@ pub fn compute(
         snapshots,
         hidden_threads,
     };
-    let now = core(&ctx, period)?;
+    // Read once for the period: the channel figures and the channel-day rows both use them.
+    let lat_now = latencies(&ctx, period)?;
+    let now = core(&ctx, period, &lat_now)?;
     let previous = period.previous();
-    let before = core(&ctx, previous)?;
+    let before = core(&ctx, previous, &latencies(&ctx, previous)?)?;
     let week_over_week = changes(&now, &before);
     Ok(Metrics {
         period,
         previous,
         timezone: timezone_name.to_string(),
         active_windows: active_windows(&ctx, period)?,
-        channel_days: channel_days(&ctx, period)?,
+        channel_days: channel_days(&ctx, period, lat_now)?,
         heatmap: heatmap(&ctx, period)?,
         user_channel: now.rows,
         channels: now.channels,
@@ -385,29 +389,43 @@ fn snapshot_runs(ctx: &Ctx<'_>, channel: &str, period: Period) -> Vec<i64> {
 }
 
 /// user -> number of the given snapshots the user is in.
+///
+/// All of a channel's runs in one statement (an `IN` list): a report spans a snapshot per day, and
+/// on PostgreSQL a statement per snapshot was a round trip each (90k of them for 1000 channels).
+/// Postgres counts per user on the server; SQLite returns the rows, which it reads off the
+/// primary key in order, where grouping would sort them all in a temporary b-tree first.
 fn membership_counts(
     ctx: &Ctx<'_>,
     channel: &str,
     runs: &[i64],
 ) -> Result<HashMap<String, u64>, MetricsError> {
     let mut out = HashMap::new();
-    let mut stmt = ctx.store.conn().prepare_cached(
-        "SELECT user_id FROM insight_members WHERE channel_id = ?1 AND run_id = ?2",
-    )?;
-    for run in runs {
-        let mut rows = stmt.query(params![channel, run])?;
-        while let Some(r) = rows.next()? {
-            let user = text_ref(r, 0)?;
-            if ctx.cohort.hidden_users.contains(user) {
-                continue;
+    let db = ctx.store.db();
+    for chunk in runs.chunks(500) {
+        let list = (0..chunk.len())
+            .map(|i| format!("?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut values = vec![db::ValueRef::Text(channel)];
+        values.extend(chunk.iter().map(|r| db::ValueRef::Int(*r)));
+        let counted = db.is_postgres();
+        let sql = if counted {
+            format!(
+                "SELECT user_id, count(*) FROM insight_members
+                 WHERE channel_id = ?1 AND run_id IN ({list}) GROUP BY user_id"
+            )
+        } else {
+            format!(
+                "SELECT user_id, 1 FROM insight_members WHERE channel_id = ?1 AND run_id IN ({list})"
+            )
+        };
+        db.query_each(&sql, &values, |r| {
+            let user: String = r.get(0)?;
+            if !ctx.cohort.hidden_users.contains(&user) {
+                *out.entry(user).or_insert(0) += r.get::<i64>(1)? as u64;
             }
-            match out.get_mut(user) {
-                Some(n) => *n += 1,
-                None => {
-                    out.insert(user.to_string(), 1);
-                }
-            }
-        }
+            Ok(())
+        })?;
     }
     Ok(out)
 }
@@ -425,73 +443,65 @@ fn median(values: &mut [f64]) -> Option<f64> {
     })
 }
 
+/// Reply latencies (s) per (channel, day).
+type Latencies = HashMap<(String, String), Vec<f64>>;
+
 fn latencies(
     ctx: &Ctx<'_>,
     period: Period,
-) -> Result<HashMap<(String, String), Vec<f64>>, MetricsError> {
+) -> Result<Latencies, MetricsError> {
     let (since, until) = period.days_text();
-    let mut stmt = ctx.store.conn().prepare_cached(
+    let mut out: HashMap<(String, String), Vec<f64>> = HashMap::new();
+    // Each value list is only ever sorted for a median, so the order rows come in does not matter.
+    ctx.store.db().query_each(
         "SELECT channel_id, day, latency_s, thread_ts FROM insight_threads
          WHERE day BETWEEN ?1 AND ?2 AND latency_s IS NOT NULL",
-    )?;
-    let mut out: HashMap<(String, String), Vec<f64>> = HashMap::new();
-    let mut rows = stmt.query(params![since, until])?;
-    // Rows come in key order (channel, thread ts), so runs of one channel-day are consecutive:
-    // gather each run before touching the map, instead of allocating a key per thread.
-    let mut run: Option<((String, String), Vec<f64>)> = None;
-    while let Some(r) = rows.next()? {
-        let (channel, day) = (text_ref(r, 0)?, text_ref(r, 1)?);
-        let latency: f64 = r.get(2)?;
-        if !ctx.hidden_threads.is_empty()
-            && ctx
-                .hidden_threads
-                .contains(&(channel.to_string(), text_ref(r, 3)?.to_string()))
-        {
-            continue;
-        }
-        match &mut run {
-            Some(((c, d), v)) if c == channel && d == day => v.push(latency),
-            _ => {
-                if let Some((key, v)) = run.take() {
-                    out.entry(key).or_default().extend(v);
-                }
-                run = Some(((channel.to_string(), day.to_string()), vec![latency]));
+        params![since, until],
+        |r| {
+            let (channel, day): (String, String) = (r.get(0)?, r.get(1)?);
+            let latency: f64 = r.get(2)?;
+            if !ctx.hidden_threads.is_empty()
+                && ctx.hidden_threads.contains(&(channel.clone(), r.get(3)?))
+            {
+                return Ok(());
             }
-        }
-    }
-    if let Some((key, v)) = run {
-        out.entry(key).or_default().extend(v);
-    }
+            out.entry((channel, day)).or_default().push(latency);
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
-fn core(ctx: &Ctx<'_>, period: Period) -> Result<Core, MetricsError> {
+/// `lat`: [`latencies`] of `period`.
+fn core(ctx: &Ctx<'_>, period: Period, lat: &Latencies) -> Result<Core, MetricsError> {
     let (since, until) = period.days_text();
     // channel -> user -> (posts, replies, reactions)
     let mut activity: HashMap<String, HashMap<String, (u64, u64, u64)>> = HashMap::new();
     // Per channel, so each query is a range of the (channel_id, day, user_id) key: a query over
     // all channels is planned on the user_id index without statistics, a random lookup per row.
-    let mut stmt = ctx.store.conn().prepare_cached(
-        "SELECT user_id, sum(posts), sum(replies), sum(reactions)
-         FROM insight_daily_user_channel WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3
-         GROUP BY user_id",
-    )?;
     for channel in ctx.channels.keys() {
-        let mut rows = stmt.query(params![channel, since, until])?;
-        while let Some(r) = rows.next()? {
-            if ctx.cohort.hidden_users.contains(text_ref(r, 0)?) {
-                continue;
-            }
-            let (p, re, x): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
-            activity
-                .entry(channel.clone())
-                .or_default()
-                .insert(r.get(0)?, (p as u64, re as u64, x as u64));
-        }
+        ctx.store.db().query_each(
+            "SELECT user_id, sum(posts), sum(replies), sum(reactions)
+             FROM insight_daily_user_channel WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3
+             GROUP BY user_id",
+            params![channel, since, until],
+            |r| {
+                let user: String = r.get(0)?;
+                if ctx.cohort.hidden_users.contains(&user) {
+                    return Ok(());
+                }
+                let (p, re, x): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
+                activity
+                    .entry(channel.clone())
+                    .or_default()
+                    .insert(user, (p as u64, re as u64, x as u64));
+                Ok(())
+            },
+        )?;
     }
     let mut lat_by_channel: HashMap<String, Vec<f64>> = HashMap::new();
-    for ((channel, _day), v) in latencies(ctx, period)? {
-        lat_by_channel.entry(channel).or_default().extend(v);
+    for ((channel, _day), v) in lat {
+        lat_by_channel.entry(channel.clone()).or_default().extend(v);
     }
     let mut rows = Vec::new();
     let mut channels = Vec::new();
@@ -643,41 +653,45 @@ fn changes(now: &Core, before: &Core) -> Vec<Change> {
     out
 }
 
-fn channel_days(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ChannelDay>, MetricsError> {
+/// `lat`: [`latencies`] of `period`.
+fn channel_days(
+    ctx: &Ctx<'_>,
+    period: Period,
+    mut lat: Latencies,
+) -> Result<Vec<ChannelDay>, MetricsError> {
     let (since, until) = period.days_text();
-    let mut lat = latencies(ctx, period)?;
     let mut stored: HashMap<(String, String), (u64, u64, u64, u64)> = HashMap::new();
-    {
-        let mut stmt = ctx.store.conn().prepare_cached(
-            "SELECT channel_id, day, active_members, posts, replies, reactions
-             FROM insight_daily_channel WHERE day BETWEEN ?1 AND ?2",
-        )?;
-        let mut rows = stmt.query(params![since, until])?;
-        while let Some(r) = rows.next()? {
+    ctx.store.db().query_each(
+        "SELECT channel_id, day, active_members, posts, replies, reactions
+         FROM insight_daily_channel WHERE day BETWEEN ?1 AND ?2",
+        params![since, until],
+        |r| {
             let v: (i64, i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
             stored.insert(
                 (r.get(0)?, r.get(1)?),
                 (v.0 as u64, v.1 as u64, v.2 as u64, v.3 as u64),
             );
-        }
-    }
+            Ok(())
+        },
+    )?;
     // A hidden user's own rows come off the channel-day totals (a purge rebuilds them without).
     for user in &ctx.cohort.hidden_users {
-        let mut stmt = ctx.store.conn().prepare_cached(
+        ctx.store.db().query_each(
             "SELECT channel_id, day, posts, replies, reactions FROM insight_daily_user_channel
              WHERE user_id = ?1 AND day BETWEEN ?2 AND ?3",
+            params![user, since, until],
+            |r| {
+                let key: (String, String) = (r.get(0)?, r.get(1)?);
+                let v: (i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?);
+                if let Some(e) = stored.get_mut(&key) {
+                    e.0 = e.0.saturating_sub(1);
+                    e.1 = e.1.saturating_sub(v.0 as u64);
+                    e.2 = e.2.saturating_sub(v.1 as u64);
+                    e.3 = e.3.saturating_sub(v.2 as u64);
+                }
+                Ok(())
+            },
         )?;
-        let mut rows = stmt.query(params![user, since, until])?;
-        while let Some(r) = rows.next()? {
-            let key: (String, String) = (r.get(0)?, r.get(1)?);
-            let v: (i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?);
-            if let Some(e) = stored.get_mut(&key) {
-                e.0 = e.0.saturating_sub(1);
-                e.1 = e.1.saturating_sub(v.0 as u64);
-                e.2 = e.2.saturating_sub(v.1 as u64);
-                e.3 = e.3.saturating_sub(v.2 as u64);
-            }
-        }
     }
     let mut out = Vec::new();
     for (channel_id, (channel_name, _)) in &ctx.channels {
@@ -723,10 +737,6 @@ fn channel_days(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ChannelDay>, Metric
 
 fn active_windows(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ActiveWindow>, MetricsError> {
     let (since, until) = period.days_text();
-    let mut stmt = ctx.store.conn().prepare_cached(
-        "SELECT user_id, day, first_us, last_us FROM insight_active_windows
-         WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3",
-    )?;
     // user -> day -> (first, last); looked up by borrowed text, so keys are allocated once.
     let mut nested: HashMap<String, HashMap<String, (i64, i64)>> = HashMap::new();
     let unknown = UserInfo::default();
@@ -734,32 +744,30 @@ fn active_windows(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ActiveWindow>, Me
         && ctx.cohort.department.is_none()
         && ctx.cohort.hidden_users.is_empty();
     for channel in ctx.channels.keys() {
-        let mut rows = stmt.query(params![channel, since, until])?;
-        while let Some(r) = rows.next()? {
-            let user = text_ref(r, 0)?;
-            if !everyone
-                && !ctx
-                    .cohort
-                    .has_user(ctx.users.get(user).unwrap_or(&unknown), user)
-            {
-                continue;
-            }
-            let (first, last): (i64, i64) = (r.get(2)?, r.get(3)?);
-            let days = match nested.get_mut(user) {
-                Some(d) => d,
-                None => nested.entry(user.to_string()).or_default(),
-            };
-            let day = text_ref(r, 1)?;
-            match days.get_mut(day) {
-                Some(e) => {
-                    e.0 = e.0.min(first);
-                    e.1 = e.1.max(last);
+        ctx.store.db().query_each(
+            "SELECT user_id, day, first_us, last_us FROM insight_active_windows
+             WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3",
+            params![channel, since, until],
+            |r| {
+                let user: String = r.get(0)?;
+                if !everyone
+                    && !ctx
+                        .cohort
+                        .has_user(ctx.users.get(&user).unwrap_or(&unknown), &user)
+                {
+                    return Ok(());
                 }
-                None => {
-                    days.insert(day.to_string(), (first, last));
-                }
-            }
-        }
+                let (day, first, last): (String, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
+                let e = nested
+                    .entry(user)
+                    .or_default()
+                    .entry(day)
+                    .or_insert((first, last));
+                e.0 = e.0.min(first);
+                e.1 = e.1.max(last);
+                Ok(())
+            },
+        )?;
     }
     let mut by: Vec<((String, String), (i64, i64))> = nested
         .into_iter()
@@ -785,75 +793,84 @@ fn active_windows(ctx: &Ctx<'_>, period: Period) -> Result<Vec<ActiveWindow>, Me
         .collect())
 }
 
-/// A text column borrowed from the row (no allocation per row on million-row scans).
-fn text_ref<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
-    r.get_ref(i)?.as_str().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
 fn heatmap(ctx: &Ctx<'_>, period: Period) -> Result<Vec<HeatCell>, MetricsError> {
     let (since, until) = period.days_text();
     // Per channel over the (channel_id, day, user_id, hour) key and summed here by department:
     // grouping millions of rows joined to users in SQL sorted them all in a temporary b-tree.
-    let mut stmt = ctx.store.conn().prepare_cached(
-        "SELECT user_id, day, hour, events FROM insight_daily_user_hour
-         WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3",
-    )?;
     let mut cells: BTreeMap<(String, u8, u8), u64> = BTreeMap::new();
     // (department, weekday, hour) -> events, departments by index while summing.
     let mut dept_index: HashMap<Option<&str>, usize> = HashMap::new();
     let mut sums: Vec<[[u64; 24]; 7]> = Vec::new();
     let mut weekday_of: HashMap<String, u8> = HashMap::new();
     let none = UserInfo::default();
+    // PostgreSQL sums each user's days by weekday on the server (a tenth of the rows cross);
+    // SQLite would sort them for that, so it reads the key range and the weekday is found here.
+    let pg = ctx.store.db().is_postgres();
+    let sql = if pg {
+        "SELECT user_id, CAST(extract(isodow FROM CAST(day AS date)) - 1 AS BIGINT) AS weekday,
+           hour, sum(events) FROM insight_daily_user_hour
+         WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY user_id, weekday, hour"
+    } else {
+        "SELECT user_id, day, hour, events FROM insight_daily_user_hour
+         WHERE channel_id = ?1 AND day BETWEEN ?2 AND ?3"
+    };
     for channel in ctx.channels.keys() {
-        let mut rows = stmt.query(params![channel, since, until])?;
-        // Rows come in key order (day, user, hour): the last day's weekday and the last user's
-        // department slot are reused while they repeat.
+        // Rows mostly come in key order (day, user, hour): the last day's weekday and the last
+        // user's department slot are reused while they repeat.
         let mut last_day = (String::new(), 0u8);
         let mut last_user: (String, Option<usize>) = (String::new(), None);
-        while let Some(r) = rows.next()? {
-            let user = text_ref(r, 0)?;
-            if user != last_user.0 {
-                let info = ctx.users.get(user).unwrap_or(&none);
-                let keep = !ctx.cohort.hidden_users.contains(user)
-                    && ctx.cohort.users.as_ref().is_none_or(|u| u.contains(user))
-                    && ctx
-                        .cohort
-                        .department
-                        .as_ref()
-                        .is_none_or(|d| info.department.as_deref() == Some(d.as_str()));
-                let slot = keep.then(|| {
-                    let next = dept_index.len();
-                    let k = *dept_index.entry(info.department.as_deref()).or_insert(next);
-                    if k == sums.len() {
-                        sums.push([[0; 24]; 7]);
-                    }
-                    k
-                });
-                last_user = (user.to_string(), slot);
-            }
-            let Some(k) = last_user.1 else {
-                continue;
-            };
-            let day = text_ref(r, 1)?;
-            if day != last_day.0 {
-                let w = match weekday_of.get(day) {
-                    Some(w) => *w,
-                    None => {
-                        let w = day
-                            .parse::<Date>()
-                            .map_or(0, |d| d.weekday().to_monday_zero_offset() as u8);
-                        weekday_of.insert(day.to_string(), w);
-                        w
-                    }
+        ctx.store
+            .db()
+            .query_each(sql, params![channel, since, until], |r| {
+                let user: String = r.get(0)?;
+                let user = user.as_str();
+                if user != last_user.0 {
+                    let info = ctx.users.get(user).unwrap_or(&none);
+                    let keep = !ctx.cohort.hidden_users.contains(user)
+                        && ctx.cohort.users.as_ref().is_none_or(|u| u.contains(user))
+                        && ctx
+                            .cohort
+                            .department
+                            .as_ref()
+                            .is_none_or(|d| info.department.as_deref() == Some(d.as_str()));
+                    let slot = keep.then(|| {
+                        let next = dept_index.len();
+                        let k = *dept_index.entry(info.department.as_deref()).or_insert(next);
+                        if k == sums.len() {
+                            sums.push([[0; 24]; 7]);
+                        }
+                        k
+                    });
+                    last_user = (user.to_string(), slot);
+                }
+                let Some(k) = last_user.1 else {
+                    return Ok(());
                 };
-                last_day = (day.to_string(), w);
-            }
-            let hour: i64 = r.get(2)?;
-            let events: i64 = r.get(3)?;
-            sums[k][usize::from(last_day.1.min(6))][hour.clamp(0, 23) as usize] += events as u64;
-        }
+                if pg {
+                    last_day.1 = r.get::<i64>(1)?.clamp(0, 6) as u8;
+                } else {
+                    let day: String = r.get(1)?;
+                    let day = day.as_str();
+                    if day != last_day.0 {
+                        let w = match weekday_of.get(day) {
+                            Some(w) => *w,
+                            None => {
+                                let w = day
+                                    .parse::<Date>()
+                                    .map_or(0, |d| d.weekday().to_monday_zero_offset() as u8);
+                                weekday_of.insert(day.to_string(), w);
+                                w
+                            }
+                        };
+                        last_day = (day.to_string(), w);
+                    }
+                }
+                let hour: i64 = r.get(2)?;
+                let events: i64 = r.get(3)?;
+                sums[k][usize::from(last_day.1.min(6))][hour.clamp(0, 23) as usize] +=
+                    events as u64;
+                Ok(())
+            })?;
     }
     for (department, k) in dept_index {
         for (weekday, hours) in sums[k].iter().enumerate() {

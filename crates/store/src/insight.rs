@@ -5,10 +5,12 @@
 //! computes local days and hours; this module writes one channel's batch in one transaction (so a
 //! killed sync never leaves a half-written channel) and rebuilds that channel's aggregates from its
 //! events in the same transaction.
+//!
+//! Both backends run the same statements, except the per-row loops of a channel's batch (members,
+//! events, threads, users): on PostgreSQL every statement is a round trip to the server, so there
+//! they go as arrays bound to one `INSERT ... SELECT FROM UNNEST(...)` per chunk of rows.
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, DbError, OptionalExt, params};
 use crate::{Store, StoreError};
 
 /// Every insight table, children first (the order deletes run in).
@@ -126,15 +128,20 @@ pub type RemovedRows = Vec<(&'static str, usize)>;
 /// The store knows no message syntax; the caller says what a mention looks like.
 pub type Redact<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// Rows per statement of a Postgres bulk write: large enough that round trips vanish in the cost
+/// of the rows, small enough to keep each statement's arrays a few megabytes.
+const PG_CHUNK: usize = 10_000;
+
 impl Store {
     /// Starts a sync run and returns its id.
     pub fn insight_begin_run(&self, started_at: &str) -> Result<i64, StoreError> {
-        self.lite().execute(
-            "INSERT INTO insight_sync_runs (started_at, status) VALUES (?1, 'running')",
+        let id = self.conn.query_row(
+            "INSERT INTO insight_sync_runs (started_at, status) VALUES (?1, 'running')
+             RETURNING run_id",
             [started_at],
+            |r| r.get(0),
         )?;
-        let id = self.lite().last_insert_rowid();
-        bump_generation(self.lite())?;
+        bump_generation(&self.conn)?;
         Ok(id)
     }
 
@@ -147,55 +154,76 @@ impl Store {
         channels: u64,
         events: u64,
     ) -> Result<(), StoreError> {
-        self.lite().execute(
+        self.conn.execute(
             "UPDATE insight_sync_runs SET finished_at = ?2, status = ?3, channels = ?4, events = ?5
              WHERE run_id = ?1",
             params![run_id, finished_at, status, channels as i64, events as i64],
         )?;
-        bump_generation(self.lite())?;
+        bump_generation(&self.conn)?;
         Ok(())
     }
 
     /// Inserts or updates users, all in one transaction.
     pub fn insight_upsert_users(&mut self, users: &[InsightUser]) -> Result<(), StoreError> {
-        let tx = self.lite_mut().transaction()?;
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO insight_users (user_id, name, display_name, department, deleted, is_bot)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (user_id) DO UPDATE SET name = excluded.name,
-                   display_name = excluded.display_name, department = excluded.department,
-                   deleted = excluded.deleted, is_bot = excluded.is_bot",
-            )?;
-            for u in users {
-                stmt.execute(params![
-                    u.user_id,
-                    u.name,
-                    u.display_name,
-                    u.department,
-                    u.deleted,
-                    u.is_bot
-                ])?;
+        const SQL: &str =
+            "INSERT INTO insight_users (user_id, name, display_name, department, deleted, is_bot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (user_id) DO UPDATE SET name = excluded.name,
+               display_name = excluded.display_name, department = excluded.department,
+               deleted = excluded.deleted, is_bot = excluded.is_bot";
+        const PG_SQL: &str = "INSERT INTO insight_users (user_id, name, display_name, department, deleted, is_bot)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+             ON CONFLICT (user_id) DO UPDATE SET name = excluded.name,
+               display_name = excluded.display_name, department = excluded.department,
+               deleted = excluded.deleted, is_bot = excluded.is_bot";
+        self.conn.transaction(|tx| {
+            if tx.is_postgres() {
+                // One statement may not update a row twice: the last of a repeated user wins,
+                // as it does row by row.
+                let users = last_of_each(users, |u| u.user_id.as_str());
+                for chunk in users.chunks(PG_CHUNK) {
+                    let ids: Vec<String> = chunk.iter().map(|u| u.user_id.clone()).collect();
+                    let names: Vec<String> = chunk.iter().map(|u| u.name.clone()).collect();
+                    let shown: Vec<String> = chunk.iter().map(|u| u.display_name.clone()).collect();
+                    let depts: Vec<Option<String>> =
+                        chunk.iter().map(|u| u.department.clone()).collect();
+                    let deleted: Vec<i64> = chunk.iter().map(|u| i64::from(u.deleted)).collect();
+                    let bots: Vec<i64> = chunk.iter().map(|u| i64::from(u.is_bot)).collect();
+                    pg_bulk(tx, move |c| {
+                        c.execute(PG_SQL, &[&ids, &names, &shown, &depts, &deleted, &bots])
+                    })?;
+                }
+                return Ok(());
             }
-        }
-        tx.commit()?;
-        Ok(())
+            for u in users {
+                tx.execute(
+                    SQL,
+                    params![
+                        u.user_id,
+                        u.name,
+                        u.display_name,
+                        u.department,
+                        u.deleted,
+                        u.is_bot
+                    ],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// The stored channel IDs.
     pub fn insight_channel_ids(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .lite()
-            .prepare("SELECT channel_id FROM insight_channels ORDER BY channel_id")?;
-        let ids = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(ids)
+        self.rows(
+            "SELECT channel_id FROM insight_channels ORDER BY channel_id",
+            [],
+            |r| r.get(0),
+        )
     }
 
     /// Every stored channel with its scope state.
     pub fn insight_stored_channels(&self) -> Result<Vec<StoredChannel>, StoreError> {
-        self.query_all(
+        self.rows(
             "SELECT channel_id, name, is_private, unscoped_since_us FROM insight_channels
              ORDER BY channel_id",
             [],
@@ -213,7 +241,7 @@ impl Store {
     /// Records that a channel is out of scope since `now_us` unless an earlier time is recorded;
     /// returns the time it has been out of scope since.
     pub fn insight_mark_unscoped(&self, channel_id: &str, now_us: i64) -> Result<i64, StoreError> {
-        Ok(self.lite().query_row(
+        Ok(self.conn.query_row(
             "UPDATE insight_channels SET unscoped_since_us = coalesce(unscoped_since_us, ?2)
              WHERE channel_id = ?1 RETURNING unscoped_since_us",
             params![channel_id, now_us],
@@ -223,7 +251,7 @@ impl Store {
 
     /// Clears the out-of-scope mark of a channel that is in scope again.
     pub fn insight_mark_scoped(&self, channel_id: &str) -> Result<(), StoreError> {
-        self.lite().execute(
+        self.conn.execute(
             "UPDATE insight_channels SET unscoped_since_us = NULL
              WHERE channel_id = ?1 AND unscoped_since_us IS NOT NULL",
             [channel_id],
@@ -237,7 +265,7 @@ impl Store {
         channel_id: &str,
     ) -> Result<Option<ChannelSyncState>, StoreError> {
         Ok(self
-            .lite()
+            .conn
             .query_row(
                 "SELECT newest_ts, oldest_synced_us FROM insight_channels WHERE channel_id = ?1",
                 [channel_id],
@@ -256,112 +284,80 @@ impl Store {
         &self,
         channel_id: &str,
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
-        let mut stmt = self
-            .lite()
-            .prepare("SELECT thread_ts, latest_reply FROM insight_threads WHERE channel_id = ?1")?;
-        let map = stmt
-            .query_map([channel_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(map)
+        let pairs: Vec<(String, String)> = self.rows(
+            "SELECT thread_ts, latest_reply FROM insight_threads WHERE channel_id = ?1",
+            [channel_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(pairs.into_iter().collect())
     }
 
     /// Writes one channel's batch and rebuilds its aggregates from `from_day` on, atomically.
     pub fn insight_store_channel(&mut self, b: &ChannelBatch<'_>) -> Result<(), StoreError> {
-        let tx = self.lite_mut().transaction()?;
-        let c = b.channel;
-        tx.execute(
-            "INSERT INTO insight_channels (channel_id, name, is_private, is_archived, newest_ts, oldest_synced_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name,
-               is_private = excluded.is_private, is_archived = excluded.is_archived,
-               newest_ts = max(coalesce(newest_ts, ''), coalesce(excluded.newest_ts, '')),
-               oldest_synced_us = min(coalesce(oldest_synced_us, excluded.oldest_synced_us),
-                                      coalesce(excluded.oldest_synced_us, oldest_synced_us))",
-            params![
-                c.channel_id,
-                c.name,
-                c.is_private,
-                c.is_archived,
-                b.state.newest_ts,
-                b.state.oldest_synced_us
-            ],
-        )?;
-        tx.execute(
-            "INSERT OR REPLACE INTO insight_member_snapshots (run_id, channel_id, taken_us) VALUES (?1, ?2, ?3)",
-            params![b.run_id, c.channel_id, b.taken_us],
-        )?;
-        {
-            let mut stmt = tx.prepare(
-                "INSERT OR IGNORE INTO insight_members (run_id, channel_id, user_id) VALUES (?1, ?2, ?3)",
-            )?;
-            for m in b.members {
-                stmt.execute(params![b.run_id, c.channel_id, m])?;
-            }
-            // Reactions can be taken back: a re-fetched message's reactions are replaced wholesale.
-            let mut del = tx.prepare(
-                "DELETE FROM insight_events WHERE channel_id = ?1 AND ts = ?2 AND kind = 2",
-            )?;
-            for ts in b.refetched_ts {
-                del.execute(params![c.channel_id, ts])?;
-            }
-            let mut ins = tx.prepare(
-                "INSERT INTO insight_events (channel_id, ts, kind, user_id, emoji, at_us, day, hour, thread_ts, text)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT DO UPDATE SET at_us = excluded.at_us, day = excluded.day,
-                   hour = excluded.hour, thread_ts = excluded.thread_ts, text = excluded.text",
-            )?;
-            for e in b.events {
-                ins.execute(params![
+        self.conn.transaction(|tx| {
+            let c = b.channel;
+            // Two-argument max/min are greatest/least in Postgres (same NULL-free inputs here).
+            let (max, min) = match tx.backend() {
+                Backend::Sqlite => ("max", "min"),
+                Backend::Postgres => ("greatest", "least"),
+            };
+            tx.execute(
+                &format!(
+                    "INSERT INTO insight_channels (channel_id, name, is_private, is_archived, newest_ts, oldest_synced_us)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name,
+                       is_private = excluded.is_private, is_archived = excluded.is_archived,
+                       newest_ts = {max}(coalesce(insight_channels.newest_ts, ''), coalesce(excluded.newest_ts, '')),
+                       oldest_synced_us = {min}(coalesce(insight_channels.oldest_synced_us, excluded.oldest_synced_us),
+                                              coalesce(excluded.oldest_synced_us, insight_channels.oldest_synced_us))"
+                ),
+                params![
                     c.channel_id,
-                    e.ts,
-                    e.kind as i64,
-                    e.user_id,
-                    e.emoji,
-                    e.at_us,
-                    e.day,
-                    e.hour,
-                    e.thread_ts,
-                    e.text
-                ])?;
-            }
-            let mut th = tx.prepare(
-                "INSERT INTO insight_threads (channel_id, thread_ts, latest_reply, day, latency_s)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT DO UPDATE SET latest_reply = excluded.latest_reply,
-                   day = excluded.day, latency_s = excluded.latency_s",
+                    c.name,
+                    c.is_private,
+                    c.is_archived,
+                    b.state.newest_ts,
+                    b.state.oldest_synced_us
+                ],
             )?;
-            for t in b.threads {
-                th.execute(params![
-                    c.channel_id,
-                    t.thread_ts,
-                    t.latest_reply,
-                    t.day,
-                    t.latency_s
-                ])?;
+            // A snapshot taken again in the same run replaces the old one, members and all (what
+            // SQLite's INSERT OR REPLACE did through the cascade).
+            tx.execute(
+                "DELETE FROM insight_members WHERE run_id = ?1 AND channel_id = ?2",
+                params![b.run_id, c.channel_id],
+            )?;
+            tx.execute(
+                "INSERT INTO insight_member_snapshots (run_id, channel_id, taken_us) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run_id, channel_id) DO UPDATE SET taken_us = excluded.taken_us",
+                params![b.run_id, c.channel_id, b.taken_us],
+            )?;
+            if tx.is_postgres() {
+                store_rows_pg(tx, b)?;
+            } else {
+                store_rows_lite(tx, b)?;
             }
-        }
-        rebuild_channel_aggregates(&tx, &c.channel_id, b.from_day)?;
-        tx.commit()?;
-        Ok(())
+            rebuild_channel_aggregates(tx, &c.channel_id, b.from_day)?;
+            Ok(())
+        })
     }
 
     /// Deletes every row of a channel (its opt-in was revoked or it left the scope).
     pub fn insight_delete_channel(&mut self, channel_id: &str) -> Result<RemovedRows, StoreError> {
-        let tx = self.lite_mut().transaction()?;
-        let mut removed = Vec::new();
-        for table in INSIGHT_TABLES {
-            if matches!(*table, "insight_users" | "insight_sync_runs") {
-                continue;
+        self.conn.transaction(|tx| {
+            let mut removed = Vec::new();
+            for table in INSIGHT_TABLES {
+                if matches!(*table, "insight_users" | "insight_sync_runs") {
+                    continue;
+                }
+                let n = tx.execute(
+                    &format!("DELETE FROM {table} WHERE channel_id = ?1"),
+                    [channel_id],
+                )?;
+                removed.push((*table, n));
             }
-            let n = tx.execute(
-                &format!("DELETE FROM {table} WHERE channel_id = ?1"),
-                [channel_id],
-            )?;
-            removed.push((*table, n));
-        }
-        bump_generation(&tx)?;
-        tx.commit()?;
-        Ok(removed)
+            bump_generation(tx)?;
+            Ok(removed)
+        })
     }
 
     /// Removes every row about `user_id` and the aggregates built from them; `redact` rewrites a
@@ -378,10 +374,10 @@ impl Store {
     /// Whether any insight table holds `user_id` (the sync asks before scrubbing snapshots for a
     /// newly opted-out person: never stored means never snapshotted either).
     pub fn insight_user_stored(&self, user_id: &str) -> Result<bool, StoreError> {
-        Ok(self.lite().query_row(
-            "SELECT EXISTS (SELECT 1 FROM insight_users WHERE user_id = ?1)
+        Ok(self.conn.query_row(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM insight_users WHERE user_id = ?1)
                  OR EXISTS (SELECT 1 FROM insight_events WHERE user_id = ?1)
-                 OR EXISTS (SELECT 1 FROM insight_members WHERE user_id = ?1)",
+                 OR EXISTS (SELECT 1 FROM insight_members WHERE user_id = ?1) THEN 1 ELSE 0 END",
             [user_id],
             |r| r.get(0),
         )?)
@@ -400,8 +396,8 @@ impl Store {
             Done(T),
             Failed(StoreError),
         }
-        impl<T> From<crate::db::DbError> for Look<T> {
-            fn from(e: crate::db::DbError) -> Self {
+        impl<T> From<DbError> for Look<T> {
+            fn from(e: DbError) -> Self {
                 Look::Failed(e.into())
             }
         }
@@ -425,49 +421,46 @@ impl Store {
         raw_before_us: i64,
         aggregate_before_day: &str,
     ) -> Result<RemovedRows, StoreError> {
-        let tx = self.lite_mut().transaction()?;
-        let mut removed = vec![(
-            "insight_events",
-            tx.execute(
-                "DELETE FROM insight_events WHERE at_us < ?1",
-                [raw_before_us],
-            )?,
-        )];
-        // Membership snapshots feed the participation score, so they live as long as aggregates.
-        for (table, sql) in [
-            (
+        self.conn.transaction(|tx| {
+            let mut removed = vec![(
+                "insight_events",
+                tx.execute(
+                    "DELETE FROM insight_events WHERE at_us < ?1",
+                    [raw_before_us],
+                )?,
+            )];
+            // Membership snapshots feed the participation score, so they live as long as aggregates.
+            removed.push((
                 "insight_member_snapshots",
-                "DELETE FROM insight_member_snapshots WHERE taken_us < ?1",
-            ),
-            (
+                tx.execute(
+                    "DELETE FROM insight_member_snapshots WHERE taken_us < ?1",
+                    [day_start_guess_us(aggregate_before_day)],
+                )?,
+            ));
+            removed.push((
                 "insight_members",
-                "DELETE FROM insight_members WHERE NOT EXISTS (SELECT 1 FROM insight_member_snapshots s
-                   WHERE s.run_id = insight_members.run_id AND s.channel_id = insight_members.channel_id)",
-            ),
-        ] {
-            let n = if table == "insight_members" {
-                tx.execute(sql, [])?
-            } else {
-                tx.execute(sql, [day_start_guess_us(aggregate_before_day)])?
-            };
-            removed.push((table, n));
-        }
-        for table in [
-            "insight_daily_user_channel",
-            "insight_daily_channel",
-            "insight_daily_user_hour",
-            "insight_active_windows",
-            "insight_threads",
-        ] {
-            let n = tx.execute(
-                &format!("DELETE FROM {table} WHERE day < ?1"),
-                [aggregate_before_day],
-            )?;
-            removed.push((table, n));
-        }
-        bump_generation(&tx)?;
-        tx.commit()?;
-        Ok(removed)
+                tx.execute(
+                    "DELETE FROM insight_members WHERE NOT EXISTS (SELECT 1 FROM insight_member_snapshots s
+                       WHERE s.run_id = insight_members.run_id AND s.channel_id = insight_members.channel_id)",
+                    [],
+                )?,
+            ));
+            for table in [
+                "insight_daily_user_channel",
+                "insight_daily_channel",
+                "insight_daily_user_hour",
+                "insight_active_windows",
+                "insight_threads",
+            ] {
+                let n = tx.execute(
+                    &format!("DELETE FROM {table} WHERE day < ?1"),
+                    [aggregate_before_day],
+                )?;
+                removed.push((table, n));
+            }
+            bump_generation(tx)?;
+            Ok(removed)
+        })
     }
 
     /// A number readers that keep figures computed from the insight tables (the admin panel's
@@ -479,9 +472,9 @@ impl Store {
     /// thousand times during one sync. 0 when nothing was ever written.
     pub fn insight_generation(&self) -> Result<i64, StoreError> {
         Ok(self
-            .lite()
+            .conn
             .query_row(
-                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'insight_generation'",
+                "SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'insight_generation'",
                 [],
                 |r| r.get(0),
             )
@@ -492,13 +485,175 @@ impl Store {
 
 /// See [`Store::insight_generation`]. Called after the change, inside its transaction when it has
 /// one: bumped before the change, a reader could key figures of the old rows by the new number.
-fn bump_generation(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+fn bump_generation(conn: &Db) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('insight_generation', '1')
-         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
         [],
     )?;
     Ok(())
+}
+
+/// The batch's members, re-fetched messages, events and threads, row by row (SQLite: each
+/// statement is a function call on a cached prepared statement).
+fn store_rows_lite(tx: &Db, b: &ChannelBatch<'_>) -> Result<(), StoreError> {
+    let c = &b.channel.channel_id;
+    for m in b.members {
+        tx.execute(
+            "INSERT INTO insight_members (run_id, channel_id, user_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (run_id, channel_id, user_id) DO NOTHING",
+            params![b.run_id, c, m],
+        )?;
+    }
+    // Reactions can be taken back: a re-fetched message's reactions are replaced wholesale.
+    for ts in b.refetched_ts {
+        tx.execute(
+            "DELETE FROM insight_events WHERE channel_id = ?1 AND ts = ?2 AND kind = 2",
+            params![c, ts],
+        )?;
+    }
+    for e in b.events {
+        tx.execute(
+            "INSERT INTO insight_events (channel_id, ts, kind, user_id, emoji, at_us, day, hour, thread_ts, text)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (channel_id, ts, kind, user_id, emoji) DO UPDATE SET at_us = excluded.at_us,
+               day = excluded.day, hour = excluded.hour, thread_ts = excluded.thread_ts,
+               text = excluded.text",
+            params![
+                c,
+                e.ts,
+                e.kind as i64,
+                e.user_id,
+                e.emoji,
+                e.at_us,
+                e.day,
+                e.hour,
+                e.thread_ts,
+                e.text
+            ],
+        )?;
+    }
+    for t in b.threads {
+        tx.execute(
+            "INSERT INTO insight_threads (channel_id, thread_ts, latest_reply, day, latency_s)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (channel_id, thread_ts) DO UPDATE SET latest_reply = excluded.latest_reply,
+               day = excluded.day, latency_s = excluded.latency_s",
+            params![c, t.thread_ts, t.latest_reply, t.day, t.latency_s],
+        )?;
+    }
+    Ok(())
+}
+
+/// [`store_rows_lite`] on Postgres: the same rows and conflict rules, as arrays bound to one
+/// statement per chunk.
+fn store_rows_pg(tx: &Db, b: &ChannelBatch<'_>) -> Result<(), StoreError> {
+    let channel = b.channel.channel_id.clone();
+    for chunk in b.members.chunks(PG_CHUNK) {
+        let users = chunk.to_vec();
+        let (run_id, ch) = (b.run_id, channel.clone());
+        pg_bulk(tx, move |c| {
+            c.execute(
+                "INSERT INTO insight_members (run_id, channel_id, user_id)
+                 SELECT $1, $2, u FROM UNNEST($3::text[]) AS u
+                 ON CONFLICT (run_id, channel_id, user_id) DO NOTHING",
+                &[&run_id, &ch, &users],
+            )
+        })?;
+    }
+    for chunk in b.refetched_ts.chunks(PG_CHUNK) {
+        let ts = chunk.to_vec();
+        let ch = channel.clone();
+        pg_bulk(tx, move |c| {
+            c.execute(
+                "DELETE FROM insight_events WHERE channel_id = $1 AND kind = 2
+                 AND ts = ANY($2::text[])",
+                &[&ch, &ts],
+            )
+        })?;
+    }
+    // One statement may not update a row twice: the last of a repeated event wins, as row by row.
+    let events = last_of_each(b.events, |e| {
+        (
+            e.ts.as_str(),
+            e.kind as i64,
+            e.user_id.as_str(),
+            e.emoji.as_str(),
+        )
+    });
+    for chunk in events.chunks(PG_CHUNK) {
+        let ts: Vec<String> = chunk.iter().map(|e| e.ts.clone()).collect();
+        let kind: Vec<i64> = chunk.iter().map(|e| e.kind as i64).collect();
+        let user: Vec<String> = chunk.iter().map(|e| e.user_id.clone()).collect();
+        let emoji: Vec<String> = chunk.iter().map(|e| e.emoji.clone()).collect();
+        let at: Vec<i64> = chunk.iter().map(|e| e.at_us).collect();
+        let day: Vec<String> = chunk.iter().map(|e| e.day.clone()).collect();
+        let hour: Vec<i64> = chunk.iter().map(|e| i64::from(e.hour)).collect();
+        let thread: Vec<Option<String>> = chunk.iter().map(|e| e.thread_ts.clone()).collect();
+        let text: Vec<Option<String>> = chunk.iter().map(|e| e.text.clone()).collect();
+        let ch = channel.clone();
+        pg_bulk(tx, move |c| {
+            c.execute(
+                "INSERT INTO insight_events (channel_id, ts, kind, user_id, emoji, at_us, day, hour, thread_ts, text)
+                 SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[],
+                   $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::text[])
+                 ON CONFLICT (channel_id, ts, kind, user_id, emoji) DO UPDATE SET at_us = excluded.at_us,
+                   day = excluded.day, hour = excluded.hour, thread_ts = excluded.thread_ts,
+                   text = excluded.text",
+                &[
+                    &ch, &ts, &kind, &user, &emoji, &at, &day, &hour, &thread, &text,
+                ],
+            )
+        })?;
+    }
+    let threads = last_of_each(b.threads, |t| t.thread_ts.as_str());
+    for chunk in threads.chunks(PG_CHUNK) {
+        let ts: Vec<String> = chunk.iter().map(|t| t.thread_ts.clone()).collect();
+        let latest: Vec<String> = chunk.iter().map(|t| t.latest_reply.clone()).collect();
+        let day: Vec<String> = chunk.iter().map(|t| t.day.clone()).collect();
+        let latency: Vec<Option<f64>> = chunk.iter().map(|t| t.latency_s).collect();
+        let ch = channel.clone();
+        pg_bulk(tx, move |c| {
+            c.execute(
+                "INSERT INTO insight_threads (channel_id, thread_ts, latest_reply, day, latency_s)
+                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::float8[])
+                 ON CONFLICT (channel_id, thread_ts) DO UPDATE SET latest_reply = excluded.latest_reply,
+                   day = excluded.day, latency_s = excluded.latency_s",
+                &[&ch, &ts, &latest, &day, &latency],
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs one array-bound statement on the Postgres worker (the caller checked the backend).
+fn pg_bulk(
+    db: &Db,
+    f: impl FnOnce(&mut postgres::Client) -> Result<u64, postgres::Error> + Send + 'static,
+) -> Result<u64, StoreError> {
+    let pg = db
+        .as_postgres()
+        .expect("pg_bulk is only called on a Postgres store");
+    Ok(pg.with_client(f)?.map_err(DbError::from)?)
+}
+
+/// `rows` without earlier rows whose key repeats later, in their order (the last one wins).
+fn last_of_each<'a, T, K: std::hash::Hash + Eq + 'a>(
+    rows: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    let mut last = std::collections::HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(key(r), i);
+    }
+    if last.len() == rows.len() {
+        return rows.iter().collect();
+    }
+    rows.iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&key(r)) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
 }
 
 /// [`Store::insight_purge_user`] inside the caller's transaction.
@@ -525,7 +680,7 @@ pub(crate) fn purge_user_rows(
     for (channel, thread_ts) in &threads {
         n += tx.execute(
             "DELETE FROM insight_threads WHERE channel_id = ?1 AND thread_ts = ?2",
-            crate::db::params![channel, thread_ts],
+            params![channel, thread_ts],
         )?;
     }
     removed.push(("insight_threads", n));
@@ -549,14 +704,14 @@ pub(crate) fn purge_user_rows(
     for (channel, day) in &touched {
         tx.execute(
             "DELETE FROM insight_daily_channel WHERE channel_id = ?1 AND day = ?2",
-            crate::db::params![channel, day],
+            params![channel, day],
         )?;
         tx.execute(
             "INSERT INTO insight_daily_channel (day, channel_id, active_members, posts, replies, reactions)
              SELECT day, channel_id, count(*), sum(posts), sum(replies), sum(reactions)
              FROM insight_daily_user_channel WHERE channel_id = ?1 AND day = ?2
              GROUP BY day, channel_id",
-            crate::db::params![channel, day],
+            params![channel, day],
         )?;
     }
     // Other people's stored text that mentions them (instr is strpos in Postgres).
@@ -586,16 +741,12 @@ pub(crate) fn purge_user_rows(
             redacted += tx.execute(
                 "UPDATE insight_events SET text = ?6 WHERE channel_id = ?1 AND ts = ?2
                  AND kind = ?3 AND user_id = ?4 AND emoji = ?5",
-                crate::db::params![channel, ts, kind, user, emoji, new],
+                params![channel, ts, kind, user, emoji, new],
             )?;
         }
     }
     removed.push(("insight_events.text (mentions redacted)", redacted));
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('insight_generation', '1')
-         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
-        [],
-    )?;
+    bump_generation(tx)?;
     Ok(removed)
 }
 
@@ -608,31 +759,29 @@ fn day_start_guess_us(day: &str) -> i64 {
         .map_or(i64::MIN, |z| z.timestamp().as_microsecond())
 }
 
-/// Rebuilds one channel's aggregates for days from `from_day` on from its events.
-fn rebuild_channel_aggregates(
-    tx: &Transaction<'_>,
-    channel: &str,
-    from_day: &str,
-) -> Result<(), StoreError> {
+/// Rebuilds one channel's aggregates for days from `from_day` on from its events. (Counts by
+/// kind are CASE sums: a comparison is not a number in Postgres.)
+fn rebuild_channel_aggregates(tx: &Db, channel: &str, from_day: &str) -> Result<(), StoreError> {
     for sql in [
         "DELETE FROM insight_daily_user_channel WHERE channel_id = ?1 AND day >= ?2",
         "INSERT INTO insight_daily_user_channel (day, channel_id, user_id, posts, replies, reactions)
-         SELECT day, channel_id, user_id, sum(kind = 0), sum(kind = 1), sum(kind = 2)
-         FROM insight_events WHERE channel_id = ?1 AND day >= ?2 GROUP BY day, user_id",
+         SELECT day, channel_id, user_id, sum(CASE WHEN kind = 0 THEN 1 ELSE 0 END),
+           sum(CASE WHEN kind = 1 THEN 1 ELSE 0 END), sum(CASE WHEN kind = 2 THEN 1 ELSE 0 END)
+         FROM insight_events WHERE channel_id = ?1 AND day >= ?2 GROUP BY channel_id, day, user_id",
         "DELETE FROM insight_daily_channel WHERE channel_id = ?1 AND day >= ?2",
         "INSERT INTO insight_daily_channel (day, channel_id, active_members, posts, replies, reactions)
          SELECT day, channel_id, count(*), sum(posts), sum(replies), sum(reactions)
-         FROM insight_daily_user_channel WHERE channel_id = ?1 AND day >= ?2 GROUP BY day",
+         FROM insight_daily_user_channel WHERE channel_id = ?1 AND day >= ?2 GROUP BY channel_id, day",
         "DELETE FROM insight_daily_user_hour WHERE channel_id = ?1 AND day >= ?2",
         "INSERT INTO insight_daily_user_hour (channel_id, day, user_id, hour, events)
          SELECT channel_id, day, user_id, hour, count(*)
          FROM insight_events WHERE channel_id = ?1 AND day >= ?2 AND kind < 2
-         GROUP BY day, user_id, hour",
+         GROUP BY channel_id, day, user_id, hour",
         "DELETE FROM insight_active_windows WHERE channel_id = ?1 AND day >= ?2",
         "INSERT INTO insight_active_windows (channel_id, day, user_id, first_us, last_us)
          SELECT channel_id, day, user_id, min(at_us), max(at_us)
          FROM insight_events WHERE channel_id = ?1 AND day >= ?2 AND kind < 2
-         GROUP BY day, user_id",
+         GROUP BY channel_id, day, user_id",
     ] {
         tx.execute(sql, params![channel, from_day])?;
     }
@@ -658,15 +807,15 @@ mod tests {
     }
 
     fn count(store: &Store, sql: &str) -> i64 {
-        store
-            .conn()
-            .query_row(sql, [], |r| r.get(0))
-            .expect("count")
+        store.db().query_row(sql, [], |r| r.get(0)).expect("count")
     }
 
     #[test]
     fn batch_is_idempotent_and_reactions_are_replaced() {
-        let mut store = Store::open_in_memory().expect("opens");
+        crate::test_db::on_both(batch_is_idempotent_and_reactions_are_replaced_on);
+    }
+
+    fn batch_is_idempotent_and_reactions_are_replaced_on(store: &mut Store) {
         let ch = InsightChannel {
             channel_id: "C1".into(),
             name: "general".into(),
@@ -698,9 +847,9 @@ mod tests {
         };
         store.insight_store_channel(&batch).expect("first");
         store.insight_store_channel(&batch).expect("second");
-        assert_eq!(count(&store, "SELECT count(*) FROM insight_events"), 2);
+        assert_eq!(count(store, "SELECT count(*) FROM insight_events"), 2);
         assert_eq!(
-            count(&store, "SELECT reactions FROM insight_daily_channel"),
+            count(store, "SELECT reactions FROM insight_daily_channel"),
             1
         );
         // The reaction was taken back: re-fetching the message without it removes it.
@@ -712,11 +861,11 @@ mod tests {
             })
             .expect("third");
         assert_eq!(
-            count(&store, "SELECT count(*) FROM insight_events WHERE kind = 2"),
+            count(store, "SELECT count(*) FROM insight_events WHERE kind = 2"),
             0
         );
         assert_eq!(
-            count(&store, "SELECT reactions FROM insight_daily_channel"),
+            count(store, "SELECT reactions FROM insight_daily_channel"),
             0
         );
         let removed = store.insight_purge_user("U1", &|_| None).expect("purge");
@@ -726,12 +875,12 @@ mod tests {
                 .any(|(t, n)| *t == "insight_events" && *n == 1)
         );
         assert_eq!(
-            count(&store, "SELECT count(*) FROM insight_daily_channel"),
+            count(store, "SELECT count(*) FROM insight_daily_channel"),
             0
         );
         assert_eq!(
             count(
-                &store,
+                store,
                 "SELECT count(*) FROM insight_members WHERE user_id = 'U1'"
             ),
             0
@@ -739,7 +888,10 @@ mod tests {
     }
     #[test]
     fn removals_and_sync_ends_move_the_generation() {
-        let mut store = Store::open_in_memory().expect("opens");
+        crate::test_db::on_both(removals_and_sync_ends_move_the_generation_on);
+    }
+
+    fn removals_and_sync_ends_move_the_generation_on(store: &mut Store) {
         assert_eq!(store.insight_generation().expect("reads"), 0);
         let mut last = 0;
         let mut moved = |store: &Store, what: &str, expected: bool| {
@@ -750,7 +902,7 @@ mod tests {
         let run = store
             .insight_begin_run("2026-01-01T00:00:00Z")
             .expect("begins");
-        moved(&store, "insight_begin_run", true);
+        moved(store, "insight_begin_run", true);
         store
             .insight_upsert_users(&[InsightUser {
                 user_id: "U1".into(),
@@ -785,24 +937,129 @@ mod tests {
         store.insight_mark_unscoped("C1", 5).expect("marks");
         store.insight_mark_scoped("C1").expect("marks");
         moved(
-            &store,
+            store,
             "a sync's users, channel batches and scope marks",
             false,
         );
         store
             .insight_finish_run(run, "2026-01-01T00:01:00Z", "ok", 1, 1)
             .expect("finishes");
-        moved(&store, "insight_finish_run", true);
+        moved(store, "insight_finish_run", true);
         // A look at the store without a person is rolled back, generation included.
         store
             .insight_without_users(&["U1".to_string()], |_| ())
             .expect("looks");
-        moved(&store, "insight_without_users", false);
+        moved(store, "insight_without_users", false);
         store.insight_purge_user("U1", &|_| None).expect("purges");
-        moved(&store, "insight_purge_user", true);
+        moved(store, "insight_purge_user", true);
         store.insight_prune(i64::MAX, "2027-01-01").expect("prunes");
-        moved(&store, "insight_prune", true);
+        moved(store, "insight_prune", true);
         store.insight_delete_channel("C1").expect("deletes");
-        moved(&store, "insight_delete_channel", true);
+        moved(store, "insight_delete_channel", true);
+    }
+
+    #[test]
+    fn repeated_rows_in_a_batch_keep_the_last_and_a_snapshot_taken_again_replaces_its_members() {
+        crate::test_db::on_both(|store| {
+            let ch = InsightChannel {
+                channel_id: "C1".into(),
+                name: "general".into(),
+                is_private: false,
+                is_archived: false,
+            };
+            let mut later = event("100.000001", EventKind::Post, "U1", "", "2026-01-02");
+            later.text = Some("second".into());
+            // The same post twice (Postgres refuses to update one row twice in a statement).
+            let events = vec![
+                event("100.000001", EventKind::Post, "U1", "", "2026-01-01"),
+                later,
+                event(
+                    "100.000001",
+                    EventKind::Reaction,
+                    "U2",
+                    "eyes",
+                    "2026-01-02",
+                ),
+            ];
+            let thread = |latest: &str| ThreadRow {
+                thread_ts: "100.000001".into(),
+                latest_reply: latest.into(),
+                day: "2026-01-02".into(),
+                latency_s: Some(1.5),
+            };
+            let threads = vec![thread("101.0"), thread("102.0")];
+            let members = vec!["U1".to_string(), "U2".to_string(), "U2".to_string()];
+            let batch = ChannelBatch {
+                channel: &ch,
+                run_id: 7,
+                taken_us: 1,
+                members: &members,
+                refetched_ts: &[],
+                events: &events,
+                threads: &threads,
+                from_day: "2026-01-01",
+                state: ChannelSyncState {
+                    newest_ts: Some("100.000001".into()),
+                    oldest_synced_us: Some(50),
+                },
+            };
+            store.insight_store_channel(&batch).expect("stores");
+            let text: String = store
+                .db()
+                .query_row(
+                    "SELECT day || '/' || text FROM insight_events WHERE kind = 0",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("row");
+            assert_eq!(text, "2026-01-02/second");
+            assert_eq!(
+                store.insight_thread_latest("C1").expect("threads")["100.000001"],
+                "102.0"
+            );
+            assert_eq!(
+                count(store, "SELECT count(*) FROM insight_members"),
+                2,
+                "a repeated member is stored once"
+            );
+            assert_eq!(
+                count(
+                    store,
+                    "SELECT posts * 100 + reactions FROM insight_daily_channel WHERE day = '2026-01-02'"
+                ),
+                101
+            );
+            // The same run snapshots the channel again with fewer members and older state: the
+            // snapshot is replaced, the newest ts and oldest window keep their extremes.
+            let fewer = vec!["U1".to_string()];
+            store
+                .insight_store_channel(&ChannelBatch {
+                    members: &fewer,
+                    taken_us: 2,
+                    events: &[],
+                    threads: &[],
+                    state: ChannelSyncState {
+                        newest_ts: Some("099.000001".into()),
+                        oldest_synced_us: Some(10),
+                    },
+                    ..batch.clone()
+                })
+                .expect("stores again");
+            assert_eq!(count(store, "SELECT count(*) FROM insight_members"), 1);
+            assert_eq!(
+                count(store, "SELECT taken_us FROM insight_member_snapshots"),
+                2
+            );
+            let state = store.insight_channel_state("C1").expect("state");
+            assert_eq!(
+                state,
+                Some(ChannelSyncState {
+                    newest_ts: Some("100.000001".into()),
+                    oldest_synced_us: Some(10),
+                })
+            );
+            assert!(store.insight_user_stored("U2").expect("asks"));
+            assert!(!store.insight_user_stored("U9").expect("asks"));
+        });
     }
 }
