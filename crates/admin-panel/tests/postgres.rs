@@ -154,7 +154,6 @@ async fn serve_all(panel: &Panel) -> Served {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "needs slack-audit, add-members, insight-sync and tg-admin on PostgreSQL (branches pg-core, pg-insight of issue 15): remove this line once they are merged"]
 async fn the_panel_on_postgres_serves_what_the_tools_wrote_as_on_sqlite() {
     if !tools_built() {
         return;

@@ -364,10 +364,11 @@ impl Store {
         &self.conn
     }
 
-    /// The SQLite connection.
+    /// The SQLite connection, for what only SQLite has (pragmas, FTS5 commands, `pragma_table_info`
+    /// in tests). Everything else goes through [`Store::db`], which serves both backends.
     ///
     /// # Panics
-    /// On a Postgres store: code that still calls this has not been ported to [`Store::db`].
+    /// On a Postgres store.
     pub fn conn(&self) -> &Connection {
         self.conn
             .as_sqlite()
@@ -382,29 +383,6 @@ impl Store {
         from_row: impl FnMut(&db::Row<'_>) -> db::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
         Ok(self.conn.query_all(sql, params, from_row)?)
-    }
-
-    /// The SQLite connection of a module not yet ported to [`Db`] (panics on Postgres).
-    pub(crate) fn lite(&self) -> &Connection {
-        self.conn()
-    }
-
-    pub(crate) fn lite_mut(&mut self) -> &mut Connection {
-        self.conn_mut()
-    }
-
-    /// Every row `sql` answers for `params`, each turned into a `T` by `from_row`.
-    pub(crate) fn query_all<T, P: rusqlite::Params>(
-        &self,
-        sql: &str,
-        params: P,
-        from_row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.lite().prepare(sql)?;
-        let rows = stmt
-            .query_map(params, from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
     }
 
     /// The SQLite connection, mutably.
