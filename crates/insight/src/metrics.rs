@@ -446,10 +446,7 @@ fn median(values: &mut [f64]) -> Option<f64> {
 /// Reply latencies (s) per (channel, day).
 type Latencies = HashMap<(String, String), Vec<f64>>;
 
-fn latencies(
-    ctx: &Ctx<'_>,
-    period: Period,
-) -> Result<Latencies, MetricsError> {
+fn latencies(ctx: &Ctx<'_>, period: Period) -> Result<Latencies, MetricsError> {
     let (since, until) = period.days_text();
     let mut out: HashMap<(String, String), Vec<f64>> = HashMap::new();
     // Each value list is only ever sorted for a median, so the order rows come in does not matter.

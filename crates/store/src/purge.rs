@@ -224,7 +224,10 @@ mod tests {
 
     #[test]
     fn dry_run_counts_what_the_purge_then_removes_and_changes_nothing() {
-        let mut store = Store::open_in_memory().expect("store");
+        crate::test_db::on_both(dry_run_counts_on);
+    }
+
+    fn dry_run_counts_on(store: &mut Store) {
         let ch = store
             .export_channel("/x", "C1", "general", false)
             .expect("channel")
@@ -257,14 +260,14 @@ mod tests {
             store
                 .db()
                 .query_row(
-                    "SELECT count(*) FROM export_messages WHERE instr(raw, 'U9') > 0",
+                    "SELECT count(*) FROM export_messages WHERE raw LIKE '%U9%'",
                     [],
                     |r| r.get(0),
                 )
                 .expect("count")
         };
         let plan = store.purge_person("U9", &scrub, true).expect("dry run");
-        assert_eq!(count(&store), 2, "a dry run changes nothing");
+        assert_eq!(count(store), 2, "a dry run changes nothing");
         let done = store.purge_person("U9", &scrub, false).expect("purge");
         assert_eq!(plan, done);
         assert!(done.contains(&("export_messages", 1)), "{done:?}");
@@ -272,12 +275,15 @@ mod tests {
             done.contains(&("export_messages.raw (rewritten)", 1)),
             "{done:?}"
         );
-        assert_eq!(count(&store), 0);
+        assert_eq!(count(store), 0);
     }
 
     #[test]
     fn purge_removes_the_person_from_the_search_index() {
-        let mut store = Store::open_in_memory().expect("store");
+        crate::test_db::on_both(purge_from_search_on);
+    }
+
+    fn purge_from_search_on(store: &mut Store) {
         let mut theirs = crate::search::SearchDoc {
             source: "slack".into(),
             conversation_id: "C1".into(),
@@ -309,7 +315,7 @@ mod tests {
                 })
                 .expect("search")
         };
-        assert_eq!(find(&store, "zed").len(), 2);
+        assert_eq!(find(store, "zed").len(), 2);
         let none = |_: &str| None;
         let scrub = PersonScrub {
             text: &none,
@@ -323,22 +329,22 @@ mod tests {
             "{done:?}"
         );
         assert!(
-            find(&store, "zed").is_empty(),
+            find(store, "zed").is_empty(),
             "neither the name nor the sender is found"
         );
-        let left = find(&store, "quarterly");
+        let left = find(store, "quarterly");
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].text, "ask @(removed) about quarterly numbers");
         let stored: i64 = store
             .db()
             .query_row(
-                "SELECT count(*) FROM search_messages WHERE instr(mentions, 'U9') > 0",
+                "SELECT count(*) FROM search_messages WHERE mentions LIKE '%U9%'",
                 [],
                 |r| r.get(0),
             )
             .expect("count");
         assert_eq!(stored, 0);
-        crate::search::tests::integrity(&store);
+        crate::search::tests::integrity(store);
     }
 
     #[test]

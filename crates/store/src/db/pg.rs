@@ -136,14 +136,16 @@ impl PgTarget {
     /// Opens a connection on its own worker thread.
     pub fn connect(&self) -> Result<PgConn, Box<ConnectError>> {
         let config = self.config.clone();
-        let fail = |reason: String| Box::new(ConnectError {
-            target: self.shown.clone(),
-            host_port: self.host_port(),
-            dbname: self.dbname().to_string(),
-            user: self.user().to_string(),
-            reason,
-            code: None,
-        });
+        let fail = |reason: String| {
+            Box::new(ConnectError {
+                target: self.shown.clone(),
+                host_port: self.host_port(),
+                dbname: self.dbname().to_string(),
+                user: self.user().to_string(),
+                reason,
+                code: None,
+            })
+        };
         let tls = match config.get_ssl_mode() {
             postgres::config::SslMode::Disable => None,
             _ => Some(tls_connector(self.root_cert.as_deref(), self.verify).map_err(fail)?),
@@ -176,14 +178,16 @@ impl PgTarget {
                     job(&mut worker);
                 }
             })
-            .map_err(|e| Box::new(ConnectError {
-                target: self.shown.clone(),
-                host_port: self.host_port(),
-                dbname: self.dbname().to_string(),
-                user: self.user().to_string(),
-                reason: format!("cannot start a thread: {e}"),
-                code: None,
-            }))?;
+            .map_err(|e| {
+                Box::new(ConnectError {
+                    target: self.shown.clone(),
+                    host_port: self.host_port(),
+                    dbname: self.dbname().to_string(),
+                    user: self.user().to_string(),
+                    reason: format!("cannot start a thread: {e}"),
+                    code: None,
+                })
+            })?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(PgConn {
                 jobs: Some(jobs_tx),
