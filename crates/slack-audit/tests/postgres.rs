@@ -178,17 +178,24 @@ async fn a_wrong_password_or_a_closed_port_exits_1_naming_the_server_not_the_pas
             "pg_isready",
         ),
     ] {
-        let mut cmd = t.command(Some(&sim.base_url()));
-        cmd.arg("--db").arg(url);
-        let out = run(cmd).await;
-        let all = all_output(&out);
-        assert_eq!(code(&out), 1, "{all}");
-        assert!(all.contains(&at), "names host and port {at}: {all}");
-        assert!(all.contains(pg.name()), "names the database: {all}");
-        assert!(all.contains("hint:") && all.contains(why), "{all}");
-        assert!(!all.contains(&password) && !all.contains(wrong_pw), "{all}");
-        assert_no_file_holds(t.path(), &password);
-        assert_no_file_holds(t.path(), wrong_pw);
+        // With a token, and without one (the store would then be asked for the token connected
+        // in the admin panel): an unreachable server is an outage, exit 1, either way.
+        for with_token in [true, false] {
+            let mut cmd = t.command(Some(&sim.base_url()));
+            cmd.arg("--db").arg(url);
+            if !with_token {
+                cmd.env_remove("SLACK_TOKEN").env_remove("SLACK_USER_TOKEN");
+            }
+            let out = run(cmd).await;
+            let all = all_output(&out);
+            assert_eq!(code(&out), 1, "with_token={with_token}: {all}");
+            assert!(all.contains(&at), "names host and port {at}: {all}");
+            assert!(all.contains(pg.name()), "names the database: {all}");
+            assert!(all.contains("hint:") && all.contains(why), "{all}");
+            assert!(!all.contains(&password) && !all.contains(wrong_pw), "{all}");
+            assert_no_file_holds(t.path(), &password);
+            assert_no_file_holds(t.path(), wrong_pw);
+        }
     }
 }
 

@@ -31,6 +31,14 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// The place the token is kept (the store, when it was connected in the admin panel) could
+    /// not be reached: an outage, not a setting to fix (exit code 1 in the tools).
+    #[error("{message}")]
+    TokenSource {
+        message: String,
+        hint: Option<String>,
+    },
+
     /// The token was refused; the run cannot continue.
     #[error(
         "Slack refused the token ({code}): fix SLACK_TOKEN (or SLACK_USER_TOKEN) in the environment or .env"
@@ -142,7 +150,7 @@ impl Error {
     /// What the user should do about it, for a `hint:` line.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Config { hint, .. } => hint.clone(),
+            Error::Config { hint, .. } | Error::TokenSource { hint, .. } => hint.clone(),
             Error::Auth { .. } => Some(
                 "set SLACK_TOKEN (or SLACK_USER_TOKEN) to a valid, current token in the environment or .env".into(),
             ),

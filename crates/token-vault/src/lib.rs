@@ -307,10 +307,21 @@ pub fn client_config_from(
         message: format!("the Slack token connected in the admin panel: {e}"),
         hint: e.hint(),
     };
-    let stored = Store::open_read_only(db_path)
-        .map_err(VaultError::from)
-        .and_then(|store| load(&store, &get, db_path))
-        .map_err(config_err)?;
+    let store = match Store::open_read_only(db_path) {
+        Ok(s) => s,
+        // A server that cannot be reached is an outage (exit 1), not a setting (exit 2); its
+        // message names host, port and database, never the password.
+        Err(store::StoreError::Connect(e)) => {
+            return Err(slack_client::Error::TokenSource {
+                message: format!(
+                    "SLACK_TOKEN is not set, and the store that may hold the token connected in the admin panel: {e}"
+                ),
+                hint: None,
+            });
+        }
+        Err(e) => return Err(config_err(VaultError::from(e))),
+    };
+    let stored = load(&store, &get, db_path).map_err(config_err)?;
     let Some((conn, token)) = stored else {
         return ClientConfig::from_lookup(&get);
     };
