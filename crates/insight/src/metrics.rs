@@ -288,9 +288,13 @@ pub fn compute(
     )?;
     let mut snapshots: HashMap<String, Vec<Snapshot>> = HashMap::new();
     conn.query_each(
-        "SELECT s.channel_id, s.run_id, s.taken_us, count(m.user_id) FROM insight_member_snapshots s
-         LEFT JOIN insight_members m ON m.run_id = s.run_id AND m.channel_id = s.channel_id
-         GROUP BY s.run_id, s.channel_id, s.taken_us",
+        // Members counted in key order of their own table (an index-only scan on Postgres), then
+        // joined: joining first made Postgres hash and group every member row (4 s at 3.7M rows
+        // against 0.5 s), and SQLite is faster this way too.
+        "SELECT s.channel_id, s.run_id, s.taken_us, coalesce(m.n, 0) FROM insight_member_snapshots s
+         LEFT JOIN (SELECT run_id, channel_id, count(*) AS n FROM insight_members
+                    GROUP BY run_id, channel_id) m
+           ON m.run_id = s.run_id AND m.channel_id = s.channel_id",
         [],
         |r| {
             let id: String = r.get(0)?;
@@ -366,10 +370,11 @@ pub fn compute(
 /// Membership snapshots of a channel used for a period: those taken inside it, or else the one
 /// nearest to it (the latest before its end, else the earliest after), so a report over days
 /// without a sync still knows who the members were.
-fn snapshot_runs(ctx: &Ctx<'_>, channel: &str, period: Period) -> Vec<i64> {
+/// The flag says they were taken inside the period (not the nearest one outside).
+fn snapshot_runs(ctx: &Ctx<'_>, channel: &str, period: Period) -> (Vec<i64>, bool) {
     let (start, end) = period.bounds_us(ctx.tz);
     let Some(snaps) = ctx.snapshots.get(channel) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let runs: Vec<i64> = snaps
         .iter()
@@ -377,15 +382,45 @@ fn snapshot_runs(ctx: &Ctx<'_>, channel: &str, period: Period) -> Vec<i64> {
         .map(|s| s.run_id)
         .collect();
     if !runs.is_empty() {
-        return runs;
+        return (runs, true);
     }
-    snaps
+    let nearest = snaps
         .iter()
         .rev()
         .find(|s| s.taken_us <= end)
         .or_else(|| snaps.first())
         .map(|s| vec![s.run_id])
-        .unwrap_or_default()
+        .unwrap_or_default();
+    (nearest, false)
+}
+
+/// channel -> user -> number of the channel's snapshots taken inside `period` the user is in, for
+/// every channel at once: what [`membership_counts`] gives for the runs [`snapshot_runs`] finds
+/// inside the period. For PostgreSQL, where one statement per channel was a round trip and an
+/// index probe per snapshot each (a grouped join over all members is faster there).
+fn membership_in_period(
+    ctx: &Ctx<'_>,
+    period: Period,
+) -> Result<HashMap<String, HashMap<String, u64>>, MetricsError> {
+    let (start, end) = period.bounds_us(ctx.tz);
+    let mut out: HashMap<String, HashMap<String, u64>> = HashMap::new();
+    ctx.store.db().query_each(
+        "SELECT m.channel_id, m.user_id, count(*) FROM insight_member_snapshots s
+         JOIN insight_members m ON m.run_id = s.run_id AND m.channel_id = s.channel_id
+         WHERE s.taken_us BETWEEN ?1 AND ?2 GROUP BY m.channel_id, m.user_id",
+        params![start, end],
+        |r| {
+            let channel: String = r.get(0)?;
+            let user: String = r.get(1)?;
+            if ctx.channels.contains_key(&channel) && !ctx.cohort.hidden_users.contains(&user) {
+                out.entry(channel)
+                    .or_default()
+                    .insert(user, r.get::<i64>(2)? as u64);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 /// user -> number of the given snapshots the user is in.
@@ -496,6 +531,11 @@ fn core(ctx: &Ctx<'_>, period: Period, lat: &Latencies) -> Result<Core, MetricsE
             },
         )?;
     }
+    let mut in_period = if ctx.store.db().is_postgres() {
+        Some(membership_in_period(ctx, period)?)
+    } else {
+        None
+    };
     let mut lat_by_channel: HashMap<String, Vec<f64>> = HashMap::new();
     for ((channel, _day), v) in lat {
         lat_by_channel.entry(channel.clone()).or_default().extend(v);
@@ -503,8 +543,11 @@ fn core(ctx: &Ctx<'_>, period: Period, lat: &Latencies) -> Result<Core, MetricsE
     let mut rows = Vec::new();
     let mut channels = Vec::new();
     for (channel_id, (channel_name, is_private)) in &ctx.channels {
-        let runs = snapshot_runs(ctx, channel_id, period);
-        let membership = membership_counts(ctx, channel_id, &runs)?;
+        let (runs, inside) = snapshot_runs(ctx, channel_id, period);
+        let membership = match in_period.as_mut() {
+            Some(all) if inside => all.remove(channel_id).unwrap_or_default(),
+            _ => membership_counts(ctx, channel_id, &runs)?,
+        };
         let empty = HashMap::new();
         let act = activity.get(channel_id).unwrap_or(&empty);
         let a_max = act.values().map(|(p, r, x)| p + r + x).max().unwrap_or(0);

@@ -295,6 +295,12 @@ impl Store {
     /// Writes one channel's batch and rebuilds its aggregates from `from_day` on, atomically.
     pub fn insight_store_channel(&mut self, b: &ChannelBatch<'_>) -> Result<(), StoreError> {
         self.conn.transaction(|tx| {
+            if tx.is_postgres() {
+                // What SQLite's WAL with synchronous=NORMAL gives: a commit survives the process
+                // (a kill -9), the last few may be lost with the server's machine, never half of
+                // one. Without it every channel waited for a WAL flush to disk.
+                tx.execute_batch("SET LOCAL synchronous_commit = off")?;
+            }
             let c = b.channel;
             // Two-argument max/min are greatest/least in Postgres (same NULL-free inputs here).
             let (max, min) = match tx.backend() {
