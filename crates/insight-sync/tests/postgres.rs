@@ -321,3 +321,90 @@ async fn a_second_sync_on_postgres_is_refused_like_with_the_lock_file_and_a_kill
     // The killed one was still waiting on users.list, before it records a run.
     assert_eq!(runs.last().map(String::as_str), Some("ok"), "{runs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_user_on_postgres_leaves_no_row_that_names_the_person() {
+    let Some(db) = TestDb::new() else { return };
+    let sim = start(workspace(), Vec::new()).await;
+    let base = sim.base_url();
+    let dir = tempfile::tempdir().expect("tmp");
+    write_config(dir.path());
+    let out = tempfile::tempdir().expect("tmp");
+    let (cfg, o, url, b) = (
+        dir.path().to_path_buf(),
+        out.path().to_path_buf(),
+        db.url().to_string(),
+        base.clone(),
+    );
+    let synced = tokio::task::spawn_blocking(move || command(&cfg, &o, &url, &b).output())
+        .await
+        .expect("join")
+        .expect("runs");
+    assert!(
+        synced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synced.stderr)
+    );
+    let victim: String = db
+        .open()
+        .db()
+        .query_row(
+            "SELECT user_id FROM insight_events GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("a user with events");
+    let mentions = |store: &Store| -> i64 {
+        let like = format!("%{victim}%");
+        [
+            "SELECT count(*) FROM insight_events WHERE user_id = ?1 OR coalesce(text, '') LIKE ?2",
+            "SELECT count(*) FROM insight_users WHERE user_id = ?1 OR name LIKE ?2",
+            "SELECT count(*) FROM insight_members WHERE user_id = ?1 OR user_id LIKE ?2",
+            "SELECT count(*) FROM insight_daily_user_channel WHERE user_id = ?1 OR user_id LIKE ?2",
+            "SELECT count(*) FROM insight_active_windows WHERE user_id = ?1 OR user_id LIKE ?2",
+        ]
+        .iter()
+        .map(|sql| {
+            store
+                .db()
+                .query_row(sql, store::db::params![victim, like], |r| r.get::<i64>(0))
+                .expect("count")
+        })
+        .sum()
+    };
+    assert!(mentions(&db.open()) > 0);
+
+    // A dry run changes nothing; the real run removes every row.
+    for dry in [true, false] {
+        let (cfg, o, url, b, v) = (
+            dir.path().to_path_buf(),
+            out.path().to_path_buf(),
+            db.url().to_string(),
+            base.clone(),
+            victim.clone(),
+        );
+        let run = tokio::task::spawn_blocking(move || {
+            let mut c = command(&cfg, &o, &url, &b);
+            c.args(["purge-user", &v, "--yes"]);
+            if dry {
+                c.arg("--dry-run");
+            }
+            c.output()
+        })
+        .await
+        .expect("join")
+        .expect("runs");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert_no_password(&run, db.url());
+        let left = mentions(&db.open());
+        if dry {
+            assert!(left > 0, "a dry run removed rows");
+        } else {
+            assert_eq!(left, 0, "rows still name {victim}");
+        }
+    }
+}
