@@ -5,39 +5,12 @@ mod common;
 
 use common::*;
 use store::test_db::TestDb;
-
-/// The password in `scheme://user:PASSWORD@host...`.
-fn url_password(url: &str) -> &str {
-    url.split("://")
-        .nth(1)
-        .and_then(|rest| rest.rsplit_once('@'))
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, pw)| pw)
-        .filter(|pw| !pw.is_empty())
-        .expect("the test URL has a password")
-}
-
-/// No file under `root` holds `secret`.
-fn assert_no_file_holds(root: &std::path::Path, secret: &str) {
-    for e in std::fs::read_dir(root).expect("dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            assert_no_file_holds(&p, secret);
-        } else {
-            let bytes = std::fs::read(&p).expect("file");
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{} holds the database password",
-                p.display()
-            );
-        }
-    }
-}
+use store::test_db::{assert_no_file_holds, url_password};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_record_lands_in_postgres_and_a_second_run_adds_nothing() {
     let Some(pg) = TestDb::new() else { return };
-    let password = url_password(pg.url());
+    let password = &url_password(pg.url());
     let env = Env::start().await;
     let args = [
         "frank",
@@ -99,7 +72,7 @@ async fn the_record_lands_in_postgres_and_a_second_run_adds_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connected_token_in_postgres_needs_the_secret_key() {
     let Some(pg) = TestDb::new() else { return };
-    let password = url_password(pg.url());
+    let password = &url_password(pg.url());
     let env = Env::start().await;
     let key_hex = "5a".repeat(32);
     let key = token_vault::VaultKey::parse(&key_hex).expect("key");

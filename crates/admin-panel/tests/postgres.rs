@@ -9,6 +9,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use store::test_db::url_password;
 
 use common::*;
 use serde_json::Value;
@@ -55,15 +56,6 @@ fn start_on(db: &Path, config: &Path, users: &Path, log: &Path) -> Panel {
         .trim_end_matches('/')
         .to_string();
     Panel { child, base }
-}
-
-/// The password of a PostgreSQL URL (`postgres://user:PASSWORD@host/db`).
-fn url_password(url: &str) -> String {
-    let authority = url.split("://").nth(1).expect("a URL");
-    let userinfo = authority.rsplit_once('@').expect("the URL names a user").0;
-    let password = userinfo.split_once(':').expect("the URL has a password").1;
-    assert!(password.len() >= 4, "a password long enough to look for");
-    password.to_string()
 }
 
 /// `v` without what differs between two runs of the same tools: times, durations, and the

@@ -5,6 +5,7 @@
 //! reports still agree byte for byte. The URL's password shows in no output.
 
 use std::path::{Path, PathBuf};
+use store::test_db::url_password;
 
 use slack_sim::{GenSpec, SimOptions};
 use store::test_db::TestDb;
@@ -109,11 +110,6 @@ fn all_files(dir: &Path, into: &mut Vec<PathBuf>) {
     }
 }
 
-fn password(url: &str) -> String {
-    let auth = &url[url.find("://").expect("scheme") + 3..url.rfind('@').expect("user info")];
-    auth.split_once(':').expect("a password").1.to_string()
-}
-
 fn assert_same_csvs(lite: &Path, pg: &Path) {
     let (a, b) = (csvs(lite), csvs(pg));
     assert_eq!(
@@ -196,7 +192,7 @@ async fn sync_then_report_gives_the_same_csv_bytes_on_postgres_as_on_sqlite_and_
             .any(|(_, t)| String::from_utf8_lossy(t).contains(&author)),
         "the author is in the report before opting out"
     );
-    let pw = password(pg.url());
+    let pw = url_password(pg.url());
     for bytes in [&output.stdout, &output.stderr] {
         assert!(!String::from_utf8_lossy(bytes).contains(&pw));
     }

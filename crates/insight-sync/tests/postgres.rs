@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use store::test_db::url_password;
 
 use slack_sim::{FaultKind, GenSpec, ScriptedFault, SimHandle, SimOptions, Workspace};
 use store::Store;
@@ -141,14 +142,8 @@ fn advisory_locks(store: &Store) -> i64 {
         .expect("pg_locks")
 }
 
-/// The password of a test database's URL (what must never show).
-fn password(url: &str) -> String {
-    let auth = &url[url.find("://").expect("scheme") + 3..url.rfind('@').expect("user info")];
-    auth.split_once(':').expect("a password").1.to_string()
-}
-
 fn assert_no_password(output: &Output, url: &str) {
-    let pw = password(url);
+    let pw = url_password(url);
     for (what, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
         assert!(
             !String::from_utf8_lossy(bytes).contains(&pw),

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use slack_sim::SimOptions;
-use store::test_db::TestDb;
+use store::test_db::{TestDb, assert_no_file_holds, url_password};
 
 /// Every output of a run, for the password check.
 fn all_output(out: &std::process::Output) -> String {
@@ -17,7 +17,7 @@ fn all_output(out: &std::process::Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_in_postgres_shows_both_runs_and_the_change() {
     let Some(pg) = TestDb::new() else { return };
-    let password = url_password(pg.url());
+    let password = &url_password(pg.url());
     let sim = start_sim(workspace(), SimOptions::default()).await;
     let t = TestDir::new();
     t.write_config(TEAM, CATEGORIES);
@@ -150,7 +150,7 @@ async fn two_runs_started_at_once_on_two_hosts_both_land_in_the_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_or_a_closed_port_exits_1_naming_the_server_not_the_password() {
     let Some(pg) = TestDb::new() else { return };
-    let password = url_password(pg.url()).to_string();
+    let password = url_password(pg.url());
     let sim = start_sim(workspace(), SimOptions::default()).await;
     let t = TestDir::new();
     t.write_config(TEAM, CATEGORIES);
@@ -202,7 +202,7 @@ async fn a_wrong_password_or_a_closed_port_exits_1_naming_the_server_not_the_pas
 #[test]
 fn help_never_shows_the_database_url() {
     let Some(pg) = TestDb::new() else { return };
-    let password = url_password(pg.url());
+    let password = &url_password(pg.url());
     let t = TestDir::new();
     for var in ["SLACK_TOOLS_DB", "DATABASE_URL"] {
         let mut cmd = t.command(None);

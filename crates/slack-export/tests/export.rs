@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use store::test_db::url_password;
 
 use serde_json::{Value, json};
 use slack_sim::{Channel, SimHandle, SimOptions, Workspace};
@@ -1109,15 +1110,6 @@ async fn no_index_leaves_the_search_index_alone() {
     // A later export without it catches up on everything in the spool.
     ok(&run(&sim, dir.path(), "out", &["#export-lab", "--resume"]).await);
     ok(&run(&sim, dir.path(), "out", &["search", "plan"]).await);
-}
-
-/// The password of a PostgreSQL URL (`postgres://user:PASSWORD@host/db`).
-fn url_password(url: &str) -> String {
-    let authority = url.split("://").nth(1).expect("a URL");
-    let userinfo = authority.rsplit_once('@').expect("the URL names a user").0;
-    let password = userinfo.split_once(':').expect("the URL has a password").1;
-    assert!(password.len() >= 4, "a password long enough to look for");
-    password.to_string()
 }
 
 /// `--db postgres://...`: the export and --resume on PostgreSQL write the same files as on

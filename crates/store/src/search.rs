@@ -179,24 +179,7 @@ impl Store {
         let mut stmt = lite.prepare(&sql).map_err(StoreError::from)?;
         let mut rows = stmt.query(params_from_iter(args)).map_err(query_error)?;
         while let Some(r) = rows.next().map_err(query_error)? {
-            let hit = (|| -> rusqlite::Result<SearchHit> {
-                let id: i64 = r.get(0)?;
-                let text: String = r.get(7)?;
-                let matches = mark(&text, &terms);
-                Ok(SearchHit {
-                    source: r.get(1)?,
-                    conversation_id: r.get(2)?,
-                    conversation_name: r.get(3)?,
-                    msg_id: r.get(4)?,
-                    time_us: id.div_euclid(SLOTS),
-                    sender_id: r.get(5)?,
-                    sender_name: r.get(6)?,
-                    text,
-                    matches,
-                })
-            })()
-            .map_err(StoreError::from)?;
-            f(hit)?;
+            f(hit_from_row(&db::Row::sqlite(r), &terms).map_err(StoreError::from)?)?;
         }
         Ok(())
     }
@@ -565,22 +548,7 @@ fn search_pg<E: From<StoreError>>(
     }
     sql.push_str(" ORDER BY m.id DESC LIMIT ?4");
     let terms = query_terms(&query.query);
-    let hit = |r: &db::Row<'_>| -> db::Result<SearchHit> {
-        let id: i64 = r.get(0)?;
-        let text: String = r.get(7)?;
-        let matches = mark(&text, &terms);
-        Ok(SearchHit {
-            source: r.get(1)?,
-            conversation_id: r.get(2)?,
-            conversation_name: r.get(3)?,
-            msg_id: r.get(4)?,
-            time_us: id.div_euclid(SLOTS),
-            sender_id: r.get(5)?,
-            sender_name: r.get(6)?,
-            text,
-            matches,
-        })
-    };
+    let hit = |r: &db::Row<'_>| hit_from_row(r, &terms);
     let query_failed = |e: db::DbError| match &e {
         // The translation should leave nothing for to_tsquery to refuse; if it does, the query
         // text is still what is wrong.
@@ -874,6 +842,25 @@ struct Term {
 
 /// The words of an FTS5 query, for marking: phrases split into words; operators (`AND`, `OR`,
 /// `NOT`, `NEAR`), column filters, `^`, `+` and parentheses dropped.
+/// A result row of either backend's search query (id, source, conversation id and name, message
+/// id, sender id and name, text) as a hit with its matches marked.
+fn hit_from_row(r: &db::Row<'_>, terms: &[Term]) -> db::Result<SearchHit> {
+    let id: i64 = r.get(0)?;
+    let text: String = r.get(7)?;
+    let matches = mark(&text, terms);
+    Ok(SearchHit {
+        source: r.get(1)?,
+        conversation_id: r.get(2)?,
+        conversation_name: r.get(3)?,
+        msg_id: r.get(4)?,
+        time_us: id.div_euclid(SLOTS),
+        sender_id: r.get(5)?,
+        sender_name: r.get(6)?,
+        text,
+        matches,
+    })
+}
+
 fn query_terms(query: &str) -> Vec<Term> {
     let mut terms = Vec::new();
     let mut push = |chunk: &str| {

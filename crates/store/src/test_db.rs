@@ -149,6 +149,34 @@ impl Drop for TestDb {
     }
 }
 
+/// The password in a test database's URL: what a test checks never shows in output or files.
+pub fn url_password(url: &str) -> String {
+    let authority = url.split("://").nth(1).expect("a URL");
+    let userinfo = authority.rsplit_once('@').expect("the URL names a user").0;
+    let password = userinfo.split_once(':').expect("the URL has a password").1;
+    assert!(password.len() >= 4, "a password long enough to look for");
+    password.to_string()
+}
+
+/// Fails when any file below `root` holds `secret` (the database password, a token).
+pub fn assert_no_file_holds(root: &std::path::Path, secret: &str) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            assert_no_file_holds(&p, secret);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds the database password",
+                p.display()
+            );
+        }
+    }
+}
+
 /// `url` with its database name replaced by `name` (keeps user, password, host, port, options).
 pub fn with_dbname(url: &str, name: &str) -> String {
     let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use store::test_db::url_password;
 
 const CHAT: i64 = -1_001_234_567_890;
 const STEM: &str = "iBTC __ Acme";
@@ -483,15 +484,6 @@ fn a_killed_export_resumed_writes_the_same_files_as_an_uninterrupted_run() {
         want,
         "the resumed export differs from the uninterrupted one"
     );
-}
-
-/// The password of a PostgreSQL URL (`postgres://user:PASSWORD@host/db`).
-fn url_password(url: &str) -> String {
-    let authority = url.split("://").nth(1).expect("a URL");
-    let userinfo = authority.rsplit_once('@').expect("the URL names a user").0;
-    let password = userinfo.split_once(':').expect("the URL has a password").1;
-    assert!(password.len() >= 4, "a password long enough to look for");
-    password.to_string()
 }
 
 #[test]

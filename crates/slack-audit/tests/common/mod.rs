@@ -330,38 +330,6 @@ pub fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The password in a PostgreSQL URL (`scheme://user:PASSWORD@host...`), for checks that it never
-/// shows.
-pub fn url_password(url: &str) -> &str {
-    url.split("://")
-        .nth(1)
-        .and_then(|rest| rest.rsplit_once('@'))
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, pw)| pw)
-        .filter(|pw| !pw.is_empty())
-        .expect("the test URL has a password")
-}
-
-/// Asserts `secret` is in no file under `root` (reports, logs, exports a run wrote).
-pub fn assert_no_file_holds(root: &Path, secret: &str) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            assert_no_file_holds(&p, secret);
-        } else {
-            let bytes = std::fs::read(&p).expect("readable file");
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{} holds the database password",
-                p.display()
-            );
-        }
-    }
-}
-
 /// Every file under `root` is 0600 and every directory (root included) 0700: what a run makes.
 #[cfg(unix)]
 pub fn assert_owner_only(root: &Path) {

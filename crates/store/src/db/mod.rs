@@ -131,6 +131,14 @@ impl ColIndex for &str {
     }
 }
 
+impl<'a> Row<'a> {
+    /// A SQLite row seen through this API (for a module that steps a rusqlite statement itself,
+    /// such as the search's streaming read, and shares its row reading with Postgres).
+    pub(crate) fn sqlite(r: &'a rusqlite::Row<'a>) -> Row<'a> {
+        Row(RowInner::Sqlite(r))
+    }
+}
+
 impl Row<'_> {
     /// The value of column `idx` as a `T` (the same conversions on both backends).
     pub fn get<T: FromCol>(&self, idx: impl ColIndex) -> Result<T> {
