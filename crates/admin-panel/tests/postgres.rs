@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use store::test_db::url_password;
@@ -29,33 +28,21 @@ async fn fill(db: &Path, out: &Path) -> demo::DemoEnv {
 /// The panel on `db` with the demo's config (team.json, insight.json) and a users file; its
 /// stderr (the log) goes to `log`.
 fn start_on(db: &Path, config: &Path, users: &Path, log: &Path) -> Panel {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .arg("--config")
-        .arg(config)
-        .arg("--users")
-        .arg(users)
-        .env("RUST_LOG", "debug")
-        .env_remove("DATABASE_URL")
-        .env_remove("SLACK_TOOLS_DB")
-        .env_remove("SLACK_TOOLS_OUT")
-        .env_remove("SLACK_TOOLS_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("starts admin-panel");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("reads the ready line");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    Panel { child, base }
+    spawn(
+        Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .arg("--config")
+            .arg(config)
+            .arg("--users")
+            .arg(users)
+            .env("RUST_LOG", "debug")
+            .env_remove("DATABASE_URL")
+            .env_remove("SLACK_TOOLS_DB")
+            .env_remove("SLACK_TOOLS_OUT")
+            .env_remove("SLACK_TOOLS_CONFIG")
+            .stderr(std::fs::File::create(log).expect("log file")),
+    )
 }
 
 /// `v` without what differs between two runs of the same tools: times, durations, and the

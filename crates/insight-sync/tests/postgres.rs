@@ -3,11 +3,14 @@
 //! middle of a sync followed by a clean next run, and the advisory lock that keeps two syncs on
 //! one database apart, as the lock file does for SQLite.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use store::test_db::url_password;
 
+use common::dump;
 use slack_sim::{FaultKind, GenSpec, ScriptedFault, SimHandle, SimOptions, Workspace};
 use store::Store;
 use store::test_db::TestDb;
@@ -86,48 +89,6 @@ fn spawn_quiet(cfg: &Path, out: &Path, db: &str, base: &str) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn")
-}
-
-/// Column `i` as text whatever its type (the dumps only compare Postgres with Postgres).
-fn text(r: &store::db::Row<'_>, i: usize) -> store::db::Result<String> {
-    if let Ok(v) = r.get::<Option<i64>>(i) {
-        return Ok(format!("{v:?}"));
-    }
-    if let Ok(v) = r.get::<Option<f64>>(i) {
-        return Ok(format!("{v:?}"));
-    }
-    Ok(format!("{:?}", r.get::<Option<String>>(i)?))
-}
-
-/// Every row that matters, sorted: run bookkeeping left out, membership as the latest snapshot
-/// per channel (a killed run leaves an extra older snapshot, by design).
-fn dump(store: &Store) -> Vec<String> {
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT 'u', user_id, name, display_name, department, deleted, is_bot FROM insight_users",
-        "SELECT 'c', channel_id, name, is_private, is_archived, newest_ts, '' FROM insight_channels",
-        "SELECT 'e', channel_id, ts, kind, user_id, emoji, at_us || day || hour || coalesce(thread_ts,'') FROM insight_events",
-        "SELECT 't', channel_id, thread_ts, latest_reply, day, coalesce(latency_s, -1), '' FROM insight_threads",
-        "SELECT 'duc', channel_id, day, user_id, posts, replies, reactions FROM insight_daily_user_channel",
-        "SELECT 'dc', channel_id, day, active_members, posts, replies, reactions FROM insight_daily_channel",
-        "SELECT 'duh', channel_id, day, user_id, hour, events, '' FROM insight_daily_user_hour",
-        "SELECT 'aw', channel_id, day, user_id, first_us, last_us, '' FROM insight_active_windows",
-        "SELECT 'm', m.channel_id, m.user_id, '', '', '', '' FROM insight_members m
-         WHERE m.run_id = (SELECT max(run_id) FROM insight_member_snapshots s WHERE s.channel_id = m.channel_id)",
-    ] {
-        let rows = store
-            .db()
-            .query_all(sql, [], |r| {
-                (0..7)
-                    .map(|i| text(r, i))
-                    .collect::<store::db::Result<Vec<_>>>()
-                    .map(|p| p.join("|"))
-            })
-            .expect("query");
-        out.extend(rows);
-    }
-    out.sort();
-    out
 }
 
 fn advisory_locks(store: &Store) -> i64 {

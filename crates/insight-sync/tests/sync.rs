@@ -1,6 +1,8 @@
 //! insight-sync against a real slack-sim over loopback, real SQLite files and real snapshot files:
 //! privacy (opt-out, private opt-in and revoke, no text), idempotence, faults, kill -9, purge, prune.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -119,38 +121,9 @@ fn since() -> jiff::Timestamp {
     jiff::Timestamp::from_second(day * 86_400).expect("ts")
 }
 
-/// Every row that matters, as sorted text: run bookkeeping excluded, membership as the latest
-/// snapshot per channel (a killed run leaves an extra older snapshot, by design).
+/// Every row that matters, as sorted text ([`common::dump`] of the store at `db`).
 fn dump(db: &Path) -> Vec<String> {
-    let store = Store::open(db).expect("open");
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT 'u', user_id, name, display_name, department, deleted, is_bot FROM insight_users",
-        "SELECT 'c', channel_id, name, is_private, is_archived, newest_ts, '' FROM insight_channels",
-        "SELECT 'e', channel_id, ts, kind, user_id, emoji, at_us || day || hour || coalesce(thread_ts,'') FROM insight_events",
-        "SELECT 't', channel_id, thread_ts, latest_reply, day, coalesce(latency_s, -1), '' FROM insight_threads",
-        "SELECT 'duc', channel_id, day, user_id, posts, replies, reactions FROM insight_daily_user_channel",
-        "SELECT 'dc', channel_id, day, active_members, posts, replies, reactions FROM insight_daily_channel",
-        "SELECT 'duh', channel_id, day, user_id, hour, events, '' FROM insight_daily_user_hour",
-        "SELECT 'aw', channel_id, day, user_id, first_us, last_us, '' FROM insight_active_windows",
-        "SELECT 'm', m.channel_id, m.user_id, '', '', '', '' FROM insight_members m
-         WHERE m.run_id = (SELECT max(run_id) FROM insight_member_snapshots s WHERE s.channel_id = m.channel_id)",
-    ] {
-        let mut stmt = store.conn().prepare(sql).expect("prepare");
-        let rows = stmt
-            .query_map([], |r| {
-                let mut parts = Vec::new();
-                for i in 0..7 {
-                    let v: store::rusqlite::types::Value = r.get(i)?;
-                    parts.push(format!("{v:?}"));
-                }
-                Ok(parts.join("|"))
-            })
-            .expect("query");
-        out.extend(rows.map(|r| r.expect("row")));
-    }
-    out.sort();
-    out
+    common::dump(&Store::open(db).expect("open"))
 }
 
 fn snapshot_texts(out: &Path) -> Vec<(PathBuf, String)> {

@@ -42,9 +42,15 @@ pub fn start_with(db: &Path, users: Option<&Path>, extra: &[&str]) -> Panel {
     if let Some(u) = users {
         cmd.arg("--users").arg(u);
     }
+    cmd.stderr(Stdio::inherit());
+    spawn(&mut cmd)
+}
+
+/// Starts the panel `cmd` describes (its stderr already chosen) and waits for its
+/// "listening on" line.
+pub fn spawn(cmd: &mut Command) -> Panel {
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("starts admin-panel");
     let mut line = String::new();
@@ -240,22 +246,8 @@ pub async fn get_json(c: &reqwest::Client, url: &str) -> Value {
 
 /// Starts the panel from `cmd` (already given its flags) and waits for its ready line.
 pub fn spawn_ready(mut cmd: Command) -> Panel {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starts admin-panel");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("reads the ready line");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
-    Panel { child, base }
+    cmd.stderr(Stdio::inherit());
+    spawn(&mut cmd)
 }
 
 /// The login the Telegram fixture of [`telegram_fixture`] demands with `login: true`.
